@@ -1,0 +1,177 @@
+"""Building an index document from a record: one pure function, golden-tested.
+
+The document carries the normalized values (N1-N7) that queries filter and
+match on, and the record itself under ``record`` (stored, not indexed) so that
+the matcher can explain a match and a reindex can rebuild every document from
+the index alone. ``mappings/records.json`` is the schema of what is built here;
+Cases and Inbox Items share it, so one search can cover both.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from indexer.dates import PartialDate
+from indexer.normalize import (
+    event_key,
+    name_tokens,
+    normalize_code,
+    normalize_country,
+    normalize_id,
+    normalize_initials,
+    normalize_meddra_code,
+    normalize_name,
+    normalize_product,
+    normalize_text,
+)
+from indexer.records import CLOSED_INBOX_STATES, Kind, Record
+
+Document = dict[str, Any]
+
+MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
+
+_ID_FIELDS = (
+    "wwuid",
+    "uid",
+    "external_system_uid",
+    "case_vault_global_id",
+    "event_vault_global_id",
+)
+_MRN_FIELDS = ("gp", "specialist", "hospital", "investigation")
+
+
+@lru_cache(maxsize=8)
+def load_mapping(name: str = "records") -> dict[str, Any]:
+    """The index settings and mappings in ``mappings/<name>.json``."""
+    path = MAPPINGS_DIR / f"{name}.json"
+    with path.open(encoding="utf-8") as fh:
+        body: dict[str, Any] = json.load(fh)
+    return body
+
+
+def is_searchable(kind: Kind | str, state: str) -> bool:
+    """I2/I3/M7: superseded Case versions and closed Inbox Items leave the search results."""
+    if state == "superseded":
+        return False
+    return not (str(kind) == Kind.inbox_item.value and state in CLOSED_INBOX_STATES)
+
+
+def _omitted(reasons: dict[str, Any], field: str) -> bool:
+    return field in reasons
+
+
+def _date_doc(value: PartialDate | None) -> dict[str, str] | None:
+    if value is None:
+        return None
+    return {
+        "value": str(value),
+        "precision": value.precision,
+        "gte": value.first_day.isoformat(),
+        "lte": value.last_day.isoformat(),
+    }
+
+
+def _day(value: PartialDate | None) -> str | None:
+    return value.first_day.isoformat() if value is not None else None
+
+
+def build_document(record: Record) -> Document:
+    """The index document for one record (pure: same record, same document)."""
+    ids = record.identifiers
+    id_doc: dict[str, Any] = {
+        "case_identifiers": sorted({v for v in map(normalize_id, ids.case_identifiers) if v})
+    }
+    for name in _ID_FIELDS:
+        id_doc[name] = normalize_id(getattr(ids, name))
+    all_ids = set(id_doc["case_identifiers"])
+    all_ids.update(v for k, v in id_doc.items() if k != "case_identifiers" and v)
+    id_doc["all"] = sorted(all_ids)
+
+    p = record.patient
+    po = p.reason_omitted
+    first = None if _omitted(po, "first_name") else p.first_name
+    last = None if _omitted(po, "last_name") else p.last_name
+    mrn = {
+        k: None if _omitted(po, f"mrn.{k}") or _omitted(po, "mrn") else normalize_code(getattr(p.mrn, k))
+        for k in _MRN_FIELDS
+    }
+    patient_tokens = name_tokens(first, last)
+    patient: dict[str, Any] = {
+        "initials": None if _omitted(po, "initials") else normalize_initials(p.initials),
+        "first_name": normalize_name(first),
+        "last_name": normalize_name(last),
+        "name_tokens": list(patient_tokens),
+        "name_text": " ".join(patient_tokens) or None,
+        "sex": None if _omitted(po, "sex") or p.sex is None or p.sex.value == "unknown" else p.sex.value,
+        "dob": None if _omitted(po, "dob") else _date_doc(p.dob),
+        "mrn": mrn,
+        "mrn_all": sorted({v for v in mrn.values() if v}),
+        "edc_subject": None if _omitted(po, "edc_subject") else normalize_code(p.edc_subject),
+    }
+
+    r = record.reporter
+    ro = r.reason_omitted
+    r_first = None if _omitted(ro, "first_name") else r.first_name
+    r_last = None if _omitted(ro, "last_name") else r.last_name
+    reporter_tokens = name_tokens(r_first, r_last)
+    reporter: dict[str, Any] = {
+        "first_name": normalize_name(r_first),
+        "last_name": normalize_name(r_last),
+        "name_tokens": list(reporter_tokens),
+        "name_text": " ".join(reporter_tokens) or None,
+        "qualification": None if _omitted(ro, "qualification") or r.qualification is None else r.qualification.value,
+        "country": None if _omitted(ro, "country") else normalize_country(r.country),
+    }
+
+    products = [
+        {
+            "product": normalize_code(prod.product),
+            "product_reported": normalize_product(prod.product_reported),
+            "product_text": normalize_product(prod.product_reported),
+            "study_product": normalize_code(prod.study_product),
+            "rank": prod.rank,
+            "drug_role": prod.drug_role.value if prod.drug_role else None,
+            "blinded": prod.blinded,
+        }
+        for prod in sorted(record.products, key=lambda x: x.rank)
+    ]
+    events = [
+        {
+            "key": event_key(ev.meddra_pt_code, ev.event_reported, ev.meddra_pt),
+            "meddra_pt_code": normalize_meddra_code(ev.meddra_pt_code),
+            "event_reported": normalize_text(ev.event_reported) or normalize_text(ev.meddra_pt),
+            "country": normalize_country(ev.country),
+            "onset": _date_doc(ev.onset),
+            "serious": bool(ev.seriousness),
+            "rank": ev.rank,
+        }
+        for ev in sorted(record.events, key=lambda x: x.rank)
+    ]
+
+    return {
+        "record_id": record.case_id if record.kind is Kind.case and record.case_id else record.id,
+        "kind": record.kind.value,
+        "organization": record.organization,
+        "state": record.state,
+        "searchable": is_searchable(record.kind, record.state),
+        "version": record.version,
+        "source": record.source.value,
+        "report_type": normalize_code(record.report_type),
+        "study_type": normalize_code(record.study_type),
+        "clinical_trial": record.is_clinical_trial,
+        "study": normalize_code(record.study),
+        "study_number": normalize_code(record.study_number),
+        "blinded": record.blinded or any(prod.blinded for prod in record.products),
+        "receipt_date": _day(record.receipt_date),
+        "new_info_date": _day(record.new_info_date or record.receipt_date),
+        "localization": record.localization,
+        "ids": id_doc,
+        "patient": patient,
+        "reporter": reporter,
+        "products": products,
+        "events": events,
+        "record": record.model_dump(mode="json", exclude_none=True),
+    }

@@ -1,0 +1,147 @@
+"""The one configuration object: environment (``CASEMATCH_*``) and an optional TOML file.
+
+    >>> s = Settings(opensearch_url=None, data_dir=Path("/tmp/cm"))
+    >>> s.engine_kind
+    'embedded'
+
+Environment variables win over the TOML file (``CASEMATCH_CONFIG`` names it,
+default ``./casematch.toml`` when present). Nothing reads settings at import
+time: the API serves them through a cached dependency (``service.deps``) that
+tests override, and the CLI builds one per command.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Permission = Literal["promote", "read_matches", "read_phi", "admin"]
+DetectionProfile = Literal["enhanced", "deep_22r1", "deep_22r3"]
+MergeMethod = Literal["manual", "smart", "override"]
+
+
+class ApiKey(BaseModel):
+    """What one API key may do and see."""
+
+    organizations: list[str]
+    permissions: list[Permission] = Field(default_factory=list)
+    name: str | None = None
+
+
+class TransmissionProfile(BaseModel):
+    """How automated promotion treats items that arrive through one profile (P10-P16)."""
+
+    auto_promote: bool = True
+    merge_method_serious: MergeMethod = "manual"
+    merge_method_non_serious: MergeMethod = "smart"
+    #: Case states in which mark-as-follow-up is prohibited (``allow_mark_follow_up``).
+    allow_mark_follow_up_prohibited_states: list[str] = Field(default_factory=list)
+    #: Case states in which creating a follow-up version is prohibited.
+    follow_up_prohibited_states: list[str] = Field(default_factory=list)
+
+
+class OrganizationSettings(BaseModel):
+    """Per-organization options."""
+
+    detection_profile: DetectionProfile = "enhanced"
+    match_inbox_items: bool | None = None
+    require_minimum_case_criteria: bool | None = None
+    #: Case states in which manual follow-up / mark-follow-up is refused (P4).
+    prohibited_follow_up_states: list[str] = Field(default_factory=list)
+
+
+class Settings(BaseSettings):
+    """casematch settings. Every field can be set as ``CASEMATCH_<FIELD>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CASEMATCH_",
+        extra="ignore",
+        toml_file=os.environ.get("CASEMATCH_CONFIG", "casematch.toml"),
+    )
+
+    # -- engine -------------------------------------------------------------
+    opensearch_url: str | None = None
+    opensearch_user: str | None = None
+    opensearch_password: SecretStr | None = None
+    opensearch_ca_certs: Path | None = None
+    opensearch_timeout_s: float = 30.0
+    data_dir: Path = Path(".casematch")
+    #: Prefix of every index and alias casematch owns (tests use one per test).
+    index_prefix: str = "casematch"
+    #: Embedded engine address; port 0 picks a free port.
+    embedded_addr: str = "127.0.0.1:0"
+
+    # -- detection ----------------------------------------------------------
+    mask_phi: bool = True
+    match_inbox_items: bool = True
+    max_possible_matches_postmarketing: int = Field(default=100, ge=1, le=1000)
+    max_possible_matches_clinical_trial: int = Field(default=20, ge=1, le=1000)
+    default_detection_profile: DetectionProfile = "enhanced"
+    organizations: dict[str, OrganizationSettings] = Field(default_factory=dict)
+
+    # -- promotion ----------------------------------------------------------
+    require_minimum_case_criteria: bool = False
+    transmission_profiles: dict[str, TransmissionProfile] = Field(
+        default_factory=lambda: {"default": TransmissionProfile()}
+    )
+
+    # -- API ----------------------------------------------------------------
+    api_keys: dict[str, ApiKey] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def engine_kind(self) -> Literal["embedded", "opensearch"]:
+        return "opensearch" if self.opensearch_url else "embedded"
+
+    def organization(self, org: str) -> OrganizationSettings:
+        return self.organizations.get(org) or OrganizationSettings(
+            detection_profile=self.default_detection_profile
+        )
+
+    def detection_profile(self, org: str) -> DetectionProfile:
+        org_settings = self.organizations.get(org)
+        return org_settings.detection_profile if org_settings else self.default_detection_profile
+
+    def match_inbox_items_for(self, org: str) -> bool:
+        org_settings = self.organizations.get(org)
+        if org_settings and org_settings.match_inbox_items is not None:
+            return org_settings.match_inbox_items
+        return self.match_inbox_items
+
+    def max_possible_matches(self, clinical_trial: bool) -> int:
+        return (
+            self.max_possible_matches_clinical_trial
+            if clinical_trial
+            else self.max_possible_matches_postmarketing
+        )
+
+    def transmission_profile(self, name: str | None) -> TransmissionProfile:
+        return self.transmission_profiles.get(name or "default") or self.transmission_profiles.get(
+            "default", TransmissionProfile()
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (the API's cached dependency)."""
+    return Settings()
