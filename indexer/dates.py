@@ -47,7 +47,9 @@ class PartialDate:
             assert self.month is not None
             last = calendar.monthrange(self.year, self.month)[1]
             if not 1 <= self.day <= last:
-                raise ValueError(f"day {self.day} is out of range 1-{last} for {self.year}-{self.month:02d}")
+                raise ValueError(
+                    f"day {self.day} is out of range 1-{last} for {self.year}-{self.month:02d}"
+                )
 
     @classmethod
     def parse(cls, text: str) -> PartialDate:
@@ -123,7 +125,5 @@ class PartialDate:
         return core_schema.no_info_plain_validator_function(
             validate,
             serialization=core_schema.plain_serializer_function_ser_schema(str),
-            json_schema_input_schema=core_schema.str_schema(
-                pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$"
-            ),
+            json_schema_input_schema=core_schema.str_schema(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$"),
         )

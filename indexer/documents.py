@@ -95,7 +95,9 @@ def build_document(record: Record) -> Document:
     first = None if _omitted(po, "first_name") else p.first_name
     last = None if _omitted(po, "last_name") else p.last_name
     mrn = {
-        k: None if _omitted(po, f"mrn.{k}") or _omitted(po, "mrn") else normalize_code(getattr(p.mrn, k))
+        k: None
+        if _omitted(po, f"mrn.{k}") or _omitted(po, "mrn")
+        else normalize_code(getattr(p.mrn, k))
         for k in _MRN_FIELDS
     }
     patient_tokens = name_tokens(first, last)
@@ -105,7 +107,9 @@ def build_document(record: Record) -> Document:
         "last_name": normalize_name(last),
         "name_tokens": list(patient_tokens),
         "name_text": " ".join(patient_tokens) or None,
-        "sex": None if _omitted(po, "sex") or p.sex is None or p.sex.value == "unknown" else p.sex.value,
+        "sex": None
+        if _omitted(po, "sex") or p.sex is None or p.sex.value == "unknown"
+        else p.sex.value,
         "dob": None if _omitted(po, "dob") else _date_doc(p.dob),
         "mrn": mrn,
         "mrn_all": sorted({v for v in mrn.values() if v}),
@@ -122,7 +126,9 @@ def build_document(record: Record) -> Document:
         "last_name": normalize_name(r_last),
         "name_tokens": list(reporter_tokens),
         "name_text": " ".join(reporter_tokens) or None,
-        "qualification": None if _omitted(ro, "qualification") or r.qualification is None else r.qualification.value,
+        "qualification": None
+        if _omitted(ro, "qualification") or r.qualification is None
+        else r.qualification.value,
         "country": None if _omitted(ro, "country") else normalize_country(r.country),
     }
 

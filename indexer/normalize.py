@@ -175,13 +175,18 @@ def normalize_country(value: str | None) -> str | None:
         return None
     if text in _COUNTRY_ALIASES:
         return _COUNTRY_ALIASES[text]
-    compact = text.replace(" ", "")
-    for key in ("alpha_2", "alpha_3", "numeric"):
-        if key == "numeric" and not compact.isdigit():
-            continue
-        found = pycountry.countries.get(**{key: compact.upper() if key != "numeric" else compact})
-        if found is not None:
-            return str(found.alpha_2)
+    compact = text.replace(" ", "").upper()
+    found = None
+    if len(compact) == 2:
+        found = pycountry.countries.get(alpha_2=compact)
+    elif len(compact) == 3:
+        found = (
+            pycountry.countries.get(numeric=compact)
+            if compact.isdigit()
+            else pycountry.countries.get(alpha_3=compact)
+        )
+    if found is not None:
+        return str(found.alpha_2)
     return _country_by_name().get(text)
 
 
@@ -206,7 +211,9 @@ def normalize_meddra_code(value: str | None) -> str | None:
     return code if code.isdigit() and len(code) == 8 else None
 
 
-def event_key(meddra_pt_code: str | None, event_reported: str | None, meddra_pt: str | None = None) -> str | None:
+def event_key(
+    meddra_pt_code: str | None, event_reported: str | None, meddra_pt: str | None = None
+) -> str | None:
     """N7: the value an event is compared by: ``pt:<code>`` when coded, else the verbatim text.
 
     Two events are equal when both are coded and the codes match, or when

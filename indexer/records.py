@@ -13,7 +13,6 @@ with a message that names the field, the value and what is allowed
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -272,7 +271,7 @@ class Record(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> Record:
-        allowed: Iterable[str] = InboxState if self.kind is Kind.inbox_item else CaseState
+        allowed: type[StrEnum] = InboxState if self.kind is Kind.inbox_item else CaseState
         names = [s.value for s in allowed]
         if self.state not in names:
             raise ValueError(
