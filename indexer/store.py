@@ -1,0 +1,382 @@
+"""Storing and indexing records: Cases (every version) and Inbox Items.
+
+The index is the system of record: each record is one document (``Record.doc_id``)
+built by :func:`indexer.documents.build_document`, holding the record itself
+under ``record``. Two aliases front the physical indices: ``{prefix}-cases`` and
+``{prefix}-inbox-items`` (see :class:`IndexNames`); ``indexer.reindex`` swaps what
+they point at.
+
+Rules kept here:
+
+* **I2** only the latest Case version is searchable. Storing version N marks
+  every older live version ``superseded`` (conditionally, on its seq_no), and a
+  version stored while a newer one exists is itself stored ``superseded``. The new
+  version is written first, the old one superseded second, so a search never
+  misses the case; both are visible together only until the second write.
+* **I3** an Inbox Item whose state is promoted/duplicate/rejected/superseded is
+  stored with ``searchable: false`` (``build_document`` decides from the state).
+
+    >>> store = RecordStore(engine, IndexNames("casematch"))   # doctest: +SKIP
+    >>> store.ensure_indices()                                 # doctest: +SKIP
+    >>> stored = store.put(record)                             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from indexer.documents import build_document, load_mapping
+from indexer.engine import BulkOp, Engine, Refresh, VersionConflict
+from indexer.records import Kind, Record
+
+
+@dataclass(frozen=True)
+class IndexNames:
+    """The names of casematch's aliases and auxiliary indices under one prefix.
+
+    >>> names = IndexNames("casematch")
+    >>> names.cases, names.inbox_items, names.aux("audit")
+    ('casematch-cases', 'casematch-inbox-items', 'casematch-audit')
+    """
+
+    prefix: str
+
+    @property
+    def cases(self) -> str:
+        return f"{self.prefix}-cases"
+
+    @property
+    def inbox_items(self) -> str:
+        return f"{self.prefix}-inbox-items"
+
+    @property
+    def record_aliases(self) -> tuple[str, str]:
+        return (self.cases, self.inbox_items)
+
+    def aux(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+    def for_kind(self, kind: Kind | str) -> str:
+        return self.cases if str(kind) == Kind.case.value else self.inbox_items
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """A record as stored, with the seq_no/primary_term for an optimistic update."""
+
+    record: Record
+    seq_no: int
+    primary_term: int
+
+    @classmethod
+    def from_hit(cls, hit: dict[str, Any]) -> StoredRecord:
+        return cls(
+            record=Record.model_validate(hit["_source"]["record"]),
+            seq_no=int(hit["_seq_no"]),
+            primary_term=int(hit["_primary_term"]),
+        )
+
+
+@dataclass(frozen=True)
+class StoreFailure:
+    """A record the engine refused: its id and the engine's error type (no values)."""
+
+    kind: str
+    record_id: str
+    error: str
+
+
+@dataclass
+class BulkReport:
+    """What :meth:`RecordStore.put_many` did, and where its time went."""
+
+    stored: int = 0
+    superseded: int = 0
+    failed: list[StoreFailure] = field(default_factory=list)
+    #: seconds spent per stage: build (documents + JSON), engine (bulk + journal), plan (mget)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _superseded(record: Record) -> Record:
+    return record.model_copy(update={"state": "superseded"})
+
+
+def _source(record: Record) -> bytes:
+    return orjson.dumps(build_document(record))
+
+
+class RecordStore:
+    """Cases and Inbox Items in the engine, with the I2/I3 rules applied on write."""
+
+    def __init__(self, engine: Engine, names: IndexNames) -> None:
+        self.engine = engine
+        self.names = names
+
+    def ensure_indices(self) -> None:
+        """Create the physical indices and their aliases if they do not exist."""
+        mapping = load_mapping()
+        for alias in self.names.record_aliases:
+            self.engine.ensure_index(alias, mapping)
+
+    # -- reads ----------------------------------------------------------------------
+
+    def get(self, kind: Kind | str, record_id: str) -> StoredRecord | None:
+        """An Inbox Item by id, or the latest version of a Case by case id."""
+        if str(kind) == Kind.inbox_item.value:
+            doc = self.engine.get(self.names.inbox_items, record_id)
+            return StoredRecord.from_hit(doc) if doc else None
+        versions = self.case_versions(record_id)
+        return versions[-1] if versions else None
+
+    def get_case_version(self, case_id: str, version: int) -> StoredRecord | None:
+        doc = self.engine.get(self.names.cases, f"{case_id}~v{version}")
+        return StoredRecord.from_hit(doc) if doc else None
+
+    def case_versions(self, case_id: str) -> list[StoredRecord]:
+        """Every stored version of a Case, oldest first (searched, then checked realtime)."""
+        res = self.engine.client.search(
+            index=self.names.cases,
+            body={
+                "query": {"bool": {"filter": [{"term": {"record_id": case_id}}]}},
+                "sort": [{"version": "asc"}],
+                "size": 1000,
+                "seq_no_primary_term": True,
+            },
+        )
+        found = {int(h["_source"]["version"]): h for h in res["hits"]["hits"]}
+        # Realtime: a version written without a refresh is not searchable yet.
+        top = max(found, default=0)
+        ids = [f"{case_id}~v{v}" for v in range(1, top + 2) if v not in found]
+        for doc in self.engine.mget(self.names.cases, ids):
+            found[int(doc["_source"]["version"])] = doc
+        return [StoredRecord.from_hit(found[v]) for v in sorted(found)]
+
+    def counts(self) -> dict[str, int]:
+        """Documents per alias, and how many of them are searchable."""
+        out: dict[str, int] = {}
+        for key, alias in (("cases", self.names.cases), ("inbox_items", self.names.inbox_items)):
+            out[key] = self.engine.count(alias)
+            out[f"{key}_searchable"] = self.engine.count(alias, {"term": {"searchable": True}})
+        return out
+
+    def search_indices(self, include_inbox_items: bool) -> list[str]:
+        """The aliases a detection searches."""
+        if include_inbox_items:
+            return [self.names.cases, self.names.inbox_items]
+        return [self.names.cases]
+
+    # -- writes ---------------------------------------------------------------------
+
+    def put(self, record: Record, *, refresh: Refresh = "wait_for") -> StoredRecord:
+        """Store one record (create or overwrite its document), applying I2 and I3."""
+        if record.kind is not Kind.case:
+            res = self.engine.index(
+                self.names.inbox_items, record.doc_id, build_document(record), refresh=refresh
+            )
+            return StoredRecord(record, int(res["_seq_no"]), int(res["_primary_term"]))
+        case_id = record.case_id or record.id
+        others = [v for v in self.case_versions(case_id) if v.record.version != record.version]
+        if any(v.record.version > record.version for v in others) and record.state != "superseded":
+            record = _superseded(record)
+        older_live = [
+            v
+            for v in others
+            if v.record.version < record.version and v.record.state != "superseded"
+        ]
+        res = self.engine.index(
+            self.names.cases,
+            record.doc_id,
+            build_document(record),
+            refresh=False if older_live else refresh,
+        )
+        for old in older_live:
+            self._supersede(old, refresh=refresh)
+        return StoredRecord(record, int(res["_seq_no"]), int(res["_primary_term"]))
+
+    def _supersede(self, old: StoredRecord, *, refresh: Refresh, attempts: int = 5) -> None:
+        """Mark an older Case version superseded, re-reading it if it changed meanwhile."""
+        current: StoredRecord | None = old
+        for _ in range(attempts):
+            if current is None or current.record.state == "superseded":
+                return
+            try:
+                self.engine.index(
+                    self.names.cases,
+                    current.record.doc_id,
+                    build_document(_superseded(current.record)),
+                    refresh=refresh,
+                    if_seq_no=current.seq_no,
+                    if_primary_term=current.primary_term,
+                )
+                return
+            except VersionConflict:
+                current = self.get_case_version(
+                    current.record.case_id or current.record.id, current.record.version
+                )
+        raise VersionConflict(f"supersede {self.names.cases}/{old.record.doc_id}: kept changing")
+
+    def replace(self, current: StoredRecord, new: Record) -> StoredRecord:
+        """Optimistic update: write ``new`` only if ``current`` is still what is stored.
+
+        For an Inbox Item, or a Case written as the same version, the document is
+        replaced on ``current``'s seq_no. A Case written as a new version is created
+        (op_type=create) and ``current`` is superseded on its seq_no; if ``current``
+        changed meanwhile, the new version is withdrawn and VersionConflict raised.
+        """
+        index = self.names.for_kind(new.kind)
+        if new.doc_id == current.record.doc_id:
+            res = self.engine.index(
+                index,
+                new.doc_id,
+                build_document(new),
+                if_seq_no=current.seq_no,
+                if_primary_term=current.primary_term,
+            )
+            return StoredRecord(new, int(res["_seq_no"]), int(res["_primary_term"]))
+        res = self.engine.index(
+            index, new.doc_id, build_document(new), op_type="create", refresh=False
+        )
+        try:
+            self.engine.index(
+                index,
+                current.record.doc_id,
+                build_document(_superseded(current.record)),
+                if_seq_no=current.seq_no,
+                if_primary_term=current.primary_term,
+            )
+        except VersionConflict:
+            self.engine.delete(index, new.doc_id)
+            raise
+        return StoredRecord(new, int(res["_seq_no"]), int(res["_primary_term"]))
+
+    def put_many(
+        self,
+        records: Iterable[Record],
+        *,
+        chunk_size: int = 500,
+        refresh: bool = True,
+    ) -> BulkReport:
+        """Store many records fast (the load and bench path), applying I2 and I3.
+
+        The calling thread builds and serializes chunk k+1 while a worker thread
+        writes chunk k to the engine (and its journal); chunks are written in order,
+        so versions of one Case arriving in different chunks are resolved correctly.
+        Returns when every chunk is written and journaled.
+        """
+        report = BulkReport(timings={"build": 0.0, "plan": 0.0, "engine": 0.0})
+        with concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="bulk"
+        ) as pool:
+            pending: concurrent.futures.Future[None] | None = None
+            for chunk in _chunks(records, chunk_size):
+                t0 = time.perf_counter()
+                built = [(r, _source(r)) for r in chunk]
+                report.timings["build"] += time.perf_counter() - t0
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(self._write_chunk, built, report)
+            if pending is not None:
+                pending.result()
+        if refresh:
+            for alias in self.names.record_aliases:
+                self.engine.refresh(alias)
+        return report
+
+    def _write_chunk(self, built: list[tuple[Record, bytes]], report: BulkReport) -> None:
+        t0 = time.perf_counter()
+        built, supersede = self._plan_versions(built)
+        t1 = time.perf_counter()
+        ops = [
+            BulkOp("index", self.names.for_kind(r.kind), r.doc_id, source) for r, source in built
+        ]
+        result = self.engine.bulk_ops(ops)
+        ok_ids: set[str] = set()
+        for (record, _), item in zip(built, result.items, strict=True):
+            if item.ok:
+                ok_ids.add(item.id)
+                report.stored += 1
+            else:
+                report.failed.append(
+                    StoreFailure(record.kind.value, record.id, item.error or str(item.status))
+                )
+        # Supersede older versions only once the newer one is safely written.
+        follow = [op for new_id, op in supersede if new_id in ok_ids]
+        if follow:
+            again = self.engine.bulk_ops(follow)
+            report.superseded += again.ok
+            for item in again.failed:
+                report.failed.append(StoreFailure("case", item.id, f"supersede: {item.error}"))
+        report.timings["plan"] += t1 - t0
+        report.timings["engine"] += time.perf_counter() - t1
+
+    def _plan_versions(
+        self, built: list[tuple[Record, bytes]]
+    ) -> tuple[list[tuple[Record, bytes]], list[tuple[str, BulkOp]]]:
+        """I2 for a chunk: which new versions are stale, which stored ones to supersede."""
+        cases = [r for r, _ in built if r.kind is Kind.case]
+        if not cases:
+            return built, []
+        newest: dict[str, int] = {}
+        for r in cases:
+            cid = r.case_id or r.id
+            newest[cid] = max(newest.get(cid, 0), r.version)
+        ids = sorted(
+            {
+                f"{cid}~v{v}"
+                for r in cases
+                for cid in [r.case_id or r.id]
+                for v in range(1, r.version + 2)
+            }
+        )
+        existing: dict[str, list[dict[str, Any]]] = {}
+        for doc in self.engine.mget(self.names.cases, ids):
+            existing.setdefault(str(doc["_source"]["record_id"]), []).append(doc)
+        for cid, docs in existing.items():
+            newest[cid] = max([newest[cid], *(int(d["_source"]["version"]) for d in docs)])
+
+        out: list[tuple[Record, bytes]] = []
+        for r, source in built:
+            if (
+                r.kind is Kind.case
+                and r.version < newest[r.case_id or r.id]
+                and r.state != "superseded"
+            ):
+                r = _superseded(r)
+                source = _source(r)
+            out.append((r, source))
+        written = {r.doc_id for r, _ in out}
+        supersede: list[tuple[str, BulkOp]] = []
+        for cid, docs in existing.items():
+            latest_id = f"{cid}~v{newest[cid]}"
+            for doc in docs:
+                old = doc["_source"]
+                if doc["_id"] in written or old["state"] == "superseded" or doc["_id"] == latest_id:
+                    continue
+                rec = _superseded(Record.model_validate(old["record"]))
+                op = BulkOp(
+                    "index",
+                    self.names.cases,
+                    doc["_id"],
+                    _source(rec),
+                    if_seq_no=int(doc["_seq_no"]),
+                    if_primary_term=int(doc["_primary_term"]),
+                )
+                supersede.append((latest_id, op))
+        return out, supersede
+
+
+def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    chunk: list[Record] = []
+    for r in records:
+        chunk.append(r)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
