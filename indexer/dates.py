@@ -37,19 +37,18 @@ class PartialDate:
     day: int | None = None
 
     def __post_init__(self) -> None:
+        # Messages never repeat the value: a date of birth is PHI (M21).
         if not 1 <= self.year <= 9999:
-            raise ValueError(f"year {self.year} is out of range 1-9999")
+            raise ValueError("the year must be between 0001 and 9999")
         if self.month is None and self.day is not None:
             raise ValueError("a day needs a month")
         if self.month is not None and not 1 <= self.month <= 12:
-            raise ValueError(f"month {self.month} is out of range 1-12")
+            raise ValueError("the month must be between 01 and 12")
         if self.day is not None:
             assert self.month is not None
             last = calendar.monthrange(self.year, self.month)[1]
             if not 1 <= self.day <= last:
-                raise ValueError(
-                    f"day {self.day} is out of range 1-{last} for {self.year}-{self.month:02d}"
-                )
+                raise ValueError("the day does not exist in that month")
 
     @classmethod
     def parse(cls, text: str) -> PartialDate:

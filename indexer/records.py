@@ -204,6 +204,12 @@ class Patient(_Model):
     edc_subject: ShortText | None = None
     reason_omitted: dict[str, ReasonOmitted] = Field(default_factory=dict)
 
+    @field_validator("dob")
+    @classmethod
+    def _dob_not_in_future(cls, value: PartialDate | None) -> PartialDate | None:
+        _reject_future(value)
+        return value
+
 
 class Reporter(_Model):
     first_name: ShortText | None = None
@@ -232,6 +238,12 @@ class Event(_Model):
     onset: PartialDate | None = None
     seriousness: list[Seriousness] = Field(default_factory=list)
     rank: int = Field(default=1, ge=1, le=1000)
+
+    @field_validator("onset")
+    @classmethod
+    def _onset_not_in_future(cls, value: PartialDate | None) -> PartialDate | None:
+        _reject_future(value)
+        return value
 
 
 class Record(_Model):
@@ -265,21 +277,24 @@ class Record(_Model):
 
     @field_validator("receipt_date", "new_info_date")
     @classmethod
-    def _not_in_future(cls, value: PartialDate | None, info: ValidationInfo) -> PartialDate | None:
+    def _not_in_future(cls, value: PartialDate | None) -> PartialDate | None:
         _reject_future(value)
+        return value
+
+    @field_validator("state")
+    @classmethod
+    def _known_state(cls, value: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind")
+        if kind is None:  # the kind itself is invalid and reported on its own
+            return value
+        allowed: type[StrEnum] = InboxState if kind is Kind.inbox_item else CaseState
+        names = [s.value for s in allowed]
+        if value not in names:
+            raise ValueError(f"not a {kind.value} state; allowed: {', '.join(names)}")
         return value
 
     @model_validator(mode="after")
     def _check(self) -> Record:
-        allowed: type[StrEnum] = InboxState if self.kind is Kind.inbox_item else CaseState
-        names = [s.value for s in allowed]
-        if self.state not in names:
-            raise ValueError(
-                f"state {self.state!r} is not a {self.kind.value} state; allowed: {', '.join(names)}"
-            )
-        _reject_future(self.patient.dob, "patient.dob")
-        for event in self.events:
-            _reject_future(event.onset, "events.onset")
         if self.kind is Kind.case and self.case_id is None:
             self.case_id = self.id
         return self
@@ -306,10 +321,10 @@ class Record(_Model):
         return self.id
 
 
-def _reject_future(value: PartialDate | None, field: str = "") -> None:
+def _reject_future(value: PartialDate | None) -> None:
+    # The field is named by the error's location; the value is never repeated (M21).
     if value is not None and value.first_day > date.today():
-        where = f"{field}: " if field else ""
-        raise ValueError(f"{where}date is in the future; a report date cannot be after today")
+        raise ValueError("the date is in the future; a reported date cannot be after today")
 
 
 ErrorDetail = dict[str, Any]
@@ -318,15 +333,18 @@ ErrorDetail = dict[str, Any]
 def describe_errors(exc: ValidationError) -> list[ErrorDetail]:
     """Field-by-field errors for a 422 or a load report, with PHI values masked.
 
-    Each item is ``{"field": "patient.dob", "value": "***", "error": "..."}``.
+    Each item is ``{"field": "patient.dob", "value": "***", "error": "..."}``. The
+    value of an unknown (refused) field is masked too: nobody knows whether it is PHI.
     """
     out: list[ErrorDetail] = []
     for err in exc.errors(include_url=False):
         loc = ".".join(str(p) for p in err["loc"] if not isinstance(p, int))
         path = ".".join(str(p) for p in err["loc"])
         value = err.get("input")
-        if _is_phi_path(loc) or isinstance(value, dict | list):
-            shown: Any = "***" if _is_phi_path(loc) else None
+        if _is_phi_path(loc) or err["type"] == "extra_forbidden":
+            shown: Any = "***"
+        elif isinstance(value, dict | list):
+            shown = None
         else:
             shown = value
         out.append({"field": path or "record", "value": shown, "error": err["msg"]})
