@@ -13,15 +13,16 @@ from lxml import etree
 
 from indexer.dates import PartialDate
 from indexer.e2b import (
-    HL7,
     MESSAGE,
     E2BError,
     E2BOptions,
+    SenderRoute,
     is_e2b_xml,
     iter_e2b_file,
     parse_e2b,
     parse_e2b_file,
 )
+from indexer.e2b_message import HL7
 from indexer.records import Record
 
 FDA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "e2b-r3-fda-examples"
@@ -387,9 +388,17 @@ def test_iter_e2b_file_reads_a_zip_from_disk(tmp_path: Path) -> None:
 
 
 def test_organization_comes_from_the_senders_transmission_profile() -> None:
-    options = E2BOptions(sender_organizations={"4567AB89012": "ORG-B"})
+    options = E2BOptions(senders={"4567AB89012": SenderRoute("ORG-B", "acme-gateway")})
     r = one(scenario("Scenario1"), options)
-    assert (r.organization, r.transmission_profile) == ("ORG-B", "4567AB89012")
+    assert (r.organization, r.transmission_profile) == ("ORG-B", "acme-gateway")
+
+
+def test_the_callers_organization_wins_and_keeps_only_its_own_profile() -> None:
+    senders = {"4567AB89012": SenderRoute("ORG-B", "acme-gateway")}
+    r = one(scenario("Scenario1"), E2BOptions(organization="ORG-A", senders=senders))
+    assert (r.organization, r.transmission_profile) == ("ORG-A", None)
+    r = one(scenario("Scenario1"), E2BOptions(organization="ORG-B", senders=senders))
+    assert (r.organization, r.transmission_profile) == ("ORG-B", "acme-gateway")
 
 
 def test_without_an_organization_the_message_is_rejected() -> None:
@@ -433,3 +442,26 @@ def test_error_as_dict_is_json_ready() -> None:
         "line": None,
         "reason": "missing",
     }
+
+
+def test_a_value_the_record_refuses_names_the_element_and_field() -> None:
+    message = scenario1_message()
+    age = f"{PLAYER}/../h:subjectOf2/h:observation[h:code/@code='3']/h:value"
+    find(message, age).set("unit", "y" * 300)
+    [error] = parse_e2b(batch_of(message), ORG).errors
+    assert error.element == "D"
+    assert error.reason.startswith("patient.age.unit: ")
+    assert "yyy" not in str(error)
+
+
+DRUG_NAME = (
+    f"{PLAYER}/../h:subjectOf2/h:organizer[h:code/@code='4']/h:component"
+    "/h:substanceAdministration/h:consumable/h:instanceOfKind/h:kindOfProduct/h:name"
+)
+
+
+def test_a_long_but_valid_product_name_is_kept_to_the_records_limit() -> None:
+    message = scenario1_message()
+    find(message, DRUG_NAME).text = "Drug " + "x" * 245  # G.k.2.2 allows 250
+    [product, *_] = one(batch_of(message)).products
+    assert product.product_reported is not None and len(product.product_reported) == 200
