@@ -159,6 +159,15 @@ _COUNTRY_ALIASES: dict[str, str] = {
     "holland": "NL",
     "the netherlands": "NL",
     "ivory coast": "CI",
+    "turkey": "TR",
+    "swaziland": "SZ",
+    "macedonia": "MK",
+    "burma": "MM",
+    "cape verde": "CV",
+    "east timor": "TL",
+    "vatican": "VA",
+    "palestine": "PS",
+    "brunei": "BN",
 }
 
 
@@ -168,8 +177,14 @@ def normalize_country(value: str | None) -> str | None:
 
     Uses pycountry's maintained ISO 3166 tables; a handful of common English
     short forms (``UK``, ``Russia``) are aliases. Unknown text returns ``None``
-    rather than a guess, so an unrecognised country never matches.
+    rather than a guess, so an unrecognised country never matches. A two-letter
+    ISO code is read as a code before N5, so ``NI`` is Nicaragua and ``NA``
+    Namibia (E2B carries null flavors apart from the value).
     """
+    if value is not None and len(code := value.strip()) == 2 and code.isalpha():
+        by_code = pycountry.countries.get(alpha_2=code.upper())
+        if by_code is not None:
+            return str(by_code.alpha_2)
     text = normalize_text(value)
     if text is None:
         return None
