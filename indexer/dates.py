@@ -28,9 +28,13 @@ Precision = Literal["year", "month", "day"]
 _PATTERN = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class PartialDate:
-    """A calendar date known to the year, the month or the day."""
+    """A calendar date known to the year, the month or the day.
+
+    Dates order chronologically by their first day; a coarser date comes before
+    a finer one that starts on the same day (``1980`` < ``1980-01`` < ``1980-01-01``).
+    """
 
     year: int
     month: int | None = None
@@ -93,6 +97,21 @@ class PartialDate:
 
     def overlaps(self, other: PartialDate) -> bool:
         return self.first_day <= other.last_day and other.first_day <= self.last_day
+
+    def _sort_key(self) -> tuple[int, int, int]:
+        return (self.year, self.month or 0, self.day or 0)
+
+    def __lt__(self, other: PartialDate) -> bool:
+        return self._sort_key() < other._sort_key()
+
+    def __le__(self, other: PartialDate) -> bool:
+        return self._sort_key() <= other._sort_key()
+
+    def __gt__(self, other: PartialDate) -> bool:
+        return self._sort_key() > other._sort_key()
+
+    def __ge__(self, other: PartialDate) -> bool:
+        return self._sort_key() >= other._sort_key()
 
     def __str__(self) -> str:
         if self.month is None:
