@@ -1,0 +1,158 @@
+"""The FastAPI application: routers, error handlers, and the engine's lifetime.
+
+    >>> app = create_app(Settings(data_dir=Path("/tmp/cm"), api_keys={}))  # doctest: +SKIP
+    >>> with TestClient(app) as client:                                     # doctest: +SKIP
+    ...     client.get("/health").json()["engine"]["kind"]
+    'embedded'
+
+:func:`create_app` serves the given settings through the cached settings
+dependency (``app.dependency_overrides[get_settings]``), so routers and tests
+read them the same way. The lifespan opens the engine and the record store
+(:func:`open_services`) unless the caller hands it already open services (the
+CLI does, so that an engine that cannot start is one clear line before the
+server binds, and so that ``--sample`` data is loaded first).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from indexer.engine import Engine, EngineConfig, open_engine
+from indexer.records import Record
+from indexer.store import IndexNames, RecordStore
+from service import errors
+from service.api import health, records
+from service.settings import Settings, get_settings
+
+log = logging.getLogger("casematch.service")
+
+
+@dataclass
+class Services:
+    """What the API needs at run time: the engine and the record store over it."""
+
+    settings: Settings
+    engine: Engine
+    store: RecordStore
+
+    @property
+    def indices(self) -> IndexNames:
+        return self.store.names
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    """The engine configuration a :class:`Settings` describes."""
+    return EngineConfig(
+        opensearch_url=settings.opensearch_url,
+        data_dir=settings.data_dir,
+        user=settings.opensearch_user,
+        password=(
+            settings.opensearch_password.get_secret_value()
+            if settings.opensearch_password
+            else None
+        ),
+        ca_certs=settings.opensearch_ca_certs,
+        addr=settings.embedded_addr,
+        timeout_s=settings.opensearch_timeout_s,
+    )
+
+
+@contextmanager
+def open_services(settings: Settings) -> Iterator[Services]:
+    """Open the engine, make sure the indices exist, and close it all on exit.
+
+    Raises :class:`indexer.engine.EngineStartupError` with a message saying what to fix.
+    """
+    engine = open_engine(engine_config(settings))
+    try:
+        store = RecordStore(engine, IndexNames(settings.index_prefix))
+        store.ensure_indices()
+        yield Services(settings=settings, engine=engine, store=store)
+    finally:
+        engine.close()
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+    """The casematch API. ``settings`` default to the environment; ``services``
+    default to being opened (and closed) by the app's lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services is not None:
+            _attach(app, services)
+            yield
+            return
+        with open_services(_settings_of(app)) as opened:
+            _attach(app, opened)
+            yield
+
+    app = FastAPI(
+        title="casematch",
+        version=_version(),
+        summary="Duplicate detection for pharmacovigilance case intake",
+        lifespan=lifespan,
+    )
+    if settings is not None:
+        app.dependency_overrides[get_settings] = lambda: settings
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(records.cases_router, prefix="/v1")
+    app.include_router(records.inbox_items_router, prefix="/v1")
+    if importlib.util.find_spec("service.api.promotion") is not None:
+        # The promotion routes (their own helper's module) join when present.
+        promotion = importlib.import_module("service.api.promotion")
+        app.include_router(promotion.router, prefix="/v1")
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("casematch")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def _settings_of(app: FastAPI) -> Settings:
+    provider = app.dependency_overrides.get(get_settings, get_settings)
+    settings: Settings = provider()
+    return settings
+
+
+def _attach(app: FastAPI, services: Services) -> None:
+    app.state.engine = services.engine
+    app.state.store = services.store
+    app.state.services = services
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """OpenAPI with the record schema (POST bodies are validated by hand, per item)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, summary=app.summary, routes=app.routes
+    )
+    record_schema = Record.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(record_schema.pop("$defs", {}))
+    components["Record"] = record_schema
+    app.openapi_schema = schema
+    return schema
+
+
+def data_dir_note(settings: Settings) -> str:
+    """Where records live, for messages (no secrets: the URL's credentials are not shown)."""
+    if settings.engine_kind == "opensearch":
+        return "OpenSearch"
+    return f"embedded engine, data in {Path(settings.data_dir).resolve()}"

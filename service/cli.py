@@ -1,0 +1,230 @@
+"""The ``casematch`` command: serve, load, reindex, check, demo, bench.
+
+Each command builds its own :class:`~service.settings.Settings` (environment and
+``casematch.toml``), opens the engine through :func:`service.app.open_services`,
+and stays thin: the work is in :mod:`service.demo`, :mod:`indexer.load`,
+:mod:`indexer.reindex` and :mod:`matcher`. An engine that cannot start is one
+clear line on stderr and exit code 2.
+
+    $ casematch serve --host 127.0.0.1 --port 8000 --sample
+    casematch listening on http://127.0.0.1:8000
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import secrets
+import signal
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from indexer.engine import EngineStartupError, EngineUnavailable
+from service.app import Services, create_app, open_services
+from service.settings import ApiKey, Settings
+
+app = typer.Typer(
+    name="casematch",
+    help="Duplicate detection for pharmacovigilance case intake.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+#: Permissions of the local demo key ``serve --sample`` creates (PHI stays masked).
+SAMPLE_KEY_PERMISSIONS: list[Any] = ["promote", "read_matches", "admin"]
+
+
+class _Stop(Exception):  # noqa: N818 (a control-flow signal, not an error)
+    """SIGTERM/SIGINT outside the server loop: unwind, closing the engine."""
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop(signum)
+
+
+@contextlib.contextmanager
+def _stoppable() -> Iterator[None]:
+    """Turn SIGTERM/SIGINT into :class:`_Stop` so ``finally`` blocks close the engine.
+
+    uvicorn installs its own handlers while it serves and re-raises the signal
+    after its graceful shutdown; that lands here too.
+    """
+    previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+@contextlib.contextmanager
+def _services(settings: Settings) -> Iterator[Services]:
+    """Open the engine; startup errors become one line and exit code 2."""
+    try:
+        with open_services(settings) as services:
+            yield services
+    except EngineStartupError as exc:
+        err.print(f"casematch: cannot start the engine: {exc}")
+        raise typer.Exit(2) from None
+    except EngineUnavailable as exc:
+        err.print(f"casematch: the engine became unavailable: {exc}")
+        raise typer.Exit(2) from None
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, announcing the bound address once it listens."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[str], None]) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and not self.should_exit:
+            self._on_ready(self._url())
+
+    def _url(self) -> str:
+        for server in self.servers:
+            for sock in server.sockets:
+                host, port = sock.getsockname()[:2]
+                if sock.family == socket.AF_INET6:
+                    host = f"[{host}]"
+                return f"http://{host}:{port}"
+        return f"http://{self.config.host}:{self.config.port}"
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port (0 picks a free one)")] = 8000,
+    sample: Annotated[
+        bool,
+        typer.Option(
+            "--sample",
+            help="load generated sample data when the store is empty; without "
+            "CASEMATCH_API_KEYS also create a local demo key and print it",
+        ),
+    ] = False,
+    seed: Annotated[int, typer.Option(help="seed of the sample data set")] = 7,
+) -> None:
+    """Serve the HTTP API (embedded engine unless CASEMATCH_OPENSEARCH_URL is set)."""
+    from service import demo
+
+    settings = Settings()
+    with _stoppable():
+        try:
+            dataset = demo.sample_records(seed) if sample else None
+            demo_key: str | None = None
+            if dataset is not None and not settings.api_keys:
+                demo_key = secrets.token_urlsafe(24)
+                organizations = sorted({r.organization for r in dataset})
+                settings = settings.model_copy(
+                    update={
+                        "api_keys": {
+                            demo_key: ApiKey(
+                                organizations=organizations,
+                                permissions=SAMPLE_KEY_PERMISSIONS,
+                                name="sample-demo",
+                            )
+                        }
+                    }
+                )
+            with _services(settings) as services:
+                if dataset is not None:
+                    loaded = demo.load_if_empty(services.store, dataset)
+                    counts = services.store.counts()
+                    out.print(
+                        f"sample data: {loaded} records loaded"
+                        if loaded
+                        else "sample data: the store already holds records; nothing loaded",
+                        f"({_counts_line(counts)})",
+                    )
+                if not settings.api_keys:
+                    err.print(
+                        "casematch: no API keys configured (CASEMATCH_API_KEYS); every /v1 "
+                        "call will be refused with 401. Use --sample for a local demo key."
+                    )
+
+                def ready(url: str) -> None:
+                    out.print(f"casematch listening on {url}")
+                    out.print(f"  API docs: {url}/docs   health: {url}/health")
+                    if demo_key is not None:
+                        out.print(
+                            f"  demo API key (organizations {', '.join(organizations)}; "
+                            f"PHI masked): {demo_key}"
+                        )
+                        out.print(
+                            f'  try: curl -H "X-API-Key: {demo_key}" '
+                            f"{url}/v1/inbox-items/{demo.first_inbox_item_id(dataset or [])}"
+                        )
+                    sys.stdout.flush()
+
+                config = uvicorn.Config(
+                    create_app(settings, services=services),
+                    host=host,
+                    port=port,
+                    log_level="warning",
+                    lifespan="on",
+                )
+                _Server(config, ready).run()
+        except _Stop:
+            pass
+    out.print("casematch stopped")
+
+
+def _counts_line(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name}: {n}" for name, n in counts.items())
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="seed of the generated data set")] = 7,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="data directory (default: a fresh temporary one)"),
+    ] = None,
+) -> None:
+    """Generate a realistic data set, load it, run detections and promotions, print what happened."""
+    import tempfile
+
+    from service import demo as demo_logic
+
+    base = Settings()
+    with _stoppable(), contextlib.ExitStack() as stack:
+        try:
+            if data_dir is None and base.engine_kind == "embedded":
+                data_dir = Path(
+                    stack.enter_context(tempfile.TemporaryDirectory(prefix="casematch-demo-"))
+                )
+            settings = base.model_copy(update={"data_dir": data_dir}) if data_dir else base
+            with _services(settings) as services:
+                demo_logic.run_demo(services, seed=seed, console=out)
+        except _Stop:
+            err.print("casematch: demo interrupted")
+            raise typer.Exit(130) from None
+
+
+def _mount_bench() -> None:
+    if importlib.util.find_spec("benchmarks.cli") is None:
+        return
+    from benchmarks.cli import app as bench_app
+
+    app.add_typer(bench_app, name="bench", help="Quality and speed benchmarks.")
+
+
+_mount_bench()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

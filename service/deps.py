@@ -1,0 +1,40 @@
+"""FastAPI dependencies shared by the routers, as ``Annotated`` aliases.
+
+Settings come from :func:`service.settings.get_settings` (cached, read on first
+use, never at import time); tests and :func:`service.app.create_app` replace
+them through ``app.dependency_overrides[get_settings]``. The engine and the
+record store live on ``app.state`` for the lifetime of the app (opened and
+closed by the lifespan in :mod:`service.app`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from indexer.engine import Engine
+from indexer.store import RecordStore
+from service.settings import Settings, get_settings
+
+
+def resolve_settings(request: Request) -> Settings:
+    """The settings in force for this app (honours ``dependency_overrides``)."""
+    override = request.app.dependency_overrides.get(get_settings)
+    settings: Settings = override() if override is not None else get_settings()
+    return settings
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_store(request: Request) -> RecordStore:
+    store: RecordStore = request.app.state.store
+    return store
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+StoreDep = Annotated[RecordStore, Depends(get_store)]

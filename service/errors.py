@@ -1,0 +1,159 @@
+"""Domain errors of the service layer and the HTTP error bodies they become.
+
+Every error body is ``{"detail": ...}``: a sentence for 401/403/404/409/503, a
+list of ``{"field", "value", "error"}`` for 422. PHI values are masked in 422
+bodies (``"***"``, via :data:`indexer.records.PHI_FIELDS`), and no body or log
+line carries a PHI value (M21): exception messages here name record ids,
+organizations and fields only, and unexpected exceptions are logged by type,
+never by message.
+
+    >>> NotFound("inbox_item", "II-9").message
+    "inbox_item 'II-9' not found"
+
+Routers and the service layer raise these; other service modules (promotion)
+subclass :class:`ServiceError` for their own 4xx cases.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import opensearchpy
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from indexer.engine import EngineUnavailable, VersionConflict
+from indexer.records import PHI_FIELDS, describe_errors
+
+log = logging.getLogger("casematch.service")
+
+#: Seconds a client should wait before retrying when the engine is down.
+RETRY_AFTER_S = 5
+
+
+class ServiceError(Exception):
+    """A request the service refuses, with its HTTP status and a PHI-free message."""
+
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Unauthorized(ServiceError):  # noqa: N818 (HTTP status names read best)
+    status_code = 401
+
+
+class Forbidden(ServiceError):  # noqa: N818 (HTTP status names read best)
+    status_code = 403
+
+
+class NotFound(ServiceError):  # noqa: N818 (HTTP status names read best)
+    status_code = 404
+
+    def __init__(self, kind: str, record_id: str) -> None:
+        super().__init__(f"{kind} {record_id!r} not found")
+        self.kind = kind
+        self.record_id = record_id
+
+
+class Conflict(ServiceError):  # noqa: N818 (HTTP status names read best)
+    status_code = 409
+
+
+class InvalidInput(ServiceError):  # noqa: N818 (HTTP status names read best)
+    """422 with field-by-field details (each ``{"field", "value", "error"}``)."""
+
+    status_code = 422
+
+    def __init__(self, details: Sequence[dict[str, Any]]) -> None:
+        super().__init__(f"{len(details)} invalid field(s)")
+        self.details = list(details)
+
+
+def request_error_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """FastAPI's request errors as field-by-field details, PHI masked.
+
+    The leading ``body``/``query``/``path``/``header`` element of the location
+    is kept for parameters and dropped for the body.
+    """
+    out: list[dict[str, Any]] = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ())]
+        if loc and loc[0] == "body":
+            loc = loc[1:]
+        named = ".".join(p for p in loc if not p.isdigit())
+        value = err.get("input")
+        if _is_phi(named):
+            shown: Any = "***"
+        elif isinstance(value, dict | list):
+            shown = None
+        else:
+            shown = value
+        out.append({"field": ".".join(loc) or "body", "value": shown, "error": err.get("msg", "")})
+    return out
+
+
+def _is_phi(path: str) -> bool:
+    return any(path == f or path.startswith(f + ".") for f in PHI_FIELDS) or path.startswith(
+        "patient.reason_omitted"
+    )
+
+
+def _body(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"detail": detail}, headers=headers)
+
+
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    if isinstance(exc, InvalidInput):
+        return _body(422, exc.details)
+    headers = {"WWW-Authenticate": "APIKey"} if isinstance(exc, Unauthorized) else None
+    return _body(exc.status_code, exc.message, headers)
+
+
+async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return _body(422, request_error_details(exc.errors()))
+
+
+async def _validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ValidationError)
+    return _body(422, describe_errors(exc))
+
+
+async def _engine_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("engine unavailable during %s %s", request.method, request.url.path)
+    return _body(
+        503,
+        "the search engine is unavailable; retry shortly",
+        {"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
+async def _version_conflict(request: Request, exc: Exception) -> JSONResponse:
+    return _body(409, "the record was changed concurrently; re-read it and retry")
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # The type only: an exception message may quote a field value (M21).
+    log.error("unhandled %s during %s %s", type(exc).__name__, request.method, request.url.path)
+    return _body(500, "internal error")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(ValidationError, _validation)
+    app.add_exception_handler(EngineUnavailable, _engine_unavailable)
+    # Reads may use the client directly (indexer.engine's contract); its
+    # connection errors mean the same thing.
+    app.add_exception_handler(opensearchpy.ConnectionError, _engine_unavailable)
+    app.add_exception_handler(VersionConflict, _version_conflict)
+    app.add_exception_handler(Exception, _unexpected)
