@@ -48,6 +48,10 @@ class TransmissionProfile(BaseModel):
     allow_mark_follow_up_prohibited_states: list[str] = Field(default_factory=list)
     #: Case states in which creating a follow-up version is prohibited.
     follow_up_prohibited_states: list[str] = Field(default_factory=list)
+    #: The organization whose Inbox Items this profile receives (E2B intake routing).
+    organization: str | None = None
+    #: E2B message sender identifiers (N.2.r.2) of the partners using this profile.
+    e2b_senders: list[str] = Field(default_factory=list)
 
 
 class OrganizationSettings(BaseModel):
