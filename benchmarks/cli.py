@@ -1,0 +1,207 @@
+"""``casematch bench``: one subcommand per benchmark, each writing a JSON result, a Markdown
+report and PNG plots under ``benchmarks/results/<name>/``.
+
+    casematch bench quality --seed 42            # generated labelled data + FEBRL, 50k Cases
+    casematch bench latency --sizes 10000,100000 # duplicate-check percentiles against size
+    casematch bench index                        # bulk load docs/s, reindex time, peak memory
+    casematch bench service                      # HTTP load on a running `casematch serve`
+    casematch bench peer                         # casematch audit vs Splink on FEBRL
+    casematch bench promotion                    # the promotion workflow benchmark
+    casematch bench all --quick                  # everything, CI-sized
+
+``--quick`` shrinks every size so a run takes seconds to a minute (CI smoke); figures
+for the README come from runs without it. Every run is reproducible from its seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="bench",
+    help="Quality and speed benchmarks (results under benchmarks/results/).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(highlight=False)
+
+RESULTS = Path("benchmarks/results")
+
+Seed = Annotated[int, typer.Option(help="seed of every generated data set and sample")]
+Quick = Annotated[bool, typer.Option("--quick", help="small CI-sized run (seconds, not minutes)")]
+Out = Annotated[
+    Path | None, typer.Option(help="output directory (default benchmarks/results/<name>/)")
+]
+Sizes = Annotated[str | None, typer.Option(help="comma-separated index sizes, e.g. 10000,100000")]
+
+
+def parse_sizes(text: str | None, default: list[int]) -> list[int]:
+    """``"10000,100k,1m"`` -> ``[10000, 100000, 1000000]``; None -> ``default``."""
+    if not text:
+        return default
+    sizes: list[int] = []
+    for part in text.split(","):
+        token = part.strip().lower().replace("_", "")
+        scale = 1
+        if token.endswith("k"):
+            token, scale = token[:-1], 1_000
+        elif token.endswith("m"):
+            token, scale = token[:-1], 1_000_000
+        try:
+            value = int(float(token) * scale)
+        except ValueError:
+            raise typer.BadParameter(f"not a size: {part!r} (use e.g. 10000 or 100k)") from None
+        if value <= 0:
+            raise typer.BadParameter(f"sizes must be positive, got {part!r}")
+        sizes.append(value)
+    return sorted(set(sizes))
+
+
+def _out(name: str, out: Path | None) -> Path:
+    return out if out is not None else RESULTS / name
+
+
+def _done(report_path: Path) -> None:
+    console.print(f"[bold]report:[/bold] {report_path}")
+
+
+@app.command()
+def quality(
+    seed: Seed = 42,
+    size: Annotated[int | None, typer.Option(help="indexed Cases (default 50000)")] = None,
+    queries: Annotated[int | None, typer.Option(help="labelled queries (default 2000)")] = None,
+    febrl: Annotated[str, typer.Option(help="FEBRL data set for the person-data part")] = "febrl3",
+    quick: Quick = False,
+    out: Out = None,
+) -> None:
+    """Recall@k, precision@1, MRR, near-miss false matches, retrieval vs final recall."""
+    from benchmarks.quality import run_quality
+
+    n = size or (2_000 if quick else 50_000)
+    q = queries or (150 if quick else 2_000)
+    _done(
+        run_quality(
+            seed=seed,
+            size=n,
+            queries=q,
+            febrl=("febrl1" if quick else febrl),
+            out=_out("quality", out),
+            quick=quick,
+        )
+    )
+
+
+@app.command()
+def latency(
+    seed: Seed = 42,
+    sizes: Sizes = None,
+    queries: Annotated[int | None, typer.Option(help="duplicate checks per size")] = None,
+    quick: Quick = False,
+    out: Out = None,
+) -> None:
+    """Duplicate-check p50/p90/p99 and matcher CPU against the number of indexed Cases."""
+    from benchmarks.latency import run_latency
+
+    default = [1_000, 5_000] if quick else [10_000, 100_000]
+    q = queries or (100 if quick else 500)
+    _done(
+        run_latency(
+            seed=seed,
+            sizes=parse_sizes(sizes, default),
+            queries=q,
+            out=_out("latency", out),
+            quick=quick,
+        )
+    )
+
+
+@app.command()
+def index(
+    seed: Seed = 42,
+    sizes: Sizes = None,
+    quick: Quick = False,
+    out: Out = None,
+) -> None:
+    """Bulk-load docs/s, reindex time and peak memory against size."""
+    from benchmarks.index_report import run_index
+
+    default = [1_000, 5_000] if quick else [10_000, 50_000, 100_000]
+    _done(
+        run_index(seed=seed, sizes=parse_sizes(sizes, default), out=_out("index", out), quick=quick)
+    )
+
+
+@app.command()
+def service(
+    seed: Seed = 42,
+    size: Annotated[int | None, typer.Option(help="Cases loaded before the load test")] = None,
+    clients: Annotated[int, typer.Option(help="concurrent HTTP clients")] = 4,
+    requests: Annotated[int | None, typer.Option(help="requests per endpoint at most")] = None,
+    seconds: Annotated[float, typer.Option(help="time bound per endpoint")] = 30.0,
+    quick: Quick = False,
+    out: Out = None,
+) -> None:
+    """HTTP load on `casematch serve` (loopback only): requests/s and latency percentiles."""
+    from benchmarks.service_load import run_service
+
+    n = size or (1_000 if quick else 10_000)
+    r = requests or (100 if quick else 1_000)
+    _done(
+        run_service(
+            seed=seed,
+            size=n,
+            clients=clients,
+            max_requests=r,
+            max_seconds=(10.0 if quick else seconds),
+            out=_out("service", out),
+        )
+    )
+
+
+@app.command()
+def peer(
+    seed: Seed = 42,
+    febrl: Annotated[str, typer.Option(help="febrl1 (1,000 records) or febrl3 (5,000)")] = "febrl3",
+    quick: Quick = False,
+    out: Out = None,
+) -> None:
+    """casematch's batch audit against Splink (DuckDB) on the same FEBRL data, one run."""
+    from benchmarks.peer import run_peer
+
+    _done(run_peer(seed=seed, dataset=("febrl1" if quick else febrl), out=_out("peer", out)))
+
+
+@app.command()
+def promotion(
+    seed: Seed = 42,
+    quick: Quick = False,
+    out: Out = None,
+) -> None:
+    """The promotion workflow benchmark (benchmarks/promotion_bench.py)."""
+    try:
+        from benchmarks.promotion_bench import run_promotion_bench
+    except ImportError as exc:
+        console.print(f"casematch bench promotion: not available yet ({exc})")
+        raise typer.Exit(2) from None
+    _done(run_promotion_bench(seed=seed, quick=quick, out=_out("promotion", out)))
+
+
+@app.command(name="all")
+def all_benchmarks(seed: Seed = 42, quick: Quick = False) -> None:
+    """Every benchmark in turn with its defaults (``--quick`` for a CI-sized run)."""
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("quality", lambda: quality(seed=seed, quick=quick)),
+        ("latency", lambda: latency(seed=seed, quick=quick)),
+        ("index", lambda: index(seed=seed, quick=quick)),
+        ("peer", lambda: peer(seed=seed, quick=quick)),
+        ("service", lambda: service(seed=seed, quick=quick)),
+        ("promotion", lambda: promotion(seed=seed, quick=quick)),
+    ]
+    for name, step in steps:
+        console.rule(name)
+        step()

@@ -1,0 +1,145 @@
+"""What every benchmark needs around the product code: a throw-away engine and store,
+bulk loading with a progress bar, a timed detection, and memory readings.
+
+The engine is the embedded one (``osmem-server``) in a temporary data directory that
+is removed afterwards, unless ``CASEMATCH_OPENSEARCH_URL`` names a cluster; the
+journal runs with ``synchronous=OFF`` because a benchmark's data is disposable (the
+index benchmark says so where it matters).
+
+    >>> with bench_store("quality") as (engine, store):        # doctest: +SKIP
+    ...     load(store, records, total=len(records), label="index Cases")
+    ...     run, wall_ms = timed_detect(store, records[0], DetectionOptions())
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psutil
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from indexer.engine import Engine, EngineConfig, open_engine
+from indexer.records import Record
+from indexer.store import BulkReport, IndexNames, RecordStore
+from matcher.model import DetectionOptions, DetectionRun
+
+T = TypeVar("T")
+stderr = Console(stderr=True, highlight=False)
+
+
+def progress() -> Progress:
+    """A rich progress bar on stderr: label, bar, done/total, elapsed, time left."""
+    return Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+    )
+
+
+def tick(items: Iterable[T], bar: Progress, task: TaskID) -> Iterator[T]:
+    """Yield ``items``, advancing ``task`` by one per item."""
+    for item in items:
+        yield item
+        bar.advance(task)
+
+
+@contextlib.contextmanager
+def bench_engine(name: str) -> Iterator[Engine]:
+    """An engine for one benchmark run, with its data directory removed afterwards."""
+    data_dir = Path(tempfile.mkdtemp(prefix=f"casematch-bench-{name}-"))
+    config = EngineConfig(
+        opensearch_url=os.environ.get("CASEMATCH_OPENSEARCH_URL") or None,
+        user=os.environ.get("CASEMATCH_OPENSEARCH_USER") or None,
+        password=os.environ.get("CASEMATCH_OPENSEARCH_PASSWORD") or None,
+        data_dir=data_dir,
+        timeout_s=300.0,
+        journal_synchronous="OFF",
+    )
+    try:
+        with open_engine(config) as engine:
+            yield engine
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def new_store(engine: Engine, name: str) -> RecordStore:
+    """A store under a fresh index prefix (so runs never see each other's data)."""
+    store = RecordStore(engine, IndexNames(f"bench-{name}-{uuid.uuid4().hex[:8]}"))
+    store.ensure_indices()
+    return store
+
+
+@contextlib.contextmanager
+def bench_store(name: str) -> Iterator[tuple[Engine, RecordStore]]:
+    with bench_engine(name) as engine:
+        yield engine, new_store(engine, name)
+
+
+def engine_facts(engine: Engine) -> dict[str, Any]:
+    return {"kind": engine.kind, "version": engine.version}
+
+
+def load(
+    store: RecordStore,
+    records: Iterable[Record],
+    *,
+    total: int,
+    label: str,
+    chunk_size: int = 1000,
+) -> tuple[BulkReport, float]:
+    """Bulk-store ``records`` with a progress bar; returns the report and wall seconds."""
+    with progress() as bar:
+        task = bar.add_task(label, total=total)
+        started = time.perf_counter()
+        report = store.put_many(tick(records, bar, task), chunk_size=chunk_size, refresh=True)
+        wall = time.perf_counter() - started
+    if report.failed:
+        raise RuntimeError(
+            f"{len(report.failed)} of {total} records were not stored; first: {report.failed[0]}"
+        )
+    return report, wall
+
+
+def timed_detect(
+    store: RecordStore, source: Record, options: DetectionOptions
+) -> tuple[DetectionRun, float]:
+    """One duplicate check as the service runs it, with its wall time in milliseconds."""
+    from matcher import detect
+
+    started = time.perf_counter()
+    run = detect(store.engine, store.names, source, options)
+    return run, (time.perf_counter() - started) * 1000
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """Resident memory of a process (this one by default), in MiB; NaN if it is gone."""
+    try:
+        return float(psutil.Process(pid or os.getpid()).memory_info().rss) / 2**20
+    except psutil.Error:
+        return float("nan")
+
+
+def engine_rss_mb(engine: Engine) -> float:
+    """Resident memory of the embedded engine process (NaN on OpenSearch)."""
+    pid = engine.process_pid
+    return rss_mb(pid) if pid else float("nan")

@@ -1,0 +1,191 @@
+"""``casematch bench latency``: duplicate-check latency against the number of indexed Cases.
+
+One store grows through the requested sizes (10k, then the next 90k, ...: Case ``i``
+is a pure function of the seed, so growing in steps indexes exactly the population a
+single load would). At each size, after a warm-up, ``queries`` labelled Inbox Items
+(every generator family in turn, so duplicates, follow-ups and near misses alike) are
+checked one at a time in-process with ``matcher.detect``, the call the promote
+endpoint makes. Per check: wall time, the matcher's own CPU time (thread CPU spent
+outside the engine: building queries, comparing, ranking, the comparison table), the
+engine's time, and the number of candidates retrieved.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from benchmarks import plots
+from benchmarks.generator import Population, generate_queries
+from benchmarks.harness import (
+    bench_store,
+    engine_facts,
+    engine_rss_mb,
+    load,
+    progress,
+    timed_detect,
+)
+from benchmarks.metrics import median, summarize
+from benchmarks.report import Report
+from matcher.model import DetectionOptions
+
+TARGET_P50_MS = 50.0
+TARGET_P99_MS = 200.0
+TARGET_CPU_P50_MS_200 = 3.0
+WARMUP = 20
+
+
+def _measure(store: Any, seed: int, size: int, queries: int, today: date) -> dict[str, Any]:
+    population = Population(seed=seed, n=size, today=today)
+    sources = [
+        q.source for q in generate_queries(seed + size, population, queries + WARMUP, today=today)
+    ]
+    options = DetectionOptions(
+        profile="enhanced", match_inbox_items=True, mask_phi=True, today=today
+    )
+    wall: list[float] = []
+    cpu: list[float] = []
+    engine_ms: list[float] = []
+    candidates: list[float] = []
+    with progress() as bar:
+        task = bar.add_task(f"checks at {size:,}", total=len(sources))
+        for i, source in enumerate(sources):
+            run, ms = timed_detect(store, source, options)
+            bar.advance(task)
+            if i < WARMUP:
+                continue
+            wall.append(ms)
+            cpu.append(run.matcher_cpu_ms)
+            engine_ms.append(run.engine_ms)
+            candidates.append(float(len(run.retrieved_ids)))
+    per_200 = [c * 200 / n for c, n in zip(cpu, candidates, strict=True) if n >= 20]
+    return {
+        "size": size,
+        "wall_ms": summarize(wall),
+        "matcher_cpu_ms": summarize(cpu),
+        "engine_ms": summarize(engine_ms),
+        "candidates": summarize(candidates),
+        "matcher_cpu_ms_per_200_candidates_p50": median(per_200) if per_200 else float("nan"),
+    }
+
+
+def run_latency(*, seed: int, sizes: list[int], queries: int, out: Path, quick: bool) -> Path:
+    today = date.today()
+    report = Report(
+        "latency",
+        "Duplicate-check latency against index size",
+        method=__doc__.split("\n\n", 1)[1] if __doc__ else "",
+        params={
+            "seed": seed,
+            "sizes": sizes,
+            "queries_per_size": queries,
+            "warmup": WARMUP,
+            "quick": quick,
+            "profile": "enhanced",
+            "mask_phi": True,
+        },
+    )
+    points: list[dict[str, Any]] = []
+    with bench_store("latency") as (engine, store):
+        report.engine = engine_facts(engine)
+        indexed = 0
+        for size in sizes:
+            started = time.perf_counter()
+            step = Population(seed=seed, n=size - indexed, today=today, start_index=indexed)
+            _, load_s = load(store, step, total=size - indexed, label=f"index to {size:,}")
+            indexed = size
+            point = _measure(store, seed, size, queries, today)
+            point["load_s"] = load_s
+            point["engine_rss_mb"] = engine_rss_mb(engine)
+            point["step_s"] = time.perf_counter() - started
+            points.append(point)
+    report.results = {"points": points}
+    report.add_table(
+        "Duplicate check (in-process, embedded engine)",
+        [
+            "indexed Cases",
+            "wall p50 ms",
+            "p90",
+            "p99",
+            "matcher CPU p50 ms",
+            "CPU p99",
+            "CPU per 200 candidates p50",
+            "engine p50 ms",
+            "candidates p50",
+            "engine RSS MB",
+        ],
+        [
+            [
+                p["size"],
+                p["wall_ms"]["p50"],
+                p["wall_ms"]["p90"],
+                p["wall_ms"]["p99"],
+                p["matcher_cpu_ms"]["p50"],
+                p["matcher_cpu_ms"]["p99"],
+                p["matcher_cpu_ms_per_200_candidates_p50"],
+                p["engine_ms"]["p50"],
+                p["candidates"]["p50"],
+                p["engine_rss_mb"],
+            ]
+            for p in points
+        ],
+        note="CPU per 200 candidates scales each check's matcher CPU linearly to 200 "
+        "candidates (checks with at least 20 candidates).",
+    )
+    last = next((p for p in points if p["size"] == 100_000), points[-1])
+    report.add_table(
+        "Against the matcher issue's targets",
+        ["target", "aim", "measured", "met"],
+        [
+            [
+                f"p50 at {last['size']:,}",
+                f"<= {TARGET_P50_MS} ms",
+                last["wall_ms"]["p50"],
+                last["wall_ms"]["p50"] <= TARGET_P50_MS,
+            ],
+            [
+                f"p99 at {last['size']:,}",
+                f"<= {TARGET_P99_MS} ms",
+                last["wall_ms"]["p99"],
+                last["wall_ms"]["p99"] <= TARGET_P99_MS,
+            ],
+            [
+                "matcher CPU p50 per 200 candidates",
+                f"<= {TARGET_CPU_P50_MS_200} ms",
+                last["matcher_cpu_ms_per_200_candidates_p50"],
+                last["matcher_cpu_ms_per_200_candidates_p50"] <= TARGET_CPU_P50_MS_200,
+            ],
+        ],
+        note="Targets are for 100,000 indexed Cases; 1,000,000 was not run in this session "
+        "(time on a shared 2-core machine, not memory, was the limit).",
+    )
+    xs = [p["size"] for p in points]
+    plots.lines(
+        out / "latency_vs_size.png",
+        "Duplicate-check latency against index size",
+        xs,
+        {
+            "wall p50": [p["wall_ms"]["p50"] for p in points],
+            "wall p90": [p["wall_ms"]["p90"] for p in points],
+            "wall p99": [p["wall_ms"]["p99"] for p in points],
+            "matcher CPU p50": [p["matcher_cpu_ms"]["p50"] for p in points],
+        },
+        xlabel="indexed Cases",
+        ylabel="milliseconds",
+        targets={"p50 target": TARGET_P50_MS, "p99 target": TARGET_P99_MS},
+    )
+    report.add_plot(
+        "latency_vs_size.png",
+        "Duplicate-check p50/p90/p99 and matcher CPU p50 against the number of indexed Cases",
+    )
+    if len(points) >= 2:
+        first, final = points[0], points[-1]
+        report.findings.append(
+            f"From {first['size']:,} to {final['size']:,} Cases the p50 went from "
+            f"{first['wall_ms']['p50']:.1f} ms to {final['wall_ms']['p50']:.1f} ms "
+            f"(x{final['wall_ms']['p50'] / first['wall_ms']['p50']:.2f}) and the p99 from "
+            f"{first['wall_ms']['p99']:.1f} ms to {final['wall_ms']['p99']:.1f} ms."
+        )
+    return report.write(out)

@@ -1,0 +1,304 @@
+"""``casematch bench service``: HTTP load on a running ``casematch serve``, on loopback only.
+
+The benchmark starts ``casematch serve --host 127.0.0.1 --port 0`` as a child process
+with a throw-away data directory and one API key, loads generated Cases and labelled
+Inbox Items through ``POST /v1/cases`` and ``POST /v1/inbox-items``, then drives each
+endpoint with ``clients`` concurrent HTTP clients (httpx, keep-alive), each sending
+its next request as soon as the previous one is answered, until ``max_requests`` were
+sent or ``max_seconds`` passed, whichever is first. Endpoints: ``duplicate-check``
+(read-only; items are reused round-robin) and ``promote`` (each item once; only when
+the server offers the route). Measured: requests/s, latency percentiles from the
+client's side, and status codes. The server is stopped with SIGTERM afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks import plots
+from benchmarks.generator import Population, generate_case_dicts, generate_queries
+from benchmarks.harness import progress
+from benchmarks.metrics import summarize
+from benchmarks.report import Report
+
+API_KEY = "bench-service-key"
+HOST = "127.0.0.1"  # never anything but loopback
+
+
+@dataclass
+class LoadResult:
+    """One endpoint under load."""
+
+    endpoint: str
+    latencies_ms: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    wall_s: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies_ms)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.wall_s if self.wall_s else float("nan")
+
+
+class Server:
+    """``casematch serve`` as a child process on a free loopback port."""
+
+    def __init__(self, data_dir: Path, organizations: Sequence[str]) -> None:
+        env = dict(os.environ)
+        env.update(
+            CASEMATCH_DATA_DIR=str(data_dir),
+            CASEMATCH_API_KEYS=json.dumps(
+                {
+                    API_KEY: {
+                        "organizations": list(organizations),
+                        "permissions": ["promote", "read_matches", "admin"],
+                    }
+                }
+            ),
+            CASEMATCH_MASK_PHI="true",
+        )
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from service.cli import main; main()",
+                "serve",
+                "--host",
+                HOST,
+                "--port",
+                "0",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.output: list[str] = []
+        self.url = self._wait_for_url(timeout_s=120.0)
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _wait_for_url(self, timeout_s: float) -> str:
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.output.append(line.rstrip())
+            if "listening on" in line:
+                return line.rsplit(" ", 1)[-1].strip()
+        self.stop()
+        raise RuntimeError("casematch serve did not start:\n" + "\n".join(self.output[-20:]))
+
+    def _drain(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line.rstrip())
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+def _post_batches(
+    client: httpx.Client, path: str, items: list[dict[str, Any]], label: str, batch: int = 500
+) -> float:
+    started = time.perf_counter()
+    with progress() as bar:
+        task = bar.add_task(label, total=len(items))
+        for i in range(0, len(items), batch):
+            chunk = items[i : i + batch]
+            resp = client.post(path, json=chunk, timeout=600)
+            if resp.status_code >= 300:
+                raise RuntimeError(f"POST {path} answered {resp.status_code}: {resp.text[:300]}")
+            bar.advance(task, len(chunk))
+    return time.perf_counter() - started
+
+
+async def _drive(
+    url: str,
+    endpoint: str,
+    paths: Sequence[str],
+    *,
+    clients: int,
+    max_requests: int,
+    max_seconds: float,
+    reuse: bool,
+) -> LoadResult:
+    result = LoadResult(endpoint)
+    budget = max_requests if reuse else min(max_requests, len(paths))
+    counter = iter(range(budget))
+    deadline = time.monotonic() + max_seconds
+    headers = {"X-API-Key": API_KEY}
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for i in counter:
+            if time.monotonic() >= deadline:
+                return
+            path = paths[i % len(paths)]
+            t0 = time.perf_counter()
+            resp = await client.post(path, headers=headers, timeout=60)
+            result.latencies_ms.append((time.perf_counter() - t0) * 1000)
+            result.statuses[resp.status_code] += 1
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(clients)))
+        result.wall_s = time.perf_counter() - started
+    return result
+
+
+def run_service(
+    *, seed: int, size: int, clients: int, max_requests: int, max_seconds: float, out: Path
+) -> Path:
+    today = date.today()
+    population = Population(seed=seed, n=size, today=today)
+    report = Report(
+        "service",
+        f"HTTP load on casematch serve ({size:,} Cases, {clients} clients)",
+        method=__doc__.split("\n\n", 1)[1] if __doc__ else "",
+        params={
+            "seed": seed,
+            "indexed_cases": size,
+            "clients": clients,
+            "max_requests_per_endpoint": max_requests,
+            "max_seconds_per_endpoint": max_seconds,
+            "host": HOST,
+        },
+    )
+    n_items = max_requests * 2
+    queries = list(generate_queries(seed, population, n_items, today=today))
+    items = [q.source.model_dump(mode="json", exclude_none=True) for q in queries]
+    cases = list(generate_case_dicts(seed, size, today=today))
+    data_dir = Path(tempfile.mkdtemp(prefix="casematch-bench-service-"))
+    results: list[LoadResult] = []
+    try:
+        server = Server(data_dir, population.organizations)
+        try:
+            with httpx.Client(base_url=server.url, headers={"X-API-Key": API_KEY}) as client:
+                health = client.get("/health").json()
+                report.engine = {
+                    "kind": health.get("engine", {}).get("kind", "?")
+                    if isinstance(health.get("engine"), dict)
+                    else health.get("engine_kind", "?")
+                }
+                load_s = _post_batches(client, "/v1/cases", cases, f"POST {size:,} Cases")
+                _post_batches(client, "/v1/inbox-items", items, "POST Inbox Items")
+                routes = set(client.get("/openapi.json").json().get("paths", {}))
+            ids = [item["id"] for item in items]
+            check = [f"/v1/inbox-items/{i}/duplicate-check" for i in ids[:max_requests]]
+            results.append(
+                asyncio.run(
+                    _drive(
+                        server.url,
+                        "duplicate-check",
+                        check,
+                        clients=clients,
+                        max_requests=max_requests,
+                        max_seconds=max_seconds,
+                        reuse=True,
+                    )
+                )
+            )
+            if "/v1/inbox-items/{item_id}/promote" in routes or any(
+                r.endswith("/promote") for r in routes
+            ):
+                promote = [f"/v1/inbox-items/{i}/promote" for i in ids[max_requests:]]
+                results.append(
+                    asyncio.run(
+                        _drive(
+                            server.url,
+                            "promote",
+                            promote,
+                            clients=clients,
+                            max_requests=max_requests,
+                            max_seconds=max_seconds,
+                            reuse=False,
+                        )
+                    )
+                )
+            else:
+                report.findings.append(
+                    "promote was not measured: the server offers no promote route yet."
+                )
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    report.results = {
+        "api_load_cases_per_s": size / load_s if load_s else float("nan"),
+        "endpoints": {
+            r.endpoint: {
+                "requests": r.requests,
+                "wall_s": r.wall_s,
+                "rps": r.rps,
+                "latency_ms": summarize(r.latencies_ms),
+                "statuses": dict(r.statuses),
+            }
+            for r in results
+        },
+    }
+    report.add_table(
+        "Endpoints under load",
+        [
+            "endpoint",
+            "requests",
+            "requests/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "status codes",
+        ],
+        [
+            [
+                r.endpoint,
+                r.requests,
+                r.rps,
+                *(summarize(r.latencies_ms)[k] for k in ("p50", "p90", "p99", "max")),
+                ", ".join(f"{code}: {n}" for code, n in sorted(r.statuses.items())),
+            ]
+            for r in results
+        ],
+    )
+    report.findings.append(
+        f"Bulk load through POST /v1/cases: {report.results['api_load_cases_per_s']:.0f} "
+        "Cases/s (batches of 500)."
+    )
+    if results:
+        plots.grouped_bars(
+            out / "service_latency.png",
+            f"HTTP latency with {clients} concurrent clients",
+            [r.endpoint for r in results],
+            {k: [summarize(r.latencies_ms)[k] for r in results] for k in ("p50", "p90", "p99")},
+            ylabel="milliseconds",
+        )
+        report.add_plot("service_latency.png", "Client-side latency percentiles per endpoint")
+    return report.write(out)
