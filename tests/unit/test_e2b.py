@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import io
+import json
+import os
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -30,6 +32,7 @@ FDA_FILES = sorted(FDA.glob("*.xml"))
 ORG = E2BOptions(organization="ORG-A")
 
 C11 = "2.16.840.1.113883.3.989.2.1.3.1"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "e2b"
 
 
 def scenario(name: str) -> bytes:
@@ -94,6 +97,18 @@ def test_every_fda_example_parses_into_one_e2b_record(path: Path) -> None:
     assert record.identifiers.case_identifiers
     assert record.identifiers.wwuid
     assert record.events and record.products
+
+
+@pytest.mark.parametrize("path", FDA_FILES, ids=[p.stem for p in FDA_FILES])
+def test_every_fda_example_maps_to_its_golden_record(path: Path) -> None:
+    """The whole record JSON, reviewable in tests/golden/e2b/ (CASEMATCH_UPDATE_GOLDEN=1 rewrites)."""
+    [record] = parse_e2b_file(path, ORG).records
+    got = record.model_dump(mode="json")
+    golden = GOLDEN / f"{path.stem}.json"
+    if os.environ.get("CASEMATCH_UPDATE_GOLDEN") == "1":
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(json.dumps(got, indent=2, ensure_ascii=False) + "\n")
+    assert got == json.loads(golden.read_text())
 
 
 def test_scenario1_identifiers_dates_and_report_type() -> None:
