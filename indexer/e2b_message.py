@@ -81,9 +81,10 @@ def message_to_record(
 ) -> Record:
     """The Record of one ICSR message; :class:`MessageError` when it cannot be one.
 
-    Required: C.1.1, C.1.3 is optional, C.1.4, C.1.5, C.1.8.1, the patient (D),
-    at least one reaction (E.i) and one drug (G.k). Dates after ``today`` are
-    refused (an ICSR cannot report the future).
+    Required: C.1.1, C.1.4, C.1.5, C.1.8.1, the patient (D), at least one
+    reaction (E.i) and one drug (G.k). A date after ``today`` refuses the
+    message, as an E2B gateway's negative acknowledgement would: an ICSR
+    cannot report the future, and dropping the field silently would hide it.
     """
     today = today or date.today()
     inv = _first(msg, _INV)
