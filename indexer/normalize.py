@@ -105,12 +105,14 @@ def name_tokens(first: str | None, last: str | None) -> tuple[str, ...]:
     """N3: a person's name as a sorted tuple of tokens, order- and field-independent.
 
     ``("Jacob", "Smith")``, ``("Smith", "Jacob")`` and ``("Jacob Smith", None)`` are equal.
+    A token that means no information on its own (``Smith UNK``) is dropped (N5), so
+    how the words are split across the two fields never changes the result.
     """
     tokens: list[str] = []
     for part in (first, last):
         text = normalize_text(part)
         if text:
-            tokens.extend(text.split())
+            tokens.extend(t for t in text.split() if not is_no_information(t))
     return tuple(sorted(tokens))
 
 
