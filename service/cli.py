@@ -37,8 +37,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 #: Permissions of the local demo key ``serve --sample`` creates (PHI stays masked).
 SAMPLE_KEY_PERMISSIONS: list[Any] = ["promote", "read_matches", "admin"]

@@ -88,9 +88,7 @@ def test_post_one_inbox_item_answers_201_with_its_id(client: TestClient) -> None
 
 
 def test_post_a_list_of_cases_stores_every_one(client: TestClient) -> None:
-    body = [
-        {**inbox_item(f"C-{i}"), "kind": "case", "state": "in_progress"} for i in range(1, 4)
-    ]
+    body = [{**inbox_item(f"C-{i}"), "kind": "case", "state": "in_progress"} for i in range(1, 4)]
     res = client.post("/v1/cases", json=body, headers=auth("a-writer"))
     assert res.status_code == 201, res.text
     assert res.json()["ids"] == ["C-1", "C-2", "C-3"]
