@@ -1,0 +1,103 @@
+"""``POST /v1/inbox-items/{id}/duplicate-check`` through the API on the real engine.
+
+The ranking rules themselves are the matcher's tests; these check the wiring:
+permissions, organizations, masking per key (M20), and that nothing changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from indexer.engine import Engine
+from indexer.store import IndexNames, RecordStore
+from service.app import Services, create_app
+from service.settings import ApiKey, Settings
+
+KEYS = {
+    "a-writer": ApiKey(organizations=["ORG-A"], permissions=["promote"], name="a-writer"),
+    "a-phi": ApiKey(
+        organizations=["ORG-A"], permissions=["read_matches", "read_phi"], name="a-phi"
+    ),
+    "a-nothing": ApiKey(organizations=["ORG-A"], permissions=[], name="a-nothing"),
+    "b-writer": ApiKey(organizations=["ORG-B"], permissions=["promote"], name="b-writer"),
+}
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"X-API-Key": key}
+
+
+def record(record_id: str, organization: str = "ORG-A", **fields: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": record_id,
+        "organization": organization,
+        "receipt_date": "2025-03-01",
+        "identifiers": {"wwuid": "US-ACME-0001"},
+        "patient": {"initials": "JS", "sex": "female", "dob": "1980-06"},
+        "reporter": {"first_name": "Jacob", "last_name": "Smith", "country": "US"},
+        "products": [{"product": "PRD-17", "product_reported": "Aspirin 100 mg", "rank": 1}],
+        "events": [{"event_reported": "headache", "meddra_pt_code": "10019211", "rank": 1}],
+    }
+    data.update(fields)
+    return data
+
+
+@pytest.fixture
+def client(engine: Engine, index_names: IndexNames, tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(index_prefix=index_names.prefix, data_dir=tmp_path, api_keys=KEYS)
+    store = RecordStore(engine, index_names)
+    store.ensure_indices()
+    app = create_app(settings, services=Services(settings=settings, engine=engine, store=store))
+    with TestClient(app) as c:
+        c.post("/v1/cases", json=record("C-A"), headers=auth("a-writer"))
+        c.post("/v1/cases", json=record("C-B", "ORG-B"), headers=auth("b-writer"))
+        c.post("/v1/inbox-items", json=record("II-1"), headers=auth("a-writer"))
+        yield c
+
+
+def _check(client: TestClient, key: str, item: str = "II-1") -> Any:
+    return client.post(f"/v1/inbox-items/{item}/duplicate-check", headers=auth(key))
+
+
+def test_duplicate_check_finds_the_case_of_the_same_organization_only(client: TestClient) -> None:
+    res = _check(client, "a-writer")
+    assert res.status_code == 200, res.text
+    detection = res.json()
+    assert detection["source_id"] == "II-1"
+    assert detection["organization"] == "ORG-A"
+    found = [m["record_id"] for section in detection["sections"].values() for m in section]
+    assert "C-A" in found
+    assert "C-B" not in found  # another organization's record is invisible
+
+
+def test_M20_comparison_values_are_masked_without_read_phi(client: TestClient) -> None:
+    masked = _check(client, "a-writer").json()
+    rows = [row for s in masked["sections"].values() for m in s for row in m["comparison"]]
+    dob_rows = [r for r in rows if "dob" in r["field"].lower() or "birth" in r["field"].lower()]
+    assert dob_rows and all(r["source"] == "***" for r in dob_rows)
+    assert all(r["result"] in ("exact", "partial", "none") for r in dob_rows)
+    assert "1980-06" not in _check(client, "a-writer").text
+
+    shown = _check(client, "a-phi").text
+    assert "1980" in shown
+
+
+def test_duplicate_check_changes_nothing(client: TestClient) -> None:
+    before = client.get("/v1/inbox-items/II-1", headers=auth("a-writer")).json()
+    _check(client, "a-writer")
+    after = client.get("/v1/inbox-items/II-1", headers=auth("a-writer")).json()
+    assert before == after
+
+
+@pytest.mark.parametrize(
+    ("key", "item", "status"),
+    [("b-writer", "II-1", 403), ("a-nothing", "II-1", 403), ("a-writer", "II-404", 404)],
+    ids=["other-organization", "no-read-permission", "missing"],
+)
+def test_duplicate_check_refusals(client: TestClient, key: str, item: str, status: int) -> None:
+    assert _check(client, key, item).status_code == status
