@@ -44,6 +44,8 @@ class TransmissionProfile(BaseModel):
     auto_promote: bool = True
     merge_method_serious: MergeMethod = "manual"
     merge_method_non_serious: MergeMethod = "smart"
+    #: The ``allow_mark_follow_up`` option: an in-flight match is marked as follow-up (P12).
+    allow_mark_follow_up: bool = True
     #: Case states in which mark-as-follow-up is prohibited (``allow_mark_follow_up``).
     allow_mark_follow_up_prohibited_states: list[str] = Field(default_factory=list)
     #: Case states in which creating a follow-up version is prohibited.
@@ -62,6 +64,10 @@ class OrganizationSettings(BaseModel):
     require_minimum_case_criteria: bool | None = None
     #: Case states in which manual follow-up / mark-follow-up is refused (P4).
     prohibited_follow_up_states: list[str] = Field(default_factory=list)
+    #: Inbox Item states from which ``promote`` may start (``None``: new, triage, verified).
+    promotable_states: list[str] | None = None
+    #: Whether the mark-as-follow-up decision is enabled (P3).
+    allow_mark_follow_up: bool = True
 
 
 class Settings(BaseSettings):

@@ -31,8 +31,11 @@ _C = CaseState
 #: promotion and the claim a manual promotion holds while it creates its Case;
 #: from it an item moves on to its outcome or back to where it was (rollback).
 INBOX_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    # Automated promotion decides missing_information / marked_as_follow_up /
+    # promotion_failed in one step; processing is held while a Case is created.
     _I.new: frozenset(
         {
+            _I.promotion_failed,
             _I.triage,
             _I.verified,
             _I.processing,

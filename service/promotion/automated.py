@@ -1,0 +1,128 @@
+"""Automated Case promotion (P10-P16): the pure decision, then the workflow around it.
+
+:func:`decide_auto` is the seed's flowchart as one pure function: given the
+open Case versions that share a Case Identifier with the item, the item's
+seriousness and the transmission profile, it says what happens. The order is
+the seed's: one in-flight match that may be marked -> mark as follow-up (P12);
+otherwise classify (P13), refuse prohibited states (P4/P14), then apply the
+profile's merge method.
+
+    >>> from service.settings import TransmissionProfile
+    >>> decide_auto([], "serious", TransmissionProfile()).outcome
+    'initial_case'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from indexer.records import Record
+from service.promotion.rules import Seriousness
+from service.promotion.states import FOLLOW_UP_REFUSED_CASE_STATES, is_in_flight
+from service.settings import MergeMethod, TransmissionProfile
+
+AutoOutcome = Literal["initial_case", "marked_as_follow_up", "follow_up_case", "promotion_failed"]
+
+#: Sources whose items may be promoted automatically (P10-P16 preamble).
+AUTO_SOURCES: frozenset[str] = frozenset({"intake_api", "as2", "edc", "structured_import", "e2b"})
+
+
+@dataclass(frozen=True)
+class AutoDecision:
+    outcome: AutoOutcome
+    #: The matched Case (latest open version), when there is exactly one.
+    case_id: str | None = None
+    case_version: int | None = None
+    method: MergeMethod | None = None
+    seriousness: Seriousness | None = None
+    #: The Automation Message (P16) for every outcome that is not a plain success.
+    message: str | None = None
+
+
+def _case_label(case: Record) -> str:
+    return f"Case {case.case_id or case.id} (version {case.version}, state '{case.state}')"
+
+
+def decide_auto(
+    matches: list[Record],
+    seriousness: Seriousness,
+    profile: TransmissionProfile,
+    *,
+    org_prohibited_follow_up_states: frozenset[str] = frozenset(),
+) -> AutoDecision:
+    """P11-P15 for an item that passed validation (P10).
+
+    ``matches`` are the latest open (not superseded) versions of the Cases whose
+    Case Identifier matches one of the item's.
+    """
+    if not matches:
+        return AutoDecision("initial_case", seriousness=seriousness)
+    if len(matches) > 1:
+        ids = ", ".join(sorted(m.case_id or m.id for m in matches))
+        return AutoDecision(
+            "promotion_failed",
+            seriousness=seriousness,
+            message=f"{len(matches)} open Cases share a Case Identifier with this item ({ids}); "
+            "promote it manually",
+        )
+    case = matches[0]
+    cid, ver = case.case_id or case.id, case.version
+    label = _case_label(case)
+    if case.state in FOLLOW_UP_REFUSED_CASE_STATES:
+        return AutoDecision(
+            "promotion_failed",
+            case_id=cid,
+            case_version=ver,
+            seriousness=seriousness,
+            message=f"{label} cannot take a follow-up",
+        )
+    in_flight = is_in_flight(case.state)
+    mark_prohibited = case.state in set(profile.allow_mark_follow_up_prohibited_states)
+    if profile.allow_mark_follow_up and in_flight and not mark_prohibited:  # P12
+        return AutoDecision(
+            "marked_as_follow_up",
+            case_id=cid,
+            case_version=ver,
+            seriousness=seriousness,
+            message=f"marked as follow-up of in-flight {label}; merge it into the Case",
+        )
+    method: MergeMethod = (
+        profile.merge_method_serious
+        if seriousness == "serious"
+        else profile.merge_method_non_serious
+    )
+    follow_up_prohibited = (
+        set(profile.follow_up_prohibited_states) | org_prohibited_follow_up_states
+    )
+    if case.state in follow_up_prohibited:  # P14, follow-up options
+        return AutoDecision(
+            "promotion_failed",
+            case_id=cid,
+            case_version=ver,
+            method=method,
+            seriousness=seriousness,
+            message=f"{label} is in a state the follow-up options prohibit",
+        )
+    if method == "manual":
+        if profile.allow_mark_follow_up and in_flight and mark_prohibited:  # P14
+            return AutoDecision(
+                "promotion_failed",
+                case_id=cid,
+                case_version=ver,
+                method=method,
+                seriousness=seriousness,
+                message=f"manual merge: {label} is in a state that prohibits mark as follow-up",
+            )
+        return AutoDecision(
+            "marked_as_follow_up",
+            case_id=cid,
+            case_version=ver,
+            method=method,
+            seriousness=seriousness,
+            message=f"manual merge ({seriousness.replace('_', '-')}): marked as follow-up of "
+            f"{label}; merge it to create the follow-up version",
+        )
+    return AutoDecision(
+        "follow_up_case", case_id=cid, case_version=ver, method=method, seriousness=seriousness
+    )
