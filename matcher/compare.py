@@ -1,0 +1,187 @@
+"""Field comparators (M16-M17): pure functions from two normalized values to a result.
+
+Every comparator returns ``"exact"``, ``"partial"`` or ``"none"`` and is
+symmetric. Values arrive already normalized (N1-N7, as the index documents
+store them); ``None`` means "no information" (N5) and never matches anything,
+not even another ``None``.
+
+    >>> compare_exact("h-991", "h-991"), compare_exact(None, None)
+    ('exact', 'none')
+    >>> compare_onset(PartialDate.parse("2024-03-05"), PartialDate.parse("2024-05-03"))
+    'partial'
+    >>> compare_name_field(("jacob", "smith"), ("smith", "jacob"))
+    'partial'
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
+
+from indexer.dates import PartialDate
+from matcher.model import Result
+
+#: rapidfuzz ``token_set_ratio`` at or above which two Product (Reported) texts partially match.
+PRODUCT_SIMILARITY = 85.0
+#: M17: receipt / new-info / onset dates within this many days partially match.
+DATE_WINDOW_DAYS = 30
+
+EXACT: Result = "exact"
+PARTIAL: Result = "partial"
+NONE: Result = "none"
+
+
+def best(*results: Result) -> Result:
+    """The strongest of several results (exact > partial > none)."""
+    if EXACT in results:
+        return EXACT
+    if PARTIAL in results:
+        return PARTIAL
+    return NONE
+
+
+def compare_exact(a: str | None, b: str | None) -> Result:
+    """M16 for coded values (initials, MRN, sex, study number, product id, PT code, country)."""
+    if a is None or b is None or not a or not b:
+        return NONE
+    return EXACT if a == b else NONE
+
+
+def compare_any_exact(a: frozenset[str], b: frozenset[str]) -> Result:
+    """Exact when the two sets share a value (cross-field identifiers, M10/M16)."""
+    return EXACT if a and b and not a.isdisjoint(b) else NONE
+
+
+def max_edits(length: int) -> int:
+    """Typos tolerated in a name of ``length`` letters: OpenSearch's ``AUTO`` fuzziness (0/1/2)."""
+    if length < 3:
+        return 0
+    return 1 if length <= 5 else 2
+
+
+def similar_name(a: str, b: str) -> bool:
+    """Two single names are similar: equal, or within ``max_edits`` of the shorter (Levenshtein).
+
+    The engine's fuzzy clause uses the same edit distance with the source term's
+    length, so it retrieves at least every pair this function accepts.
+    """
+    if a == b:
+        return True
+    limit = max_edits(min(len(a), len(b)))
+    return limit > 0 and Levenshtein.distance(a, b, score_cutoff=limit) <= limit
+
+
+def compare_name_field(
+    a: tuple[str | None, str | None], b: tuple[str | None, str | None]
+) -> Result:
+    """M17 for the *first* name row of two ``(first, last)`` pairs (swap the pairs for the last row).
+
+    Exact when the first names are equal; partial when they are similar, when a
+    first name equals the other side's last name (cross-field, either way), or
+    when both full names hold the same tokens in any order and split (N3).
+    """
+    a_first, a_last = a
+    b_first, b_last = b
+    if a_first is None or b_first is None:
+        # A row without a value on one side can still match cross-field (N3).
+        if a_first is not None and b_last is not None and a_first == b_last:
+            return PARTIAL
+        if b_first is not None and a_last is not None and b_first == a_last:
+            return PARTIAL
+        return NONE
+    if a_first == b_first:
+        return EXACT
+    if similar_name(a_first, b_first):
+        return PARTIAL
+    if (b_last is not None and similar_name(a_first, b_last)) or (
+        a_last is not None and similar_name(b_first, a_last)
+    ):
+        return PARTIAL
+    if _tokens(a) == _tokens(b):
+        return PARTIAL
+    return NONE
+
+
+def _tokens(pair: tuple[str | None, str | None]) -> tuple[str, ...]:
+    out: list[str] = []
+    for part in pair:
+        if part:
+            out.extend(part.split())
+    return tuple(sorted(out))
+
+
+def compare_product_reported(a: str | None, b: str | None) -> Result:
+    """M17: Product (Reported) texts, exact when equal, partial when token-similar (fuzzy)."""
+    if not a or not b:
+        return NONE
+    if a == b:
+        return EXACT
+    if fuzz.token_set_ratio(a, b) >= PRODUCT_SIMILARITY and _share_word(a, b):
+        return PARTIAL
+    return NONE
+
+
+def _share_word(a: str, b: str) -> bool:
+    """Token-similar product texts must share a word of 3+ letters (not only a dose or a unit)."""
+    words_a = {t for t in a.split() if len(t) >= 3 and t.isalpha()}
+    return any(
+        t in words_a or any(similar_name(t, w) for w in words_a)
+        for t in b.split()
+        if len(t) >= 3 and t.isalpha()
+    )
+
+
+def compare_dob(a: PartialDate | None, b: PartialDate | None) -> Result:
+    """Date of birth: exact when equal at the same precision, partial when one contains the other."""
+    if a is None or b is None:
+        return NONE
+    if a == b:
+        return EXACT
+    if a.contains(b) or b.contains(a):
+        return PARTIAL
+    return NONE
+
+
+def _days_apart(a: PartialDate, b: PartialDate) -> int:
+    """Days between the nearest ends of two date spans (0 when they overlap)."""
+    if a.overlaps(b):
+        return 0
+    if a.last_day < b.first_day:
+        return (b.first_day - a.last_day).days
+    return (a.first_day - b.last_day).days
+
+
+def compare_window_date(a: PartialDate | None, b: PartialDate | None) -> Result:
+    """M17 for Receipt Date and New Info Date: exact when equal, partial within 30 days or contained."""
+    if a is None or b is None:
+        return NONE
+    if a == b:
+        return EXACT
+    if a.contains(b) or b.contains(a) or _days_apart(a, b) <= DATE_WINDOW_DAYS:
+        return PARTIAL
+    return NONE
+
+
+def swapped_day_month(value: PartialDate) -> PartialDate | None:
+    """The date with month and day swapped (``2024-03-05`` -> ``2024-05-03``), if that is a date."""
+    if value.day is None or value.month is None or value.day > 12 or value.day == value.month:
+        return None
+    try:
+        return PartialDate(value.year, value.day, value.month)
+    except ValueError:
+        return None
+
+
+def compare_onset(a: PartialDate | None, b: PartialDate | None) -> Result:
+    """M17 for Event Onset: exact; partial within 30 days, with day and month swapped, or contained."""
+    result = compare_window_date(a, b)
+    if result != NONE or a is None or b is None:
+        return result
+    swapped = swapped_day_month(a)
+    return PARTIAL if swapped is not None and swapped == b else NONE
+
+
+def within_days(a: date, b: date, days: int = DATE_WINDOW_DAYS) -> bool:
+    return abs((a - b).days) <= days

@@ -1,0 +1,307 @@
+"""Duplicate detection on the engine: bounded retrieval, then ranking by the comparators.
+
+Retrieval runs in stages, each one ``_msearch`` round trip, and stops as soon
+as the M26 cap is provably filled in M14's order:
+
+1. ID query, Subject query (clinical trial) and the *selective* Possible-Match
+   tiers (every category above Product: Patient, Study, Reporter);
+2. only if the cap is not filled: the Product and Event tiers restricted to
+   records with at least two matching identifying values (still selective);
+3. only if still not filled: the Product tier, then the Event tier, in full.
+
+A tier whose page came back full is fetched again with a larger page before a
+lower tier is consulted, so a lower tier never displaces a higher one. Every
+retrieved document is then compared with the source in Python
+(``matcher.evaluate``) and ranked by ``matcher.rank`` - the same code as the
+brute-force reference, never ``_score``.
+
+Log lines carry ids, counts and timings only (M21).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from indexer.documents import build_document
+from indexer.records import Record
+from matcher.evaluate import Evaluation, evaluate
+from matcher.facts import SOURCE_FIELDS, Facts, facts_from_document
+from matcher.model import Category, DetectionOptions, DetectionRun
+from matcher.profiles import Profile, get_profile
+from matcher.queries import (
+    Query,
+    id_query,
+    possible_clauses,
+    scope_filter,
+    subject_query,
+    tier_query,
+)
+from matcher.rank import (
+    assign_sections,
+    new_info_cutoff,
+    possible_eligible,
+    source_is_clinical_trial,
+    to_detection,
+)
+
+log = logging.getLogger("casematch.matcher")
+
+#: Categories whose values are shared by many records: fetched only when the cap needs them.
+BROAD: frozenset[Category] = frozenset({"product", "event"})
+
+
+class SearchEngine(Protocol):
+    """What detection needs from the engine seam (``indexer.engine.Engine``)."""
+
+    def msearch(self, searches: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]: ...
+
+
+class HasIndexNames(Protocol):
+    @property
+    def cases(self) -> str: ...
+
+    @property
+    def inbox_items(self) -> str: ...
+
+
+class MatcherError(Exception):
+    """Detection could not run; the message carries no record values (M21)."""
+
+
+def margin(cap: int) -> int:
+    """Extra hits fetched per tier so that fuzzy clauses the comparators reject cannot starve it."""
+    return cap // 4 + 10
+
+
+@dataclass
+class _Tier:
+    category: Category
+    level: int  # minimum matching identifying values
+    size: int
+    hits: int = 0
+
+    @property
+    def saturated(self) -> bool:
+        return self.hits >= self.size
+
+
+@dataclass
+class _Run:
+    engine: SearchEngine
+    index: str
+    src: Facts
+    profile: Profile
+    options: DetectionOptions
+    clauses: dict[str, tuple[Query, Query]]
+    filters: list[Query]
+    must_not: list[Query]
+    cutoff_iso: str
+    evaluations: dict[str, Evaluation] = field(default_factory=dict)
+    retrieved: list[str] = field(default_factory=list)
+    tiers: dict[tuple[Category, int], _Tier] = field(default_factory=dict)
+    round_trips: int = 0
+    searches: int = 0
+    engine_ms: float = 0.0
+    cpu_s: float = 0.0
+
+    def tier_body(self, tier: _Tier) -> Query | None:
+        return tier_query(
+            self.clauses,
+            self.profile,
+            tier.category,
+            filters=self.filters,
+            must_not=self.must_not,
+            cutoff_iso=self.cutoff_iso,
+            country=self.src.country,
+            size=tier.size,
+            min_identifying=tier.level,
+        )
+
+    def fetch(self, bodies: list[tuple[_Tier | None, Query]]) -> None:
+        """One ``_msearch`` round trip; every hit is evaluated once."""
+        if not bodies:
+            return
+        self.cpu_s += time.thread_time()
+        started = time.perf_counter()
+        responses = self.engine.msearch([(self.index, body) for _, body in bodies])
+        self.engine_ms += (time.perf_counter() - started) * 1000
+        self.cpu_s -= time.thread_time()
+        self.round_trips += 1
+        self.searches += len(bodies)
+        for (tier, _), response in zip(bodies, responses, strict=True):
+            if "error" in response:
+                raise MatcherError("a detection search failed in the engine")
+            hits = response.get("hits", {}).get("hits", [])
+            if tier is not None:
+                tier.hits = len(hits)
+            for hit in hits:
+                key = f"{hit.get('_index')}/{hit['_id']}"
+                if key in self.evaluations:
+                    continue
+                cand = facts_from_document(hit["_source"])
+                self.evaluations[key] = evaluate(self.src, cand, self.profile)
+                self.retrieved.append(cand.record_id)
+
+    def eligible_in(self, category: Category, level: int) -> int:
+        cutoff = new_info_cutoff(self.options.on())
+        return sum(
+            1
+            for ev in self.evaluations.values()
+            if not ev.id_matches
+            and not (self.src.clinical_trial and ev.subject_tier is not None)
+            and ev.top_category(self.profile) == category
+            and ev.count >= level
+            and possible_eligible(ev, self.profile, cutoff)
+        )
+
+
+def _with_source(body: Query) -> Query:
+    return {**body, "_source": SOURCE_FIELDS}
+
+
+def _indices(indices: HasIndexNames | Sequence[str] | str, options: DetectionOptions) -> str:
+    if isinstance(indices, str):
+        return indices
+    if isinstance(indices, Sequence):
+        return ",".join(indices)
+    names = [indices.cases]
+    if options.match_inbox_items:
+        names.append(indices.inbox_items)
+    return ",".join(names)
+
+
+def detect(
+    engine: SearchEngine,
+    indices: HasIndexNames | Sequence[str] | str,
+    source: Record,
+    options: DetectionOptions,
+) -> DetectionRun:
+    """Run duplicate detection for ``source`` (changes nothing). See the module docstring."""
+    wall = time.perf_counter()
+    cpu0 = time.thread_time()
+    profile = get_profile(options.profile)
+    ct = source_is_clinical_trial(source, options.known_studies)
+    src = facts_from_document(build_document(source))
+    if src.clinical_trial != ct:
+        src = replace(src, clinical_trial=ct)
+    cap = options.cap(clinical_trial=ct)
+    filters, must_not = scope_filter(
+        src,
+        organization=source.organization,
+        exclude_ids=[x for x in (source.id, source.case_id) if x],
+        clinical_trial=ct,
+        match_inbox_items=options.match_inbox_items,
+    )
+    run = _Run(
+        engine=engine,
+        index=_indices(indices, options),
+        src=src,
+        profile=profile,
+        options=options,
+        clauses=possible_clauses(src, profile),
+        filters=filters,
+        must_not=must_not,
+        cutoff_iso=new_info_cutoff(options.on()).isoformat(),
+    )
+
+    # Stage 1: identifiers, subjects and the selective tiers.
+    first: list[tuple[_Tier | None, Query]] = []
+    for body in (
+        id_query(src, filters, must_not),
+        subject_query(src, filters, must_not) if ct else None,
+    ):
+        if body is not None:
+            first.append((None, _with_source(body)))
+    size = cap + margin(cap)
+    for category in profile.category_order:
+        if category in BROAD:
+            continue
+        tier = _Tier(category, 1, size)
+        body = run.tier_body(tier)
+        if body is not None:
+            run.tiers[(category, 1)] = tier
+            first.append((tier, _with_source(body)))
+    run.fetch(first)
+
+    _fill(run, cap)
+
+    ranked = assign_sections(src, run.evaluations.values(), profile, cap=cap, today=options.on())
+    cpu_ms = (time.thread_time() - cpu0 - run.cpu_s) * 1000
+    took_ms = (time.perf_counter() - wall) * 1000
+    detection = to_detection(src, source, ranked, profile, options, took_ms=took_ms)
+    cpu_ms = (time.thread_time() - cpu0 - run.cpu_s) * 1000
+    log.debug(
+        "detection source_id=%s profile=%s round_trips=%d searches=%d retrieved=%d "
+        "id=%d subject=%d possible=%d/%d engine_ms=%.1f matcher_cpu_ms=%.1f",
+        source.id,
+        profile.name,
+        run.round_trips,
+        run.searches,
+        len(run.retrieved),
+        len(ranked.id_matches),
+        len(ranked.subject_matches),
+        len(ranked.possible_matches),
+        ranked.possible_total,
+        run.engine_ms,
+        cpu_ms,
+    )
+    return DetectionRun(
+        detection=detection,
+        retrieved_ids=run.retrieved,
+        round_trips=run.round_trips,
+        searches=run.searches,
+        matcher_cpu_ms=cpu_ms,
+        engine_ms=run.engine_ms,
+    )
+
+
+def _fill(run: _Run, cap: int) -> None:
+    """Walk the tiers in M14 order until ``cap`` Possible Matches are certain."""
+    needed = cap
+    prefetched_broad = False
+    for category in run.profile.category_order:
+        if needed <= 0:
+            return
+        levels = (2, 1) if category in BROAD else (1,)
+        if category in BROAD and not prefetched_broad:
+            # One round trip for the selective pass of every broad tier.
+            prefetched_broad = True
+            batch: list[tuple[_Tier | None, Query]] = []
+            for broad in run.profile.category_order:
+                if broad in BROAD:
+                    tier = _Tier(broad, 2, needed + margin(cap))
+                    body = run.tier_body(tier)
+                    if body is not None:
+                        run.tiers[(broad, 2)] = tier
+                        batch.append((tier, _with_source(body)))
+            run.fetch(batch)
+        for level in levels:
+            found = run.tiers.get((category, level))
+            if found is not None:
+                tier = found
+            else:
+                if (
+                    level == 1
+                    and category in BROAD
+                    and run.tier_body(_Tier(category, 1, 1)) is not None
+                ):
+                    tier = _Tier(category, 1, needed + run.eligible_in(category, 1) + margin(cap))
+                    run.tiers[(category, 1)] = tier
+                    body = run.tier_body(tier)
+                    assert body is not None
+                    run.fetch([(tier, _with_source(body))])
+                else:
+                    continue
+            # A full page may hide more of this tier: grow it before looking lower.
+            while tier.saturated and run.eligible_in(category, level) < needed:
+                tier.size *= 4
+                body = run.tier_body(tier)
+                assert body is not None
+                run.fetch([(tier, _with_source(body))])
+            if run.eligible_in(category, level) >= needed or level == 1:
+                break
+        needed -= run.eligible_in(category, 1)

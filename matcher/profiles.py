@@ -1,0 +1,102 @@
+"""Detection profiles (M23-M25) and the compared fields, as data.
+
+A profile says which categories rank in which order, how many products and
+events per record are compared, and whether matches carry a likely/possible
+tag. The fields themselves are listed once in :data:`RANKED_FIELDS`: their
+category (M14) and whether they *identify* a record.
+
+Supporting fields (patient sex, reporter qualification) are compared, shown
+and counted like the others, but a value shared by half the population
+identifies no one: on its own a supporting field neither makes a candidate a
+Possible Match (M13) nor lifts it into a higher category (M14), nor rescues a
+different reporter country (M5). This is a deliberate reading of the seed,
+which distinguishes "fields used to identify matches" from informational ones.
+
+    >>> PROFILES["deep_22r3"].category_order
+    ('patient', 'reporter', 'product', 'event', 'study')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from matcher.model import Category, ProfileName
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    key: str
+    category: Category
+    identifying: bool = True
+
+
+#: Every field that counts for M13/M14, in the seed's order within each category.
+RANKED_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("patient.initials", "patient"),
+    FieldSpec("patient.dob", "patient"),
+    FieldSpec("patient.mrn_gp", "patient"),
+    FieldSpec("patient.mrn_specialist", "patient"),
+    FieldSpec("patient.mrn_hospital", "patient"),
+    FieldSpec("patient.mrn_investigation", "patient"),
+    FieldSpec("patient.sex", "patient", identifying=False),
+    FieldSpec("patient.first_name", "patient"),
+    FieldSpec("patient.last_name", "patient"),
+    FieldSpec("study.study_number", "study"),
+    FieldSpec("reporter.first_name", "reporter"),
+    FieldSpec("reporter.last_name", "reporter"),
+    FieldSpec("reporter.qualification", "reporter", identifying=False),
+    FieldSpec("product.product_reported", "product"),
+    FieldSpec("product.product", "product"),
+    FieldSpec("product.study_product", "product"),
+    FieldSpec("event.event_reported", "event"),
+    FieldSpec("event.meddra_pt", "event"),
+)
+FIELD_BY_KEY: dict[str, FieldSpec] = {f.key: f for f in RANKED_FIELDS}
+MRN_KINDS: tuple[str, ...] = ("gp", "specialist", "hospital", "investigation")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One detection profile."""
+
+    name: ProfileName
+    #: M14 (enhanced) / M25 category order, highest first.
+    category_order: tuple[Category, ...]
+    #: Products and events compared per record, by rank (1 = primary).
+    depth: int
+    #: Whether matches carry a likely/possible tag, and only tagged ones are listed (M24).
+    tags: bool
+    #: M24: only candidates meeting the likely/possible criteria are listed.
+    strict_tags: bool = False
+
+    def category_rank(self, category: Category) -> int:
+        return self.category_order.index(category)
+
+
+PROFILES: dict[str, Profile] = {
+    # M23: the rules of §5; products and events up to the three the table shows.
+    "enhanced": Profile(
+        "enhanced", ("patient", "study", "reporter", "product", "event"), depth=3, tags=False
+    ),
+    # M24: primary and up to 10 non-primary products and events, likely/possible tags.
+    "deep_22r1": Profile(
+        "deep_22r1",
+        ("patient", "study", "reporter", "product", "event"),
+        depth=11,
+        tags=True,
+        strict_tags=True,
+    ),
+    # M25: likely on identifier / MRN / study name, possible on any field; no Study rank.
+    "deep_22r3": Profile(
+        "deep_22r3", ("patient", "reporter", "product", "event", "study"), depth=11, tags=True
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown detection profile {name!r}; expected one of {', '.join(PROFILES)}"
+        ) from None

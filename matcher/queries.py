@@ -1,0 +1,441 @@
+"""Query builders (pure: source facts in, OpenSearch request bodies out; golden-tested).
+
+Three kinds of query, all under the same scope filter (M1 organization, M3/M4
+clinical-trial flag, M7 searchable, M9 kinds, never the source itself):
+
+- :func:`id_query` - every identifier of the source against ``ids.all`` (M10,
+  cross-field by construction: ``ids.all`` holds every identifier kind).
+- :func:`subject_query` - clinical-trial sources only (M12).
+- :func:`tier_query` - Possible Matches of one M14 category ("tier"): records
+  with an identifying value of that category and none of a higher one, plus
+  M5 (country) and M6 (New Info Date). Every compared field is one named,
+  constant-score clause, so ``matched_queries`` says what hit and the engine's
+  score is *count of matching identifying values + score/128* on every engine
+  (no BM25). Sorted by that score, then New Info Date, then record id, a
+  tier's first hits are the tier's first records in M14 order, so retrieval
+  can stop at the M26 cap. Python re-ranks with the comparators regardless.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from matcher.compare import max_edits
+from matcher.facts import Facts
+from matcher.model import Category
+from matcher.profiles import FIELD_BY_KEY, Profile
+
+Query = dict[str, Any]
+
+#: Weight of one matching identifying value in the engine score, and of exact / partial results.
+COUNT_WEIGHT = 1.0
+EXACT_BONUS = 2 / 128
+PARTIAL_BONUS = 1 / 128
+#: At most this many ID / Subject matches are fetched.
+ID_LIMIT = 100
+SUBJECT_LIMIT = 100
+
+
+def scope_filter(
+    src: Facts,
+    *,
+    organization: str,
+    exclude_ids: list[str],
+    clinical_trial: bool,
+    match_inbox_items: bool,
+) -> tuple[list[Query], list[Query]]:
+    """(filter, must_not) clauses every query carries: M1, M3/M4, M7, M9, not the source."""
+    filters: list[Query] = [
+        {"term": {"organization": organization}},
+        {"term": {"searchable": True}},
+        {"term": {"clinical_trial": clinical_trial}},
+    ]
+    if not match_inbox_items:
+        filters.append({"term": {"kind": "case"}})
+    must_not: list[Query] = [{"terms": {"record_id": sorted(set(exclude_ids))}}]
+    return filters, must_not
+
+
+def new_info_filter(cutoff_iso: str) -> Query:
+    """M6: New Info Date no more than two years before today (records without one stay)."""
+    return {
+        "bool": {
+            "should": [
+                {"range": {"new_info_date": {"gte": cutoff_iso}}},
+                {"bool": {"must_not": [{"exists": {"field": "new_info_date"}}]}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def country_filter(country: str | None) -> Query | None:
+    """M5 below the Patient tier: the same primary reporter country, or none on the candidate."""
+    if country is None:
+        return None
+    return {
+        "bool": {
+            "should": [
+                {"term": {"reporter.country": country}},
+                {"bool": {"must_not": [{"exists": {"field": "reporter.country"}}]}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def _search(
+    filters: list[Query], must_not: list[Query], size: int, *, extra: Query | None = None
+) -> Query:
+    body: Query = {
+        "query": {"bool": {"filter": filters, "must_not": must_not, **(extra or {})}},
+        "size": size,
+        "track_total_hits": False,
+        "sort": _SORT,
+    }
+    return body
+
+
+_SORT: list[Query] = [
+    {"_score": {"order": "desc"}},
+    {"new_info_date": {"order": "desc", "missing": "_last"}},
+    {"record_id": {"order": "asc"}},
+]
+
+
+def id_query(src: Facts, filters: list[Query], must_not: list[Query]) -> Query | None:
+    """M10: any identifier of the source in any identifier field of the candidate."""
+    if not src.ids_all:
+        return None
+    clause = {"terms": {"ids.all": sorted(src.ids_all), "_name": "ids"}}
+    return _search([*filters, clause], must_not, ID_LIMIT)
+
+
+def subject_query(src: Facts, filters: list[Query], must_not: list[Query]) -> Query | None:
+    """M12 (clinical-trial sources): EDC subject; study number + MRN-Investigation / + initials."""
+    should: list[Query] = []
+    if src.edc_subject:
+        should.append(
+            {"term": {"patient.edc_subject": {"value": src.edc_subject, "_name": "subject.edc"}}}
+        )
+    if src.study_number:
+        study = {"term": {"study_number": src.study_number}}
+        mrn = src.mrn.get("investigation")
+        if mrn:
+            should.append(
+                {
+                    "bool": {
+                        "filter": [study, {"term": {"patient.mrn.investigation": mrn}}],
+                        "_name": "subject.mrn",
+                    }
+                }
+            )
+        if src.initials:
+            should.append(
+                {
+                    "bool": {
+                        "filter": [study, {"term": {"patient.initials": src.initials}}],
+                        "_name": "subject.initials",
+                    }
+                }
+            )
+    if not should:
+        return None
+    clause = {"bool": {"should": should, "minimum_should_match": 1}}
+    return _search([*filters, clause], must_not, SUBJECT_LIMIT)
+
+
+# -- field clauses ------------------------------------------------------------
+
+
+def _term(field: str, value: str) -> Query:
+    return {"term": {field: value}}
+
+
+def _fuzzy(field: str, value: str) -> Query | None:
+    edits = max_edits(len(value))
+    if edits == 0:
+        return None
+    return {"fuzzy": {field: {"value": value, "fuzziness": edits, "transpositions": False}}}
+
+
+def _name_variants(
+    prefix: str, this: str | None, other: str | None, mine: str, theirs: str
+) -> tuple[list[Query], list[Query]]:
+    """Exact and partial clauses for one name row (mirrors ``compare_name_field``)."""
+    exact: list[Query] = []
+    partial: list[Query] = []
+    if this:
+        exact.append(_term(f"{prefix}.{mine}", this))
+        for fld in (mine, theirs):
+            if fld != mine:
+                partial.append(_term(f"{prefix}.{fld}", this))
+            fz = _fuzzy(f"{prefix}.{fld}", this)
+            if fz:
+                partial.append(fz)
+    if other:
+        partial.append(_term(f"{prefix}.{mine}", other))
+        fz = _fuzzy(f"{prefix}.{mine}", other)
+        if fz:
+            partial.append(fz)
+    tokens = sorted({t for part in (this, other) if part for t in part.split()})
+    if len(tokens) > 1:
+        partial.append({"bool": {"filter": [_term(f"{prefix}.name_tokens", t) for t in tokens]}})
+    return exact, partial
+
+
+def _dob_clauses(src: Facts) -> tuple[list[Query], list[Query]]:
+    if src.dob is None:
+        return [], []
+    first, last = src.dob.first_day.isoformat(), src.dob.last_day.isoformat()
+    exact = [_term("patient.dob.value", str(src.dob))]
+    partial = [
+        # the candidate's date contains the source's
+        {
+            "bool": {
+                "filter": [
+                    {"range": {"patient.dob.gte": {"lte": first}}},
+                    {"range": {"patient.dob.lte": {"gte": last}}},
+                ]
+            }
+        },
+        # the source's date contains the candidate's
+        {
+            "bool": {
+                "filter": [
+                    {"range": {"patient.dob.gte": {"gte": first}}},
+                    {"range": {"patient.dob.lte": {"lte": last}}},
+                ]
+            }
+        },
+    ]
+    return exact, partial
+
+
+def _nested(path: str, depth: int, clauses: list[Query]) -> Query:
+    return {
+        "nested": {
+            "path": path,
+            "query": {
+                "bool": {
+                    "filter": [{"range": {f"{path}.rank": {"lte": depth}}}],
+                    "should": clauses,
+                    "minimum_should_match": 1,
+                }
+            },
+        }
+    }
+
+
+def _product_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query], list[Query]]:
+    products = [p for p in src.products if p.rank <= profile.depth]
+    if key == "product.product":
+        values = sorted({p.product for p in products if p.product})
+        return (
+            [_nested("products", profile.depth, [{"terms": {"products.product": values}}])]
+            if values
+            else []
+        ), []
+    if key == "product.study_product":
+        values = sorted({p.study_product for p in products if p.study_product})
+        if not values or src.blinded:  # M8
+            return [], []
+        clause = _nested("products", profile.depth, [{"terms": {"products.study_product": values}}])
+        return [{"bool": {"filter": [clause, {"term": {"blinded": False}}]}}], []
+    texts = sorted({p.product_reported for p in products if p.product_reported})
+    if not texts:
+        return [], []
+    exact = [_nested("products", profile.depth, [{"terms": {"products.product_reported": texts}}])]
+    words = sorted({w for t in texts for w in t.split() if len(w) >= 3 and w.isalpha()})
+    partial = (
+        [
+            _nested(
+                "products",
+                profile.depth,
+                [
+                    {
+                        "match": {
+                            "products.product_text": {
+                                "query": w,
+                                "fuzziness": max_edits(len(w)) or 0,
+                            }
+                        }
+                    }
+                    for w in words
+                ],
+            )
+        ]
+        if words
+        else []
+    )
+    return exact, partial
+
+
+def _event_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query], list[Query]]:
+    events = [e for e in src.events if e.rank <= profile.depth]
+    if key == "event.meddra_pt":
+        codes = sorted({e.meddra_pt_code for e in events if e.meddra_pt_code})
+        return (
+            [_nested("events", profile.depth, [{"terms": {"events.meddra_pt_code": codes}}])]
+            if codes
+            else []
+        ), []
+    clauses: list[Query] = []
+    for e in events:
+        if not e.event_reported:
+            continue
+        text = _term("events.event_reported", e.event_reported)
+        if e.meddra_pt_code is None:
+            clauses.append(text)
+        else:  # N7: when both sides are coded, the codes decide
+            clauses.append(
+                {
+                    "bool": {
+                        "filter": [text],
+                        "should": [
+                            {
+                                "bool": {
+                                    "must_not": [{"exists": {"field": "events.meddra_pt_code"}}]
+                                }
+                            },
+                            _term("events.meddra_pt_code", e.meddra_pt_code),
+                        ],
+                        "minimum_should_match": 1,
+                    }
+                }
+            )
+    return ([_nested("events", profile.depth, clauses)] if clauses else []), []
+
+
+def field_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query], list[Query]]:
+    """The engine's exact and partial clauses for one ranked field (empty: nothing to compare)."""
+    if key == "patient.initials":
+        return ([_term("patient.initials", src.initials)] if src.initials else []), []
+    if key == "patient.dob":
+        return _dob_clauses(src)
+    if key.startswith("patient.mrn_"):
+        value = src.mrn.get(key.removeprefix("patient.mrn_"))
+        return (
+            [_term(f"patient.mrn.{key.removeprefix('patient.mrn_')}", value)] if value else []
+        ), []
+    if key == "patient.sex":
+        return ([_term("patient.sex", src.sex)] if src.sex else []), []
+    if key == "patient.first_name":
+        return _name_variants("patient", src.first_name, src.last_name, "first_name", "last_name")
+    if key == "patient.last_name":
+        return _name_variants("patient", src.last_name, src.first_name, "last_name", "first_name")
+    if key == "study.study_number":
+        return ([_term("study_number", src.study_number)] if src.study_number else []), []
+    if key == "reporter.first_name":
+        return _name_variants(
+            "reporter", src.reporter_first, src.reporter_last, "first_name", "last_name"
+        )
+    if key == "reporter.last_name":
+        return _name_variants(
+            "reporter", src.reporter_last, src.reporter_first, "last_name", "first_name"
+        )
+    if key == "reporter.qualification":
+        return (
+            [_term("reporter.qualification", src.qualification)] if src.qualification else []
+        ), []
+    if key.startswith("product."):
+        return _product_clauses(src, profile, key)
+    if key.startswith("event."):
+        return _event_clauses(src, profile, key)
+    raise ValueError(f"no query for field {key!r}")
+
+
+def _any(clauses: list[Query]) -> Query:
+    return (
+        clauses[0]
+        if len(clauses) == 1
+        else {"bool": {"should": clauses, "minimum_should_match": 1}}
+    )
+
+
+def scored_clause(key: str, exact: list[Query], partial: list[Query]) -> Query:
+    """One field as a named constant-score clause: count weight plus an exact/partial bonus."""
+    variants: list[Query] = []
+    if exact:
+        variants.append(
+            {
+                "constant_score": {
+                    "filter": _any(exact),
+                    "boost": COUNT_WEIGHT + EXACT_BONUS,
+                    "_name": key,
+                }
+            }
+        )
+    if partial:
+        variants.append(
+            {
+                "constant_score": {
+                    "filter": _any(partial),
+                    "boost": COUNT_WEIGHT + PARTIAL_BONUS,
+                    "_name": f"{key}~partial",
+                }
+            }
+        )
+    if len(variants) == 1:
+        return variants[0]
+    return {"dis_max": {"queries": variants, "tie_breaker": 0.0}}
+
+
+def possible_clauses(src: Facts, profile: Profile) -> dict[str, tuple[Query, Query]]:
+    """Per ranked field with a source value: (membership filter, scored clause)."""
+    out: dict[str, tuple[Query, Query]] = {}
+    for spec in FIELD_BY_KEY.values():
+        exact, partial = field_clauses(src, profile, spec.key)
+        if exact or partial:
+            out[spec.key] = (_any([*exact, *partial]), scored_clause(spec.key, exact, partial))
+    return out
+
+
+def tier_query(
+    clauses: dict[str, tuple[Query, Query]],
+    profile: Profile,
+    category: Category,
+    *,
+    filters: list[Query],
+    must_not: list[Query],
+    cutoff_iso: str,
+    country: str | None,
+    size: int,
+    min_identifying: int = 1,
+) -> Query | None:
+    """Possible Matches whose highest matching category is ``category`` (M13-M14), M5 and M6 applied.
+
+    ``min_identifying`` > 1 asks for records with at least that many matching
+    identifying values in this category or below: a selective first pass.
+    """
+    rank = profile.category_rank(category)
+    own = [
+        m
+        for k, (m, _) in clauses.items()
+        if FIELD_BY_KEY[k].identifying and FIELD_BY_KEY[k].category == category
+    ]
+    if not own:
+        return None
+    higher = [
+        m
+        for k, (m, _) in clauses.items()
+        if FIELD_BY_KEY[k].identifying and profile.category_rank(FIELD_BY_KEY[k].category) < rank
+    ]
+    lower_or_equal = [
+        m
+        for k, (m, _) in clauses.items()
+        if FIELD_BY_KEY[k].identifying and profile.category_rank(FIELD_BY_KEY[k].category) >= rank
+    ]
+    tier_filters = [*filters, new_info_filter(cutoff_iso), _any(own)]
+    if category != "patient":
+        cf = country_filter(country)
+        if cf is not None:
+            tier_filters.append(cf)
+    if min_identifying > 1:
+        if len(lower_or_equal) < min_identifying:
+            return None
+        tier_filters.append(
+            {"bool": {"should": lower_or_equal, "minimum_should_match": min_identifying}}
+        )
+    scored = [s for _, s in clauses.values()]
+    return _search(tier_filters, [*must_not, *higher], size, extra={"should": scored})

@@ -1,0 +1,228 @@
+"""Sections and ranking (M5-M7, M10-M15, M26), shared by the engine path and the reference.
+
+:func:`assign_sections` takes evaluated candidates and decides, from the
+comparators alone (never ``_score``), which section each belongs to and in
+which order: ID Matches before Subject Matches before Possible Matches (M15),
+each record in one section only. :func:`rank_reference` is the brute-force
+reference: the same rules over records in Python, with the exclusion filters
+the engine queries apply, for tests and quality benchmarks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import cast
+
+from indexer.documents import build_document, is_searchable
+from indexer.records import Record
+from matcher.compare import NONE
+from matcher.evaluate import Evaluation, evaluate, new_info_key
+from matcher.facts import Facts, facts_from_document, facts_from_record
+from matcher.model import Detection, DetectionOptions, Match, RecordType, Sections, Tag
+from matcher.profiles import Profile, get_profile
+from matcher.table import comparison_rows, header, status_bars
+
+SortKey = tuple[int | str, ...]
+
+
+def source_is_clinical_trial(source: Record, known_studies: frozenset[str] | None) -> bool:
+    """M3/M4: the source's clinical-trial flag; a known Study makes it a clinical-trial record.
+
+    When the Study is not known to the system (or there is no registry), the
+    source's own Study Type decides (M4).
+    """
+    if known_studies is not None and source.study and source.study in known_studies:
+        return True
+    return source.is_clinical_trial
+
+
+def new_info_cutoff(today: date) -> date:
+    """M6: New Info Dates before this day are more than two years before today."""
+    try:
+        return today.replace(year=today.year - 2)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - 2, day=28)
+
+
+def possible_key(ev: Evaluation, profile: Profile) -> SortKey:
+    """M14: top category, then number of matching values, then score, New Info Date, identifier."""
+    top = ev.top_category(profile)
+    assert top is not None
+    tag_rank = 0 if (profile.strict_tags and ev.tag == "likely") else 1
+    return (
+        tag_rank,
+        profile.category_rank(top),
+        -ev.count,
+        -ev.score,
+        new_info_key(ev.facts.new_info_date),
+        ev.facts.record_id,
+        ev.facts.kind,
+    )
+
+
+def id_key(ev: Evaluation) -> SortKey:
+    """M11: WWUID matches first, then the number of matching identifiers, then as M14."""
+    return (
+        0 if ev.wwuid_match else 1,
+        -len(ev.id_matches),
+        -ev.count,
+        -ev.score,
+        new_info_key(ev.facts.new_info_date),
+        ev.facts.record_id,
+        ev.facts.kind,
+    )
+
+
+def subject_key(ev: Evaluation) -> SortKey:
+    """M12: EDC subject, then study number + MRN-Investigation, then study number + initials."""
+    assert ev.subject_tier is not None
+    return (
+        ev.subject_tier,
+        -ev.count,
+        -ev.score,
+        new_info_key(ev.facts.new_info_date),
+        ev.facts.record_id,
+        ev.facts.kind,
+    )
+
+
+def possible_eligible(ev: Evaluation, profile: Profile, cutoff: date) -> bool:
+    """M13 (an identifying value matches), M6 (recent enough), M5 (country), M24 (tagged)."""
+    if ev.top_category(profile) is None:
+        return False
+    nid = ev.facts.new_info_date
+    if nid is not None and date.fromisoformat(nid) < cutoff:
+        return False
+    if country_excluded(ev):
+        return False
+    return not (profile.strict_tags and ev.tag is None)
+
+
+def country_excluded(ev: Evaluation) -> bool:
+    """M5: a different primary reporter country excludes, unless a patient field matches."""
+    return ev.country == NONE and _countries_differ(ev) and not ev.patient_match
+
+
+def _countries_differ(ev: Evaluation) -> bool:
+    return ev.src_country is not None and ev.facts.country is not None
+
+
+@dataclass
+class Ranked:
+    id_matches: list[Evaluation] = field(default_factory=list)
+    subject_matches: list[Evaluation] = field(default_factory=list)
+    possible_matches: list[Evaluation] = field(default_factory=list)
+    possible_total: int = 0
+
+
+def assign_sections(
+    src: Facts,
+    evaluations: Iterable[Evaluation],
+    profile: Profile,
+    *,
+    cap: int,
+    today: date,
+) -> Ranked:
+    """M10-M15, M26: sections in order, one record in one section, possible matches capped."""
+    cutoff = new_info_cutoff(today)
+    ranked = Ranked()
+    possible: list[tuple[SortKey, Evaluation]] = []
+    for ev in evaluations:
+        if ev.id_matches:
+            ranked.id_matches.append(ev)
+        elif ev.subject_tier is not None and src.clinical_trial:
+            ranked.subject_matches.append(ev)
+        elif possible_eligible(ev, profile, cutoff):
+            possible.append((possible_key(ev, profile), ev))
+    ranked.id_matches.sort(key=id_key)
+    ranked.subject_matches.sort(key=subject_key)
+    possible.sort(key=lambda pair: pair[0])
+    ranked.possible_total = len(possible)
+    ranked.possible_matches = [ev for _, ev in possible[:cap]]
+    return ranked
+
+
+def to_detection(
+    src: Facts,
+    source: Record,
+    ranked: Ranked,
+    profile: Profile,
+    options: DetectionOptions,
+    took_ms: float = 0.0,
+) -> Detection:
+    """The Detection of SPEC §7, with status bars, comparison tables and masking (M18-M20)."""
+
+    def matches(evs: list[Evaluation], section: str) -> list[Match]:
+        out = []
+        for rank, ev in enumerate(evs, start=1):
+            tag: Tag | None = ev.tag if profile.tags else None
+            if profile.tags and section == "id_matches":
+                tag = "likely"
+            out.append(
+                Match.model_construct(
+                    record_type=cast(RecordType, ev.facts.kind),
+                    record_id=ev.facts.record_id,
+                    rank=rank,
+                    badge=ev.badge if section == "id_matches" else None,
+                    tag=tag,
+                    status=status_bars(ev, subject=section == "subject_matches"),
+                    comparison=comparison_rows(src, ev, mask=options.mask_phi),
+                    state=ev.facts.state,
+                    header=header(src, ev.facts),
+                    top_category=ev.top_category(profile),
+                    matching_fields=ev.count,
+                )
+            )
+        return out
+
+    return Detection(
+        source_id=source.id,
+        organization=source.organization,
+        profile=profile.name,
+        sections=Sections(
+            id_matches=matches(ranked.id_matches, "id_matches"),
+            subject_matches=matches(ranked.subject_matches, "subject_matches"),
+            possible_matches=matches(ranked.possible_matches, "possible_matches"),
+        ),
+        took_ms=round(took_ms, 3),
+    )
+
+
+def in_scope(source: Record, cand: Facts, options: DetectionOptions, clinical_trial: bool) -> bool:
+    """M1, M3/M4, M7, M9 and self-exclusion: the filters every engine query carries."""
+    if cand.organization != source.organization:
+        return False
+    if cand.record_id in {source.id, source.case_id}:
+        return False
+    if cand.clinical_trial != clinical_trial:
+        return False
+    if not is_searchable(cand.kind, cand.state):
+        return False
+    return options.match_inbox_items or cand.kind == "case"
+
+
+def rank_reference(
+    source: Record, candidates: Iterable[Record], options: DetectionOptions
+) -> Detection:
+    """Brute force: every candidate record evaluated in Python under the same rules."""
+    profile = get_profile(options.profile)
+    src = facts_from_record(source)
+    ct = source_is_clinical_trial(source, options.known_studies)
+    src = _with_clinical_trial(src, ct)
+    evs = []
+    for record in candidates:
+        cand = facts_from_document(build_document(record))
+        if in_scope(source, cand, options, ct):
+            evs.append(evaluate(src, cand, profile))
+    ranked = assign_sections(
+        src, evs, profile, cap=options.cap(clinical_trial=ct), today=options.on()
+    )
+    return to_detection(src, source, ranked, profile, options)
+
+
+def _with_clinical_trial(src: Facts, clinical_trial: bool) -> Facts:
+    if src.clinical_trial == clinical_trial:
+        return src
+    return replace(src, clinical_trial=clinical_trial)
