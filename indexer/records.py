@@ -74,6 +74,9 @@ class CaseState(StrEnum):
     deleted = "deleted"
 
 
+_INBOX_STATE_NAMES: tuple[str, ...] = tuple(s.value for s in InboxState)
+_CASE_STATE_NAMES: tuple[str, ...] = tuple(s.value for s in CaseState)
+
 #: Inbox Item states that leave the search results (I3, M7).
 CLOSED_INBOX_STATES: frozenset[str] = frozenset({"promoted", "duplicate", "rejected", "superseded"})
 #: Case states that are not in flight (SPEC §1).
@@ -287,8 +290,7 @@ class Record(_Model):
         kind = info.data.get("kind")
         if kind is None:  # the kind itself is invalid and reported on its own
             return value
-        allowed: type[StrEnum] = InboxState if kind is Kind.inbox_item else CaseState
-        names = [s.value for s in allowed]
+        names = _INBOX_STATE_NAMES if kind is Kind.inbox_item else _CASE_STATE_NAMES
         if value not in names:
             raise ValueError(f"not a {kind.value} state; allowed: {', '.join(names)}")
         return value
