@@ -15,6 +15,7 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from unidecode import unidecode
@@ -115,7 +116,9 @@ def studies(organization: str) -> tuple[Study, ...]:
     )
 
 
+@lru_cache(maxsize=8192)
 def initials_of(first: str, last: str) -> str:
+    """Initials consistent with the names (``Jean-Pierre Lefèvre`` -> ``JPL``)."""
     parts = [p for p in first.replace("-", " ").split() if p]
     letters = "".join(unidecode(p)[0] for p in parts) + unidecode(last)[0]
     return letters.upper()
