@@ -23,11 +23,22 @@ from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
 
+import orjson
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from indexer.engine import EngineStartupError, EngineUnavailable
+from indexer.records import Kind, Record, describe_errors, parse_record
 from service.app import Services, create_app, open_services
 from service.settings import ApiKey, Settings
 
@@ -57,11 +68,15 @@ def _stoppable() -> Iterator[None]:
     """Turn SIGTERM/SIGINT into :class:`_Stop` so ``finally`` blocks close the engine.
 
     uvicorn installs its own handlers while it serves and re-raises the signal
-    after its graceful shutdown; that lands here too.
+    after its graceful shutdown; that lands here too. A stop that nobody
+    handles ends the command with exit code 130.
     """
     previous = {s: signal.signal(s, _raise_stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
+    except _Stop:
+        err.print("casematch: interrupted")
+        raise typer.Exit(130) from None
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -201,17 +216,173 @@ def demo(
 
     base = Settings()
     with _stoppable(), contextlib.ExitStack() as stack:
+        if data_dir is None and base.engine_kind == "embedded":
+            data_dir = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="casematch-demo-"))
+            )
+        settings = base.model_copy(update={"data_dir": data_dir}) if data_dir else base
+        with _services(settings) as services:
+            demo_logic.run_demo(services, seed=seed, console=out)
+
+
+#: How many failed lines ``load`` lists before summarizing the rest.
+MAX_LISTED_FAILURES = 50
+
+
+@app.command()
+def load(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="NDJSON, JSON (an object or an array) or E2B XML/ZIP files"),
+    ],
+    kind: Annotated[Kind | None, typer.Option(help="kind of records that do not say")] = None,
+    organization: Annotated[
+        str | None,
+        typer.Option(help="organization of E2B messages (default: by transmission-profile sender)"),
+    ] = None,
+) -> None:
+    """Load records into the index. Bad lines are listed; the good ones are stored (exit 1 if any failed)."""
+    from indexer.load import load_files
+    from service.e2b_intake import e2b_options
+
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        err.print(f"casematch: no such file: {', '.join(missing)}")
+        raise typer.Exit(2)
+    settings = Settings()
+    options = e2b_options(
+        settings, organization=organization, kind=kind.value if kind else "inbox_item"
+    )
+    with _stoppable(), _services(settings) as services, _progress() as bar:
+        task = bar.add_task("loading", total=sum(f.stat().st_size for f in files))
+        report = load_files(
+            services.store,
+            files,
+            kind=kind.value if kind else None,
+            e2b_options=options,
+            progress=lambda done, done_bytes, total: bar.update(
+                task, completed=done_bytes, total=total, description=f"loading ({done} records)"
+            ),
+        )
+    rate = report.loaded / report.seconds if report.seconds else 0.0
+    out.print(
+        f"loaded {report.loaded} records from {report.files} file(s) in {report.seconds:.1f} s "
+        f"({rate:,.0f} records/s); failed: {len(report.failed)}"
+    )
+    for failure in report.failed[:MAX_LISTED_FAILURES]:
+        out.print(f"  {failure}")
+        for detail in failure.errors:
+            out.print(f"      {detail['field']}: {detail['error']}")
+    if len(report.failed) > MAX_LISTED_FAILURES:
+        out.print(f"  ... and {len(report.failed) - MAX_LISTED_FAILURES} more")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild the cases and inbox-items indices behind their aliases, then swap (resumable)."""
+    from indexer.reindex import ReindexError
+    from indexer.reindex import reindex as run_reindex
+
+    settings = Settings()
+    with _stoppable(), _services(settings) as services, _progress() as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(alias: str, copied: int, total: int) -> None:
+            if alias not in tasks:
+                tasks[alias] = bar.add_task(alias, total=total)
+            bar.update(tasks[alias], completed=copied, total=total)
+
         try:
-            if data_dir is None and base.engine_kind == "embedded":
-                data_dir = Path(
-                    stack.enter_context(tempfile.TemporaryDirectory(prefix="casematch-demo-"))
-                )
-            settings = base.model_copy(update={"data_dir": data_dir}) if data_dir else base
-            with _services(settings) as services:
-                demo_logic.run_demo(services, seed=seed, console=out)
-        except _Stop:
-            err.print("casematch: demo interrupted")
-            raise typer.Exit(130) from None
+            report = run_reindex(services.engine, services.store.names, progress=progress)
+        except ReindexError as exc:
+            err.print(f"casematch: reindex stopped, the aliases were not moved: {exc}")
+            raise typer.Exit(1) from None
+    for alias in report.aliases:
+        resumed = f", resumed after {alias.resumed_from}" if alias.resumed_from else ""
+        out.print(
+            f"{alias.alias}: {alias.source} -> {alias.target}, {alias.copied} documents copied"
+            f"{resumed} in {alias.seconds:.1f} s"
+        )
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Progress]:
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+    with bar:
+        yield bar
+
+
+@app.command()
+def check(
+    file: Annotated[
+        Path, typer.Argument(help="a record as JSON (or the first of NDJSON), or E2B XML")
+    ],
+    organization: Annotated[
+        str | None, typer.Option(help="organization of an E2B message (default: by sender)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the Detection JSON")] = False,
+) -> None:
+    """Run duplicate detection for one record and print its potential matches (stores nothing)."""
+    from service import detection, render
+
+    settings = Settings()
+    try:
+        source = _read_one_record(file, settings, organization)
+    except ValueError as exc:
+        err.print(f"casematch: {file}: {exc}")
+        raise typer.Exit(1) from None
+    with _stoppable(), _services(settings) as services:
+        run = detection.run_detection(
+            services.engine, services.store, settings, source, show_phi=not settings.mask_phi
+        )
+    if as_json:
+        out.print_json(run.detection.model_dump_json())
+    else:
+        out.print(render.detection_tables(run.detection))
+
+
+def _read_one_record(path: Path, settings: Settings, organization: str | None) -> Record:
+    """The record in ``path``; ValueError says what is wrong (no PHI values)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read the file ({exc.strerror})") from None
+    from indexer.e2b import is_e2b_xml, parse_e2b
+
+    if is_e2b_xml(data[:4096]) or data.startswith(b"PK"):
+        from service.e2b_intake import e2b_options
+
+        result = parse_e2b(data, e2b_options(settings, organization=organization), source=path.name)
+        if not result.records:
+            reason = str(result.errors[0]) if result.errors else "no ICSR message"
+            raise ValueError(f"no usable E2B message: {reason}")
+        return result.records[0]
+    text = data.decode("utf-8", errors="replace").strip()
+    try:
+        parsed: Any = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        try:  # NDJSON: the first line
+            parsed = orjson.loads(text.splitlines()[0]) if text else None
+        except orjson.JSONDecodeError:
+            raise ValueError("not JSON, NDJSON or E2B XML") from None
+    if isinstance(parsed, list):
+        parsed = parsed[0] if parsed else None
+    if not isinstance(parsed, dict):
+        raise ValueError("expected a JSON object (a record)")
+    try:
+        return parse_record(parsed, kind="inbox_item")
+    except ValidationError as exc:
+        problems = "; ".join(f"{d['field']}: {d['error']}" for d in describe_errors(exc))
+        raise ValueError(f"invalid record: {problems}") from None
 
 
 def _mount_bench() -> None:

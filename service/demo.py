@@ -11,14 +11,18 @@ duplicate detection on every sample Inbox Item and prints what was found.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.generator import sample_dataset
+from benchmarks.generator import sample_dataset, sample_queries
 from indexer.records import Kind, Record
 from indexer.store import RecordStore
+from matcher import Detection
+from service import render
 from service.app import Services
+from service.detection import run_detection
 
 
 def sample_records(seed: int) -> list[Record]:
@@ -74,3 +78,79 @@ def run_demo(services: Services, *, seed: int, console: Console) -> None:
     loaded = load(services.store, records)
     console.print(f"loaded {loaded} records into the {services.engine.kind} engine")
     console.print(counts_table(services.store))
+    detections = detect_all(services, seed)
+    console.print(detections_table(detections))
+    found = [d for d in detections if d.detection.has_matches]
+    hits = sum(d.found_expected for d in detections)
+    forbidden = sum(d.found_forbidden for d in detections)
+    wanted = sum(d.expected for d in detections)
+    console.print(
+        f"detection: {len(found)} of {len(detections)} Inbox Items have potential matches; "
+        f"{hits} of {wanted} planted duplicates/follow-ups were found; "
+        f"{forbidden} records the rules forbid were returned"
+    )
+    if found:
+        console.print(render.detection_tables(found[0].detection))
+
+
+@dataclass(frozen=True)
+class DemoDetection:
+    """One sample Inbox Item's detection and how it compares with the planted truth."""
+
+    item_id: str
+    family: str
+    detection: Detection
+    expected: int
+    found_expected: int
+    found_forbidden: int
+
+
+def detect_all(services: Services, seed: int) -> list[DemoDetection]:
+    """Duplicate detection (PHI masked) for every sample Inbox Item."""
+    out: list[DemoDetection] = []
+    for query in sample_queries(seed):
+        run = run_detection(
+            services.engine, services.store, services.settings, query.source, show_phi=False
+        )
+        returned = {m.record_id for m in run.detection.sections.all()}
+        out.append(
+            DemoDetection(
+                item_id=query.source.id,
+                family=query.family,
+                detection=run.detection,
+                expected=len(query.expected),
+                found_expected=len(returned & set(query.expected)),
+                found_forbidden=len(returned & set(query.must_not_match)),
+            )
+        )
+    return out
+
+
+def detections_table(detections: Sequence[DemoDetection]) -> Table:
+    table = Table(title="duplicate detection on the sample Inbox Items")
+    for column in ("item", "planted as", "ID", "subject", "possible", "top match", "truth"):
+        table.add_column(
+            column, justify="right" if column in ("ID", "subject", "possible") else "left"
+        )
+    for d in detections:
+        sections = d.detection.sections
+        top = next(iter(sections.all()), None)
+        table.add_row(
+            d.item_id,
+            d.family,
+            str(len(sections.id_matches)),
+            str(len(sections.subject_matches)),
+            str(len(sections.possible_matches)),
+            f"{top.record_id} {top.badge or top.tag or ''}".strip() if top else "-",
+            _truth(d),
+        )
+    return table
+
+
+def _truth(d: DemoDetection) -> str:
+    parts = []
+    if d.expected:
+        parts.append(f"found {d.found_expected}/{d.expected}")
+    if d.found_forbidden:
+        parts.append(f"{d.found_forbidden} forbidden!")
+    return ", ".join(parts) or "-"

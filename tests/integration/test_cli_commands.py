@@ -1,0 +1,122 @@
+"""``casematch load / check / reindex / demo`` as real processes on a fresh data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+pytestmark = pytest.mark.integration
+
+CASEMATCH = str(Path(sys.executable).with_name("casematch"))
+#: A guard against a hung process, not a speed assertion.
+TIMEOUT_S = 300
+
+
+def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEMATCH_")}
+    env["CASEMATCH_DATA_DIR"] = str(data_dir)
+    env["CASEMATCH_CONFIG"] = str(data_dir / "absent.toml")
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [CASEMATCH, *args], capture_output=True, text=True, env=env, timeout=TIMEOUT_S
+    )
+
+
+def inbox_item(item_id: str, wwuid: str) -> dict[str, object]:
+    return {**case(item_id), "kind": "inbox_item", "state": "new", "identifiers": {"wwuid": wwuid}}
+
+
+def case(case_id: str, **fields: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "id": case_id,
+        "kind": "case",
+        "organization": "ORG-A",
+        "state": "in_progress",
+        "receipt_date": "2025-03-01",
+        "identifiers": {"wwuid": f"US-ACME-{case_id}"},
+        "patient": {"initials": "QX", "sex": "female", "dob": "1971-04"},
+        "products": [{"product": "PRD-17", "product_reported": "Aspirin 100 mg", "rank": 1}],
+        "events": [{"event_reported": "headache", "meddra_pt_code": "10019211", "rank": 1}],
+    }
+    data.update(fields)
+    return data
+
+
+@pytest.fixture
+def loaded(tmp_path: Path) -> Path:
+    """A data directory holding C-1..C-3 from a file whose lines 2 and 4 are bad."""
+    data_dir = tmp_path / "data"
+    lines = [
+        orjson.dumps(case("C-1")).decode(),
+        '{"id": "C-x", "kind": "case", ',  # truncated JSON
+        orjson.dumps(case("C-2")).decode(),
+        orjson.dumps(case("C-bad", patient={"dob": "1971-02-31"})).decode(),
+        orjson.dumps(case("C-3")).decode(),
+    ]
+    source = tmp_path / "cases.ndjson"
+    source.write_text("\n".join(lines) + "\n")
+    result = run(data_dir, "load", str(source))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "loaded 3 records" in result.stdout
+    assert "failed: 2" in result.stdout
+    assert "cases.ndjson:2:" in result.stdout
+    assert "cases.ndjson:4:" in result.stdout
+    assert "patient.dob" in result.stdout
+    assert "1971-02-31" not in result.stdout + result.stderr  # M21: no PHI in the report
+    return data_dir
+
+
+def test_load_reports_bad_lines_and_keeps_the_good_ones(loaded: Path, tmp_path: Path) -> None:
+    item = tmp_path / "item.json"
+    item.write_text(json.dumps(inbox_item("II-9", "US-ACME-C-2")))
+    result = run(loaded, "check", "--json", str(item))
+    assert result.returncode == 0, result.stderr
+    detection = json.loads(result.stdout)
+    ids = [m["record_id"] for s in detection["sections"].values() for m in s]
+    assert "C-2" in ids
+    assert ids[0] == "C-2"  # the WWUID match ranks first (an ID match)
+    assert "1971-04" not in result.stdout  # masked by default
+
+
+def test_check_prints_the_sections_as_tables(loaded: Path, tmp_path: Path) -> None:
+    item = tmp_path / "item.json"
+    item.write_text(json.dumps(inbox_item("II-9", "US-ACME-C-3")))
+    result = run(loaded, "check", str(item))
+    assert result.returncode == 0, result.stderr
+    assert "ID matches" in result.stdout
+    assert "case C-3" in result.stdout
+    assert "WWUID" in result.stdout
+
+
+def test_check_refuses_an_invalid_record_naming_the_field(tmp_path: Path) -> None:
+    item = tmp_path / "item.json"
+    item.write_text(json.dumps({"id": "II-1", "organization": "ORG-A", "patient": {"sex": "x"}}))
+    result = run(tmp_path / "data", "check", str(item))
+    assert result.returncode == 1
+    assert "patient.sex" in result.stderr
+
+
+def test_reindex_copies_every_document_and_keeps_them_readable(loaded: Path) -> None:
+    result = run(loaded, "reindex")
+    assert result.returncode == 0, result.stderr
+    assert "3 documents copied" in result.stdout
+
+
+def test_load_of_a_missing_file_is_exit_2(tmp_path: Path) -> None:
+    result = run(tmp_path / "data", "load", str(tmp_path / "nope.ndjson"))
+    assert result.returncode == 2
+    assert "no such file" in result.stderr
+
+
+def test_demo_generates_loads_and_detects(tmp_path: Path) -> None:
+    result = run(tmp_path / "unused", "demo", "--data-dir", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stderr
+    assert "loaded 330 records" in result.stdout
+    assert "Inbox Items have potential matches" in result.stdout
+    assert "ID matches" in result.stdout
