@@ -446,6 +446,8 @@ def _fam_different_patient(case: RecordDict, ctx: _Ctx) -> tuple[RecordDict, boo
 
 
 def _fam_old_new_info_date(case: RecordDict, ctx: _Ctx) -> tuple[RecordDict, bool]:
+    # M6 limits Possible Matches only: a clinical-trial copy would still be a Subject Match.
+    _need(case.get("study_type") != "clinical_trial")
     return _inbox_item(case, ctx, keep_ids=False), False
 
 

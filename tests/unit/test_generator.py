@@ -409,3 +409,8 @@ def test_default_today_is_the_current_day() -> None:
     assert case.receipt_date and case.receipt_date.first_day >= date.today() - timedelta(
         days=4 * 366
     )
+
+
+def test_M6_near_miss_is_never_a_subject_match() -> None:
+    """M6 limits Possible Matches only, so its base is postmarketing (no M12 Subject Match)."""
+    assert all(not _base(q).is_clinical_trial for q in _queries("old_new_info_date"))
