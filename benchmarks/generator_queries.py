@@ -92,9 +92,11 @@ _ID_FAMILIES = frozenset(
 class LabelledQuery:
     """An Inbox Item with the detection outcome the rules require for it.
 
-    ``expected``: ids of the records that are true duplicates / follow-ups the
-    rules allow detection to find. ``must_not_match``: ids the rules forbid
-    returning at all (M1, M3, M5, M6). ``base_id``: the Case the item was built from.
+    ``expected``: ids of the Cases that are true duplicates / follow-ups the
+    rules allow detection to find (in any section). ``must_not_match``: ids the
+    rules forbid returning at all (M1, M3, M5, M6). ``base_id``: the Case the
+    item was built from. Two queries may share a base Case; when their sources
+    are indexed as open Inbox Items (M9) they are true duplicates of each other.
     """
 
     source: Record
