@@ -247,6 +247,9 @@ class _EmbeddedProcess:
             t.start()
         got_line.wait(timeout_s)
         if not ready:
+            with contextlib.suppress(OSError):
+                if proc.stdin:
+                    proc.stdin.close()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=2)
             if proc.poll() is None:
@@ -383,6 +386,12 @@ class Engine:
             raise VersionConflict(f"{what}{where}: version conflict") from exc
         except (opensearchpy.ConnectionError, opensearchpy.ConnectionTimeout) as exc:
             raise self._unavailable(exc) from exc
+        except opensearchpy.AuthorizationException as exc:
+            if exc.error == "cluster_block_exception":
+                raise EngineUnavailable(
+                    f"{what}{where}: the index is read-only while a reindex runs; retry shortly"
+                ) from exc
+            raise EngineError(f"{what}{where}: 403 {exc.error}") from exc
         except opensearchpy.TransportError as exc:
             status = exc.status_code
             if status in (429, 502, 503, 504):
@@ -461,6 +470,20 @@ class Engine:
                 return targets[0]
             raise
         return physical
+
+    def set_write_block(self, index: str, blocked: bool) -> None:
+        """Make an index read-only (reindex) or writable again. Not journaled: transient."""
+        with self._calling("write block", index):
+            self.client.indices.put_settings(
+                index=index, body={"index": {"blocks": {"write": blocked}}}
+            )
+
+    def write_blocked(self, index: str) -> bool:
+        with self._calling("get settings", index):
+            res = self.client.indices.get_settings(index=index)
+        settings = res.get(index, {}).get("settings", {}).get("index", {})
+        value = settings.get("blocks", {}).get("write", False)
+        return str(value).lower() == "true"
 
     def refresh(self, index: str) -> None:
         with self._calling("refresh", index):

@@ -1,0 +1,235 @@
+"""Reindex (I4): rebuild every document into a new physical index, then swap the alias.
+
+For each record alias (``{prefix}-cases``, ``{prefix}-inbox-items``):
+
+1. The alias points at ``{alias}-NNNNNN`` (the *source*). The *target* is the next
+   number. Leftovers of earlier runs are settled first: an older, unaliased
+   index is the source of a finished run and is deleted; a newer one is a target
+   an interrupted run left half-built, and this run resumes it.
+2. The source is made read-only (``index.blocks.write``) so that nothing written
+   during the copy can be missed; searches keep being served from it, writers get
+   :class:`~indexer.engine.EngineUnavailable` (503, retry) until the swap. An
+   interrupted run leaves it read-only, which is what makes the resume safe; a
+   run that fails verification unblocks it. A half-built target whose source is
+   no longer read-only (e.g. the embedded engine was restarted) is rebuilt.
+3. Documents are read in ``_id`` order with ``search_after`` and rebuilt from
+   ``_source.record`` with the *current* :func:`~indexer.documents.build_document`
+   (so mapping and normalization changes apply), then bulk-written to the target.
+   A resumed run starts after the target's highest ``_id``.
+4. The counts must match, else the run stops without swapping (source unblocked).
+5. One ``update_aliases`` call moves the alias (atomic: a search sees the old index
+   or the new one, never neither). The source is deleted after a short grace period.
+
+Every write goes through :class:`~indexer.engine.Engine`, so the embedded
+engine's journal follows the rebuild too.
+
+    >>> report = reindex(engine, IndexNames("casematch"), progress=print)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from indexer.documents import build_document, load_mapping
+from indexer.engine import BulkOp, Engine, EngineError
+from indexer.records import Record
+from indexer.store import IndexNames
+
+log = logging.getLogger("casematch.reindex")
+
+#: ``progress(alias, copied, total)``
+ReindexProgress = Callable[[str, int, int], None]
+
+_SUFFIX = re.compile(r"-(\d{6})$")
+
+
+class ReindexError(EngineError):
+    """The rebuild could not be verified; the alias still points at the old index."""
+
+
+@dataclass
+class AliasReport:
+    alias: str
+    source: str
+    target: str
+    copied: int = 0
+    resumed_from: int = 0
+    source_count: int = 0
+    target_count: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class ReindexReport:
+    aliases: list[AliasReport] = field(default_factory=list)
+
+    @property
+    def copied(self) -> int:
+        return sum(a.copied for a in self.aliases)
+
+
+def _number(index: str) -> int:
+    m = _SUFFIX.search(index)
+    return int(m.group(1)) if m else 0
+
+
+def _family(engine: Engine, alias: str) -> list[str]:
+    """Physical indices named ``{alias}-NNNNNN``."""
+    found = engine.client.indices.get(index=f"{alias}-*", ignore_unavailable=True)
+    return sorted(n for n in found if re.fullmatch(r"\d{6}", n[len(alias) + 1 :]))
+
+
+def _rebuild(hit: dict[str, Any], index: str) -> BulkOp:
+    record = Record.model_validate(hit["_source"]["record"])
+    return BulkOp("index", index, str(hit["_id"]), orjson.dumps(build_document(record)))
+
+
+def reindex_alias(
+    engine: Engine,
+    alias: str,
+    *,
+    batch_size: int = 1000,
+    progress: ReindexProgress | None = None,
+    drop_grace_s: float = 1.0,
+    stop_after: int | None = None,
+) -> AliasReport:
+    """Rebuild the index behind one alias and swap it (see the module docstring).
+
+    ``stop_after`` stops the copy after that many documents without swapping, as an
+    interruption would (tests and operators use it to exercise the resume).
+    """
+    started = time.perf_counter()
+    targets = engine.alias_targets(alias)
+    if len(targets) != 1:
+        raise ReindexError(f"alias {alias} points at {len(targets)} indices; expected exactly one")
+    (source,) = targets
+    family = _family(engine, alias)
+    for name in family:
+        if _number(name) < _number(source):
+            log.info("deleting %s, the source of an earlier reindex", name)
+            engine.delete_index(name)
+    newer = [n for n in family if _number(n) > _number(source)]
+    target = newer[-1] if newer else f"{alias}-{_number(source) + 1:06d}"
+    for name in newer[:-1]:
+        engine.delete_index(name)
+    report = AliasReport(alias=alias, source=source, target=target)
+
+    search_after: list[Any] | None = None
+    if newer and not engine.write_blocked(source):
+        # The source took writes since the interrupted copy: the copy may be stale.
+        log.info("%s changed since %s was started; rebuilding it", source, target)
+        engine.delete_index(target)
+        newer = []
+    if newer:
+        last = engine.client.search(
+            index=target, body={"size": 1, "sort": [{"_id": "desc"}], "_source": False}
+        )["hits"]["hits"]
+        if last:
+            search_after = [last[0]["_id"]]
+            report.resumed_from = engine.count(target)
+            log.info("resuming %s after %d documents", target, report.resumed_from)
+    else:
+        engine.create_index(target, load_mapping())
+
+    engine.set_write_block(source, True)
+    swapped = False
+    interrupted = True
+    try:
+        engine.refresh(source)
+        total = engine.count(source)
+        report.source_count = total
+        copied = report.resumed_from
+        while True:
+            body: dict[str, Any] = {
+                "size": batch_size,
+                "sort": [{"_id": "asc"}],
+                "_source": ["record"],
+            }
+            if search_after is not None:
+                body["search_after"] = search_after
+            hits = engine.client.search(index=source, body=body)["hits"]["hits"]
+            if not hits:
+                break
+            try:
+                ops = [_rebuild(h, target) for h in hits]
+            except ValidationError as exc:
+                raise ReindexError(
+                    f"a stored record in {source} no longer validates ({exc.error_count()} errors); "
+                    "nothing was swapped"
+                ) from None
+            result = engine.bulk_ops(ops)
+            if result.failed:
+                kinds = sorted({i.error or str(i.status) for i in result.failed})
+                raise ReindexError(
+                    f"the engine refused {len(result.failed)} rebuilt documents for {target} "
+                    f"({', '.join(kinds)}); nothing was swapped"
+                )
+            copied += len(ops)
+            report.copied += len(ops)
+            search_after = [hits[-1]["_id"]]
+            if progress is not None:
+                progress(alias, copied, total)
+            if stop_after is not None and report.copied >= stop_after:
+                return report  # as an interruption: the source stays read-only for the resume
+        interrupted = False
+        engine.refresh(target)
+        report.target_count = engine.count(target)
+        if report.target_count != report.source_count:
+            raise ReindexError(
+                f"{target} holds {report.target_count} documents, {source} {report.source_count}; "
+                "nothing was swapped (re-run reindex)"
+            )
+        engine.update_aliases(
+            [
+                {"remove": {"index": source, "alias": alias}},
+                {"add": {"index": target, "alias": alias}},
+            ]
+        )
+        swapped = True
+    except ReindexError:
+        interrupted = False
+        raise
+    finally:
+        if not swapped and not interrupted:
+            engine.set_write_block(source, False)
+    time.sleep(drop_grace_s)  # let searches that resolved the alias before the swap finish
+    engine.delete_index(source)
+    report.seconds = time.perf_counter() - started
+    log.info(
+        "reindexed %s: %s -> %s, %d documents in %.1f s",
+        alias,
+        source,
+        target,
+        report.target_count,
+        report.seconds,
+    )
+    return report
+
+
+def reindex(
+    engine: Engine,
+    names: IndexNames,
+    *,
+    batch_size: int = 1000,
+    progress: ReindexProgress | None = None,
+    drop_grace_s: float = 1.0,
+) -> ReindexReport:
+    """Rebuild the cases and inbox-items indices behind their aliases (I4)."""
+    mapping = load_mapping()
+    report = ReindexReport()
+    for alias in names.record_aliases:
+        engine.ensure_index(alias, mapping)
+        report.aliases.append(
+            reindex_alias(
+                engine, alias, batch_size=batch_size, progress=progress, drop_grace_s=drop_grace_s
+            )
+        )
+    return report
