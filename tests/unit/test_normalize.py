@@ -7,7 +7,7 @@ from typing import Any
 
 import pycountry
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexer.documents import build_document
@@ -366,12 +366,14 @@ _word = st.text(
 ).filter(lambda w: normalize_text(w) not in _NO_INFO_PARTS and not w.startswith("placeholder"))
 
 
+@settings(deadline=None)  # no timed assertions in tests
 @given(st.text(max_size=40))
 def test_N1_normalize_text_is_idempotent(value: str) -> None:
     once = normalize_text(value)
     assert once is None or normalize_text(once) == once
 
 
+@settings(deadline=None)  # no timed assertions in tests
 @given(
     st.lists(
         st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZÉØ"),
@@ -385,6 +387,7 @@ def test_N2_initials_are_separator_insensitive(letters: list[str], seps: list[st
     assert normalize_initials(separated) == normalize_initials("".join(letters))
 
 
+@settings(deadline=None)  # no timed assertions in tests
 @given(
     st.lists(_word, min_size=1, max_size=5), st.randoms(use_true_random=False), st.integers(0, 5)
 )
@@ -401,6 +404,7 @@ def test_N3_name_tokens_are_order_and_split_independent(
 _no_info = st.sampled_from([*sorted(NO_INFORMATION), "N/A", "UNK", "PRIVACY", "Placeholder"])
 
 
+@settings(deadline=None)  # no timed assertions in tests
 @given(
     _no_info, st.sampled_from(["", " ", "  ", "\t"]), st.sampled_from(["", ".", " "]), st.booleans()
 )
