@@ -4,14 +4,17 @@ The data set is :func:`benchmarks.generator.sample_dataset` (300 Cases over
 three organizations and 30 Inbox Items with planted duplicates, follow-ups and
 near misses), the same for the same seed. ``serve --sample`` loads it into an
 empty store only, so a restart on the same data directory keeps what the API
-wrote. ``demo`` loads it into a fresh store, prints the counts, then runs
-duplicate detection on every sample Inbox Item and prints what was found.
+wrote. ``demo`` loads it into a fresh store, prints the counts, runs duplicate
+detection on every sample Inbox Item (compared with the planted truth), then
+promotes each one as a processor would and prints what happened.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
@@ -22,7 +25,10 @@ from indexer.store import RecordStore
 from matcher import Detection
 from service import render
 from service.app import Services
+from service.auth import Principal
 from service.detection import run_detection
+from service.errors import ServiceError
+from service.promotion.workflows import DecisionAction, PromotionService
 
 
 def sample_records(seed: int) -> list[Record]:
@@ -91,6 +97,14 @@ def run_demo(services: Services, *, seed: int, console: Console) -> None:
     )
     if found:
         console.print(render.detection_tables(found[0].detection))
+    promotions = promote_all(services, seed, organizations)
+    console.print(promotions_table(promotions))
+    outcomes = Counter(p.final_state for p in promotions)
+    console.print(
+        "promotion: "
+        + ", ".join(f"{n} {state}" for state, n in sorted(outcomes.items()))
+        + f"; counts now: {_counts_line(services.store.counts())}"
+    )
 
 
 @dataclass(frozen=True)
@@ -154,3 +168,91 @@ def _truth(d: DemoDetection) -> str:
     if d.found_forbidden:
         parts.append(f"{d.found_forbidden} forbidden!")
     return ", ".join(parts) or "-"
+
+
+@dataclass(frozen=True)
+class DemoPromotion:
+    """What promoting one sample Inbox Item did."""
+
+    item_id: str
+    family: str
+    promote: str
+    decision: str
+    result: str
+    final_state: str
+
+
+def promote_all(services: Services, seed: int, organizations: Sequence[str]) -> list[DemoPromotion]:
+    """Promote every sample Inbox Item as a processor would (P1-P3).
+
+    No potential match: the Case is created. Potential matches: the decision a
+    processor who knew the planted truth would take - mark a follow-up of the
+    true original, mark a duplicate of it, or create a new Case for a near miss.
+    """
+    promotion = PromotionService(services.store, services.settings)
+    promotion.ensure_indices()
+    principal = Principal(
+        key_id="demo",
+        organizations=frozenset(organizations),
+        permissions=frozenset({"promote", "read_matches", "admin"}),
+    )
+    out: list[DemoPromotion] = []
+    for query in sample_queries(seed):
+        item_id = query.source.id
+        decision = "-"
+        try:
+            first = promotion.promote(item_id, principal, f"demo-promote-{item_id}")
+            result = first
+            if first["outcome"] == "potential_matches":
+                action, target, target_type = _decision(query.family, query.expected, first)
+                decision = f"{action} {target or ''}".strip()
+                result = promotion.decide(
+                    item_id,
+                    principal,
+                    f"demo-decide-{item_id}",
+                    action=action,
+                    target_id=target,
+                    target_type=target_type,
+                )
+            summary = result["outcome"] + (f" {result['case_id']}" if result.get("case_id") else "")
+        except ServiceError as exc:
+            first = {"outcome": "refused"}
+            summary = f"refused: {exc.message}"
+        stored = services.store.get(Kind.inbox_item, item_id)
+        out.append(
+            DemoPromotion(
+                item_id=item_id,
+                family=query.family,
+                promote=first["outcome"],
+                decision=decision,
+                result=summary,
+                final_state=stored.record.state if stored else "?",
+            )
+        )
+    return out
+
+
+def _decision(
+    family: str, expected: Sequence[str], outcome: dict[str, Any]
+) -> tuple[DecisionAction, str | None, Literal["case", "inbox_item"] | None]:
+    matches = [m for section in outcome["detection"]["sections"].values() for m in section]
+    truth = next((m for m in matches if m["record_id"] in expected), None)
+    if truth is None:
+        return "create_new_case", None, None
+    target_type: Literal["case", "inbox_item"] = truth["record_type"]
+    if family == "follow_up" and target_type == "case":
+        return "mark_follow_up", truth["record_id"], target_type
+    return "mark_duplicate", truth["record_id"], target_type
+
+
+def promotions_table(promotions: Sequence[DemoPromotion]) -> Table:
+    table = Table(title="promotion of the sample Inbox Items")
+    for column in ("item", "planted as", "promote", "decision", "result", "item state"):
+        table.add_column(column)
+    for p in promotions:
+        table.add_row(p.item_id, p.family, p.promote, p.decision, p.result, p.final_state)
+    return table
+
+
+def _counts_line(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in counts.items())

@@ -90,6 +90,8 @@ def test_check_prints_the_sections_as_tables(loaded: Path, tmp_path: Path) -> No
     result = run(loaded, "check", str(item))
     assert result.returncode == 0, result.stderr
     assert "ID matches" in result.stdout
+    assert "promotion of the sample Inbox Items" in result.stdout
+    assert "marked_as_follow_up" in result.stdout
     assert "case C-3" in result.stdout
     assert "WWUID" in result.stdout
 
@@ -120,3 +122,5 @@ def test_demo_generates_loads_and_detects(tmp_path: Path) -> None:
     assert "loaded 330 records" in result.stdout
     assert "Inbox Items have potential matches" in result.stdout
     assert "ID matches" in result.stdout
+    assert "promotion of the sample Inbox Items" in result.stdout
+    assert "marked_as_follow_up" in result.stdout
