@@ -194,3 +194,12 @@ def test_json_schema_documents_the_format() -> None:
     schema = _Holder.model_json_schema()
     options = schema["properties"]["when"]["anyOf"]
     assert {"pattern": r"^\d{4}(-\d{2}(-\d{2})?)?$", "type": "string"} in options
+
+
+def test_module_examples_hold() -> None:
+    import doctest
+
+    import indexer.dates as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

@@ -414,3 +414,12 @@ def test_default_today_is_the_current_day() -> None:
 def test_M6_near_miss_is_never_a_subject_match() -> None:
     """M6 limits Possible Matches only, so its base is postmarketing (no M12 Subject Match)."""
     assert all(not _base(q).is_clinical_trial for q in _queries("old_new_info_date"))
+
+
+def test_module_examples_hold() -> None:
+    import doctest
+
+    import benchmarks.generator as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

@@ -421,3 +421,12 @@ def test_N5_no_information_never_produces_a_matchable_value(
 
 def test_N3_no_information_token_is_dropped_wherever_it_stands() -> None:
     assert name_tokens("Jacob UNK", None) == name_tokens("Jacob", "UNK") == ("jacob",)
+
+
+def test_module_examples_hold() -> None:
+    import doctest
+
+    import indexer.normalize as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

@@ -385,3 +385,12 @@ def test_state_sets_are_consistent_with_the_enums() -> None:
     assert (
         "approved" in NOT_IN_FLIGHT_CASE_STATES and "in_progress" not in NOT_IN_FLIGHT_CASE_STATES
     )
+
+
+def test_module_examples_hold() -> None:
+    import doctest
+
+    import indexer.records as module
+
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
