@@ -22,7 +22,6 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -150,10 +149,3 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     components["Record"] = record_schema
     app.openapi_schema = schema
     return schema
-
-
-def data_dir_note(settings: Settings) -> str:
-    """Where records live, for messages (no secrets: the URL's credentials are not shown)."""
-    if settings.engine_kind == "opensearch":
-        return "OpenSearch"
-    return f"embedded engine, data in {Path(settings.data_dir).resolve()}"

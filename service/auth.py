@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -136,10 +136,6 @@ def require(*permissions: Permission) -> Callable[[Principal], Principal]:
 
     dependency.__name__ = f"require_{'_'.join(permissions) or 'key'}"
     return dependency
-
-
-def all_permissions() -> Iterable[Permission]:
-    return _IMPLIED_BY.keys()
 
 
 #: Any valid key.
