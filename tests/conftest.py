@@ -17,6 +17,7 @@ drops the indices afterwards, so tests never see each other's documents.
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,18 +33,13 @@ _URL_ENV = "CASEMATCH_TEST_OPENSEARCH_URL"
 _ENGINE_FIXTURES = {"engine", "index_names", "store"}
 
 
-def _engine_params() -> list[str]:
-    if os.environ.get(_URL_ENV):
-        return ["opensearch-url"]
-    return ["embedded", "opensearch-container"]
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if _ENGINE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
 
 
+@functools.cache
 def _docker_unavailable_reason() -> str | None:
     """Why a Docker-backed OpenSearch cannot run here, or ``None`` if it can."""
     host = os.environ.get("DOCKER_HOST")
@@ -62,6 +58,20 @@ def _docker_unavailable_reason() -> str | None:
     except Exception as exc:  # any failure to reach the daemon means "no Docker"
         return f"the Docker engine does not answer ({type(exc).__name__}); the OpenSearch-container run needs Docker"
     return None
+
+
+def _engine_params() -> list[str]:
+    if os.environ.get(_URL_ENV):
+        return ["opensearch-url"]
+    if _docker_unavailable_reason() is None:
+        return ["embedded", "opensearch-container"]
+    # Without Docker the container run is one visible skip (test_opensearch_container_run),
+    # not a skipped twin of every integration test.
+    return ["embedded"]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"casematch engines: {', '.join(_engine_params())}"
 
 
 @pytest.fixture(scope="session")

@@ -222,3 +222,13 @@ def test_restore_keeps_aliases_and_deletes(tmp_path: Path) -> None:
         assert not engine.index_exists(first)
         assert engine.get("keep-docs", "b") is not None
         assert engine.get("keep-docs", "c") is None
+
+
+def test_opensearch_container_run() -> None:
+    """The integration suite also runs on a real OpenSearch container when Docker is here."""
+    from tests.conftest import _docker_unavailable_reason, _engine_params
+
+    reason = _docker_unavailable_reason()
+    if reason is not None and not os.environ.get("CASEMATCH_TEST_OPENSEARCH_URL"):
+        pytest.skip(f"the integration tests did not run on a real OpenSearch: {reason}")
+    assert {"opensearch-container", "opensearch-url"} & set(_engine_params())
