@@ -78,6 +78,11 @@ def _day(value: PartialDate | None) -> str | None:
     return value.first_day.isoformat() if value is not None else None
 
 
+def _latest_day(value: PartialDate | None) -> str | None:
+    """The last day a partial date may stand for: M6 excludes only what is surely old."""
+    return value.last_day.isoformat() if value is not None else None
+
+
 def build_document(record: Record) -> Document:
     """The index document for one record (pure: same record, same document)."""
     ids = record.identifiers
@@ -172,7 +177,7 @@ def build_document(record: Record) -> Document:
         "study_number": normalize_code(record.study_number),
         "blinded": record.blinded or any(prod.blinded for prod in record.products),
         "receipt_date": _day(record.receipt_date),
-        "new_info_date": _day(record.new_info_date or record.receipt_date),
+        "new_info_date": _latest_day(record.new_info_date or record.receipt_date),
         "localization": record.localization,
         "ids": id_doc,
         "patient": patient,

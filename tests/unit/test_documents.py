@@ -305,3 +305,29 @@ def test_every_mapped_field_is_built() -> None:
 )
 def test_I3_M7_searchable_states(kind: str, state: str, searchable: bool) -> None:
     assert is_searchable(kind, state) is searchable
+
+
+@pytest.mark.parametrize(
+    ("new_info", "receipt", "indexed"),
+    [
+        ("2023", None, "2023-12-31"),
+        ("2023-02", None, "2023-02-28"),
+        ("2023-02-10", None, "2023-02-10"),
+        (None, "2023-06", "2023-06-30"),
+        (None, None, None),
+    ],
+    ids=["year", "month", "day", "receipt-fallback", "none"],
+)
+def test_M6_partial_new_info_date_is_indexed_as_its_latest_day(
+    new_info: str | None, receipt: str | None, indexed: str | None
+) -> None:
+    record = Record.model_validate(
+        {
+            "id": "C-1",
+            "kind": "case",
+            "organization": "ORG-A",
+            "new_info_date": new_info,
+            "receipt_date": receipt,
+        }
+    )
+    assert build_document(record)["new_info_date"] == indexed
