@@ -8,9 +8,9 @@ or the transmission profile whose ``e2b_senders`` lists the message sender
 failures come back as details naming the message number, the ICH element and
 its path, never a value from the message.
 
-    >>> details([E2BError("a.xml", "required element is missing", 2, "C.1.1", "/x")])
-    [{'field': 'message 2: C.1.1', 'value': None, 'error': 'required element is missing', \
-'source': 'a.xml', 'message_number': 2, 'element': 'C.1.1', 'path': '/x', 'line': None}]
+    >>> [d] = details([E2BError("a.xml", "required element is missing", 2, "C.1.1", "/x")])
+    >>> d["field"], d["error"], d["message_number"], d["path"]
+    ('message 2: C.1.1', 'required element is missing', 2, '/x')
 """
 
 from __future__ import annotations
@@ -79,7 +79,8 @@ def details(errors: Sequence[E2BError]) -> list[dict[str, Any]]:
         if error.element:
             where.append(error.element)
         field = ": ".join(where) or (f"line {error.line}" if error.line else "body")
-        out.append({"field": field, "value": None, "error": error.reason, **error.as_dict()})
+        located = {k: v for k, v in error.as_dict().items() if k != "reason"}
+        out.append({"field": field, "value": None, "error": error.reason, **located})
     return out
 
 

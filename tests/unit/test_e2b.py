@@ -480,3 +480,16 @@ def test_a_long_but_valid_product_name_is_kept_to_the_records_limit() -> None:
     find(message, DRUG_NAME).text = "Drug " + "x" * 245  # G.k.2.2 allows 250
     [product, *_] = one(batch_of(message)).products
     assert product.product_reported is not None and len(product.product_reported) == 200
+
+
+@pytest.mark.parametrize(
+    "module_name",
+    ["indexer.e2b", "indexer.e2b_codes", "service.e2b_intake"],
+    ids=["e2b", "e2b_codes", "e2b_intake"],
+)
+def test_module_examples_hold(module_name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module_name))
+    assert result.attempted > 0 and result.failed == 0
