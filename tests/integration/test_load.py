@@ -62,7 +62,7 @@ def test_I5_ndjson_with_three_bad_lines_loads_the_rest(
 def test_I5_json_array_elements_stream_with_their_line_numbers(
     store: RecordStore, index_names: IndexNames, engine: Engine, tmp_path: Path
 ) -> None:
-    tricky = {**_inbox(3), "narrative": 'quotes \\" and brackets ]} [{ , in "text"\n'}
+    tricky = {**_inbox(3), "narrative": 'quotes \\" and brackets ]} [{ , in "text"'}
     elements = [
         orjson.dumps(_inbox(1), option=orjson.OPT_INDENT_2),  # lines 2-6
         orjson.dumps(_bad_record(), option=orjson.OPT_INDENT_2),
