@@ -1,0 +1,67 @@
+"""``casematch load`` and ``casematch check`` on the FDA E2B(R3) examples, as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+CASEMATCH = str(Path(sys.executable).with_name("casematch"))
+FDA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "e2b-r3-fda-examples"
+#: A guard against a hung process, not a speed assertion.
+TIMEOUT_S = 300
+
+
+def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEMATCH_")}
+    env["CASEMATCH_DATA_DIR"] = str(data_dir)
+    env["CASEMATCH_CONFIG"] = str(data_dir / "absent.toml")
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [CASEMATCH, *args], capture_output=True, text=True, env=env, timeout=TIMEOUT_S
+    )
+
+
+def test_load_scenario1_as_a_case_then_check_scenario2_finds_it_by_wwuid(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    loaded = run(
+        data,
+        "load",
+        "--organization",
+        "ORG-A",
+        "--kind",
+        "case",
+        str(FDA / "FAERS2022Scenario1.xml"),
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert "loaded 1 records" in loaded.stdout
+    checked = run(
+        data, "check", "--organization", "ORG-A", "--json", str(FDA / "FAERS2022Scenario2.xml")
+    )
+    assert checked.returncode == 0, checked.stderr
+    detection = json.loads(checked.stdout)
+    [match] = detection["sections"]["id_matches"]
+    assert (match["record_type"], match["badge"]) == ("case", "WWUID")
+
+
+def test_load_reports_the_bad_message_and_stores_the_good_ones(tmp_path: Path) -> None:
+    text = (FDA / "FAERS2022Scenario1.xml").read_text()
+    start, end = text.index("<PORR_IN049016UV>"), text.index("</PORR_IN049016UV>") + 18
+    message = text[start:end]
+    c11 = 'root="2.16.840.1.113883.3.989.2.1.3.1"/>\n\t\t\t\t\t<!--  C.1.1'
+    broken = message.replace(c11, c11.replace("2.16.840.1.113883.3.989.2.1.3.1", "9.9"))
+    assert broken != message
+    other = message.replace("<name>JD</name>", "<name>AB</name>")
+    batch = tmp_path / "batch.xml"
+    batch.write_text(text[:start] + message + broken + other + text[end:])
+    result = run(tmp_path / "data", "load", "--organization", "ORG-A", str(batch))
+    assert result.returncode == 1
+    assert "loaded 2 records" in result.stdout
+    assert "message 2: C.1.1" in result.stdout
+    assert "JD" not in result.stdout and "AB" not in result.stdout
