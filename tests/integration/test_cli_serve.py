@@ -150,7 +150,12 @@ def test_acknowledged_records_survive_kill_9_and_restart(serve: Any, tmp_path: P
     items = [
         {"id": f"II-{i}", "organization": "ORG-A", "patient": {"initials": "AB"}} for i in range(20)
     ]
-    case = {"id": "C-1", "organization": "ORG-A", "state": "in_progress"}
+    case = {
+        "id": "C-1",
+        "organization": "ORG-A",
+        "state": "in_progress",
+        "identifiers": {"wwuid": "US-ACME-000777"},
+    }
     assert (
         httpx.post(f"{served.url}/v1/inbox-items", json=items, headers=headers).status_code == 201
     )
@@ -174,6 +179,11 @@ def test_acknowledged_records_survive_kill_9_and_restart(serve: Any, tmp_path: P
     assert indices["inbox_items"]["documents"] == 21
     assert indices["inbox_items"]["searchable"] == 21
     assert indices["cases"]["searchable"] == 1
+    # Searchable, not just stored: a new item with the Case's WWUID finds it.
+    twin = {"id": "II-twin", "organization": "ORG-A", "identifiers": {"wwuid": "US-ACME-000777"}}
+    assert httpx.post(f"{again.url}/v1/inbox-items", json=twin, headers=headers).status_code == 201
+    check = httpx.post(f"{again.url}/v1/inbox-items/II-twin/duplicate-check", headers=headers)
+    assert [m["record_id"] for m in check.json()["sections"]["id_matches"]] == ["C-1"]
 
 
 def test_sample_without_keys_prints_a_demo_key_that_works(serve: Any) -> None:
