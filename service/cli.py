@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 import secrets
 import signal
 import socket
@@ -135,6 +136,7 @@ def serve(
     """Serve the HTTP API (embedded engine unless CASEMATCH_OPENSEARCH_URL is set)."""
     from service import demo
 
+    _configure_logging()
     settings = Settings()
     with _stoppable():
         try:
@@ -173,6 +175,8 @@ def serve(
                 def ready(url: str) -> None:
                     out.print(f"casematch listening on {url}")
                     out.print(f"  API docs: {url}/docs   health: {url}/health")
+                    if dataset is not None and demo_key is None:
+                        out.print("  API keys: those of CASEMATCH_API_KEYS (no demo key created)")
                     if demo_key is not None:
                         out.print(
                             f"  demo API key (organizations {', '.join(organizations)}; "
@@ -195,6 +199,16 @@ def serve(
         except _Stop:
             pass
     out.print("casematch stopped")
+
+
+def _configure_logging() -> None:
+    """casematch's own log lines (ids, counts, timings; never PHI) at INFO on stderr."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("casematch")
+    if not root.handlers:
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
 
 
 def _counts_line(counts: dict[str, int]) -> str:
