@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import date
+from functools import lru_cache
 from typing import Any, Literal
 
 from lxml import etree
@@ -468,16 +469,22 @@ def _obs_code(obs: etree._Element) -> str | None:
     return code.get("code")
 
 
+@lru_cache(maxsize=512)
+def _xpath(expr: str) -> etree.XPath:
+    """A compiled XPath (``h:`` = the HL7 namespace); the expressions are few and reused."""
+    return etree.XPath(expr, namespaces=NS)
+
+
 def _nodes(node: etree._Element, expr: str) -> list[etree._Element]:
-    """The elements an XPath (``h:`` = the HL7 namespace) selects under ``node``."""
-    found = node.xpath(expr, namespaces=NS)
+    """The elements an XPath selects under ``node``."""
+    found = _xpath(expr)(node)
     assert isinstance(found, list)
     return [n for n in found if isinstance(n, etree._Element)]
 
 
 def _strings(node: etree._Element, expr: str) -> list[str]:
     """The attribute values an XPath ending in ``/@name`` selects under ``node``."""
-    found = node.xpath(expr, namespaces=NS)
+    found = _xpath(expr)(node)
     assert isinstance(found, list)
     return [str(v) for v in found if isinstance(v, str)]
 
