@@ -25,6 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.engine import EngineUnavailable, VersionConflict
 from indexer.records import PHI_FIELDS, describe_errors
@@ -140,10 +141,40 @@ async def _version_conflict(request: Request, exc: Exception) -> JSONResponse:
     return _body(409, "the record was changed concurrently; re-read it and retry")
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    # The type only: an exception message may quote a field value (M21).
-    log.error("unhandled %s during %s %s", type(exc).__name__, request.method, request.url.path)
-    return _body(500, "internal error")
+class CatchAll:
+    """ASGI middleware: an unexpected exception becomes a bare 500, logged by type only.
+
+    Starlette's own last-resort handler re-raises after answering so that the
+    server logs the traceback; an exception message may quote a field value,
+    so this middleware (inside it) keeps such exceptions from reaching it (M21).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            log.error(
+                "unhandled %s during %s %s",
+                type(exc).__name__,
+                scope.get("method", ""),
+                scope.get("path", ""),
+            )
+            if not started:
+                await _body(500, "internal error")(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
@@ -156,4 +187,4 @@ def install(app: FastAPI) -> None:
     # connection errors mean the same thing.
     app.add_exception_handler(opensearchpy.ConnectionError, _engine_unavailable)
     app.add_exception_handler(VersionConflict, _version_conflict)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(CatchAll)
