@@ -112,3 +112,22 @@ def test_a_key_with_two_organizations_names_one_or_uses_the_senders_profile(
 
 def test_an_organization_outside_the_key_is_403(client: TestClient) -> None:
     assert post(client, scenario("Scenario1"), organization="ORG-B")["status"] == 403
+
+
+def test_uploaded_scenario2_finds_the_uploaded_scenario1_case_by_wwuid(client: TestClient) -> None:
+    headers = {**XML, "X-API-Key": "key-a"}
+    case = client.post("/v1/cases", content=scenario("Scenario1"), headers=headers)
+    item = client.post("/v1/inbox-items", content=scenario("Scenario2"), headers=headers)
+    assert (case.status_code, item.status_code) == (201, 201)
+    res = client.post(
+        f"/v1/inbox-items/{item.json()['ids'][0]}/duplicate-check",
+        headers={"X-API-Key": "key-a"},
+    )
+    assert res.status_code == 200
+    [match] = res.json()["sections"]["id_matches"]
+    assert (match["record_type"], match["record_id"], match["badge"]) == (
+        "case",
+        case.json()["ids"][0],
+        "WWUID",
+    )
+    assert match["status"]["patient"] is True
