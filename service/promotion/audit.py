@@ -82,7 +82,7 @@ class AuditLog:
                 }
                 for e in parsed
             ],
-            refresh="wait_for",
+            refresh=False,
         )
         failed = result.failed
         if failed:
@@ -94,6 +94,7 @@ class AuditLog:
 
     def for_record(self, record_id: str, *, size: int = 1000) -> list[AuditEntry]:
         """Every entry of one record, oldest first."""
+        self.engine.refresh(self.index)
         res = self.engine.client.search(
             index=self.index,
             body={

@@ -171,7 +171,7 @@ def _combine(initial: list[M], follow: list[M], key: Callable[[M], str | None]) 
                 for name, value in by_key[k].model_dump(exclude={"rank"}).items()
                 if value not in ([], None)
             }
-            x = x.model_copy(update=updates)
+            x = type(x).model_validate({**x.model_dump(), **updates})
         out.append(x)
     next_rank = max((x.rank for x in out), default=0) + 1
     for x in sorted(follow, key=lambda e: e.rank):

@@ -92,7 +92,7 @@ class IdempotencyStore:
             "payload": {},
         }
         try:
-            self.engine.index(self.index, kid, claim, op_type="create")
+            self.engine.index(self.index, kid, claim, op_type="create", refresh=False)
         except VersionConflict:
             doc = self.engine.get(self.index, kid)
             if doc is not None:
@@ -113,7 +113,7 @@ class IdempotencyStore:
                 "completed_at": now_iso(),
                 "payload": {"status": outcome.status, "body": outcome.body},
             }
-            self.engine.index(self.index, kid, done)
+            self.engine.index(self.index, kid, done, refresh=False)
         return outcome
 
 

@@ -120,11 +120,25 @@ class PlanRunner:
             },
         )
 
-    def commit(self, current: StoredRecord, new: Record, entries: list[AuditEntry]) -> StoredRecord:
-        """Write ``new`` over ``current`` on its seq_no (VersionConflict if it changed), then audit."""
+    def commit(
+        self,
+        current: StoredRecord,
+        new: Record,
+        entries: list[AuditEntry],
+        *,
+        defer_audit: bool = False,
+    ) -> StoredRecord:
+        """Write ``new`` over ``current`` on its seq_no (VersionConflict if it changed), then audit.
+
+        The entries of this write stay on the item (``links.audit``); the audit write
+        also repeats the previous write's entries (idempotent), so a deferred write
+        (``defer_audit``, used by the claim) is stored by the next commit at the latest.
+        """
         links = {**new.links, "audit": [e.model_dump(mode="json") for e in entries]}
         stored = self.store.replace(current, new.model_copy(update={"links": links}))
-        self.audit.write(entries)
+        if not defer_audit:
+            previous = current.record.links.get("audit") or []
+            self.audit.write([*previous, *entries])
         return stored
 
     def flush_audit(self, stored: StoredRecord) -> None:
@@ -155,7 +169,7 @@ class PlanRunner:
             from_state=item.state,
             to_state="processing",
         )
-        return self.commit(stored, new, [entry])
+        return self.commit(stored, new, [entry], defer_audit=True)
 
     def run(self, stored: StoredRecord, plan: Plan) -> dict[str, Any]:
         """Claim ``stored`` for ``plan`` and carry it out; a lost race sees the winner's outcome."""

@@ -118,12 +118,16 @@ class TransmissionStore:
         The change is written on the stored seq_no and re-applied to a fresh read
         on conflict, so concurrent updates (two results logs) are never lost.
         """
-        for _ in range(attempts):
-            doc = self.engine.get(self.index, initial.id)
+        doc: dict[str, Any] | None = None
+        for attempt in range(attempts):
+            # Most transmissions are new: try to create first, read only on a conflict.
+            doc = None if attempt == 0 else self.engine.get(self.index, initial.id)
             if doc is None:
                 fresh = change(initial) or initial
                 try:
-                    self.engine.index(self.index, fresh.id, fresh.document(), op_type="create")
+                    self.engine.index(
+                        self.index, fresh.id, fresh.document(), op_type="create", refresh=False
+                    )
                     return fresh
                 except VersionConflict:
                     continue
@@ -139,6 +143,7 @@ class TransmissionStore:
                     updated.document(),
                     if_seq_no=int(doc["_seq_no"]),
                     if_primary_term=int(doc["_primary_term"]),
+                    refresh=False,
                 )
                 return updated
             except VersionConflict:
@@ -195,7 +200,7 @@ class TransmissionStore:
                 {"_op_type": "create", "_index": self.index, "_id": t.id, "_source": t.document()}
                 for t in transmissions
             ],
-            refresh="wait_for",
+            refresh=False,
         )
         refused = [i for i in result.failed if i.status != 409]
         if refused:

@@ -97,12 +97,11 @@ class PromotionService:
     # -- loading ---------------------------------------------------------------------
 
     def load_item(self, item_id: str, principal: Principal) -> StoredRecord:
-        """The Inbox Item (403 for another organization), audit repaired, plans settled."""
+        """The Inbox Item (403 for another organization), an interrupted plan settled."""
         stored = self.store.get("inbox_item", item_id)
         if stored is None:
             raise NotFound("inbox_item", item_id)
         principal.check_organization(stored.record.organization)
-        self.runner.flush_audit(stored)
         return self.runner.settle(stored)
 
     def _target_case(self, case_id: str, organization: str) -> StoredRecord:

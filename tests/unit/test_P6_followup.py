@@ -152,7 +152,14 @@ def test_P6_products_and_events_combined_initial_primary_stays() -> None:
                 {"product": "PRD-2", "rank": 1},
                 {"product": "prd-1", "drug_role": "suspect"},
             ],
-            events=[{"meddra_pt_code": "10019211", "seriousness": ["hospitalization"], "rank": 1}],
+            events=[
+                {
+                    "meddra_pt_code": "10019211",
+                    "seriousness": ["hospitalization"],
+                    "onset": "2025-02-01",
+                    "rank": 1,
+                }
+            ],
         ),
     )
     assert [(p.product, p.rank) for p in merged.products] == [("prd-1", 1), ("PRD-2", 2)]
@@ -160,6 +167,7 @@ def test_P6_products_and_events_combined_initial_primary_stays() -> None:
     assert len(merged.events) == 1
     assert merged.events[0].event_reported == "headache"
     assert [s.value for s in merged.events[0].seriousness] == ["hospitalization"]
+    assert merged.events[0].onset is not None and merged.events[0].onset.precision == "day"
 
 
 def test_P13_override_uses_item_data_and_appends_initial_narrative_and_documents() -> None:
