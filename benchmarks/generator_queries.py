@@ -532,6 +532,52 @@ def generate_queries(
         yield _build_query(family, pop, indices, ctx)
 
 
+#: What each disguised duplicate is about; :func:`_degrade` leaves that part alone.
+_FOCUS: dict[str, frozenset[str]] = {
+    "name_order_swap": frozenset({"names"}),
+    "transliterated_name": frozenset({"names"}),
+    "typo_name": frozenset({"names"}),
+    "partial_dob": frozenset({"dob"}),
+    "onset_day_month_swap": frozenset({"onset"}),
+    "reporter_name_variant": frozenset({"reporter"}),
+    "product_verbatim_variant": frozenset({"product"}),
+    "no_identifier_duplicate": frozenset({"initials", "dob"}),
+}
+
+
+def _degrade(item: RecordDict, rng: random.Random, keep: frozenset[str]) -> None:
+    """A second report rarely repeats everything: drop or reword some other fields."""
+    r = rng.random
+    patient, reporter, events = item["patient"], item["reporter"], item["events"]
+    if "dob" not in keep and r() < 0.3:
+        patient.pop("dob", None)
+    if "initials" not in keep and r() < 0.25:
+        patient.pop("initials", None)
+    if "names" not in keep and r() < 0.3:
+        patient.pop("first_name", None)
+        patient.pop("last_name", None)
+    if r() < 0.3:
+        patient.pop("sex", None)
+    if r() < 0.3:
+        for key in ("age", "age_group", "weight"):
+            patient.pop(key, None)
+    if "reporter" not in keep and r() < 0.3:
+        reporter.pop("first_name", None)
+        reporter.pop("last_name", None)
+    if r() < 0.5:
+        item["products"] = item["products"][:1]
+    if r() < 0.5:
+        item["events"] = events = events[:1]
+    if "onset" not in keep and r() < 0.3:
+        events[0].pop("onset", None)
+    code = events[0].get("meddra_pt_code")
+    if code and r() < 0.4:
+        pt = next(t for t in PREFERRED_TERMS if t.code == code)
+        events[0]["event_reported"] = pick(rng, pt.verbatims)
+    if r() < 0.5:
+        item.pop("narrative", None)
+
+
 def _build_query(
     family: str, pop: Population | _ListPopulation, indices: range, ctx: _Ctx
 ) -> LabelledQuery:
@@ -543,6 +589,8 @@ def _build_query(
             item, shares = _FAMILIES[family](case, ctx)
         except _UnsuitableError:
             continue
+        if family in _FOCUS:
+            _degrade(item, ctx.rng, _FOCUS[family])
         base_id = str(case.get("case_id") or case["id"])
         expected: list[str]
         must_not: list[str]
