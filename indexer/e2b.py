@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -196,10 +197,17 @@ def _parse_zip(data: bytes, options: E2BOptions, source: str) -> E2BResult:
             if not member.filename.lower().endswith(".xml"):
                 result.errors.append(E2BError(name, "not an .xml file; skipped"))
                 continue
-            with archive.open(member) as fh:
-                # Read at most one byte past the remaining allowance: a member whose
-                # header under-declares its size cannot expand past the cap.
-                content = fh.read(options.max_bytes - spent + 1)
+            try:
+                with archive.open(member) as fh:
+                    # Read at most one byte past the remaining allowance: a member whose
+                    # header under-declares its size cannot expand past the cap.
+                    content = fh.read(options.max_bytes - spent + 1)
+            except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError):
+                reason = (
+                    "cannot read this ZIP member (corrupt, encrypted or unsupported compression)"
+                )
+                result.errors.append(E2BError(name, reason))
+                continue
             spent += len(content)
             if spent > options.max_bytes:
                 return _fail(source, f"ZIP expands to more than {options.max_bytes} bytes")

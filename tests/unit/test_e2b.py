@@ -392,6 +392,19 @@ def test_a_zip_bomb_is_refused_by_its_uncompressed_size() -> None:
     assert "expands to more than 1000000 bytes" in result.errors[0].reason
 
 
+def test_a_corrupt_zip_member_is_reported_and_the_others_load() -> None:
+    data = bytearray(zip_of({"a.xml": scenario("Scenario1"), "b.xml": scenario("Scenario2")}))
+    body = data.index(b"PK\x03\x04", 1) - 100  # inside a.xml's compressed bytes
+    data[body : body + 8] = b"\x00" * 8
+    result = parse_e2b(bytes(data), ORG, source="in.zip")
+    assert [r.identifiers.case_identifiers[0] for r in result.records] == [
+        "US-APHARMA-8744554B-UPDATE-TESTING222"
+    ]
+    assert [(e.source, e.reason[:24]) for e in result.errors] == [
+        ("in.zip/a.xml", "cannot read this ZIP mem")
+    ]
+
+
 def test_iter_e2b_file_reads_a_zip_from_disk(tmp_path: Path) -> None:
     path = tmp_path / "two.zip"
     path.write_bytes(zip_of({"1.xml": scenario("Scenario1"), "2.xml": scenario("Scenario2")}))
