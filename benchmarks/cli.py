@@ -76,6 +76,9 @@ def quality(
     size: Annotated[int | None, typer.Option(help="indexed Cases (default 50000)")] = None,
     queries: Annotated[int | None, typer.Option(help="labelled queries (default 2000)")] = None,
     febrl: Annotated[str, typer.Option(help="FEBRL data set for the person-data part")] = "febrl3",
+    febrl_queries: Annotated[
+        int, typer.Option(help="FEBRL duplicate records checked per variant (seeded sample)")
+    ] = 500,
     quick: Quick = False,
     out: Out = None,
 ) -> None:
@@ -90,6 +93,7 @@ def quality(
             size=n,
             queries=q,
             febrl=("febrl1" if quick else febrl),
+            febrl_queries=(100 if quick else febrl_queries),
             out=_out("quality", out),
             quick=quick,
         )
@@ -130,7 +134,7 @@ def index(
     """Bulk-load docs/s, reindex time and peak memory against size."""
     from benchmarks.index_report import run_index
 
-    default = [1_000, 5_000] if quick else [10_000, 50_000, 100_000]
+    default = [1_000, 5_000] if quick else [10_000, 50_000]
     _done(
         run_index(seed=seed, sizes=parse_sizes(sizes, default), out=_out("index", out), quick=quick)
     )

@@ -90,7 +90,7 @@ def run_splink(
     import pandas as pd
     from splink import DuckDBAPI, Linker, block_on
 
-    logging.getLogger("splink").setLevel(logging.WARNING)
+    logging.getLogger("splink").setLevel(logging.ERROR)
     columns = [
         "rec_id",
         "given_name",
@@ -107,14 +107,14 @@ def run_splink(
     frame = pd.DataFrame([{c: row.get(c) for c in columns} for row in data.rows])
     db_api = DuckDBAPI()
     table = db_api.register(frame, dataset_display_name=data.name)
-    linker = Linker(table, _settings(use_soc_sec_id, seed), log_level=logging.WARNING)
+    linker = Linker(table, _settings(use_soc_sec_id, seed), log_level=logging.ERROR)
 
     deterministic = [
         block_on("given_name", "surname", "date_of_birth"),
         "l.given_name = r.surname and l.surname = r.given_name and l.date_of_birth = r.date_of_birth",
     ]
     linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.7)
-    linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=seed)
+    linker.training.estimate_u_using_random_sampling(max_pairs=5e6, seed=seed)
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("date_of_birth"))
     linker.training.estimate_parameters_using_expectation_maximisation(
         block_on("given_name", "surname")

@@ -44,7 +44,7 @@ def grouped_bars(
         ax.set_ylim(*ylim)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.32), ncol=5, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, path)
 

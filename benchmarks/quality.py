@@ -23,6 +23,7 @@ and for near misses the false-match rate.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -189,7 +190,7 @@ def _generated(seed: int, size: int, n_queries: int) -> tuple[list[QueryOutcome]
     return outcomes, {"load_s": load_s, "engine": facts}
 
 
-def _febrl(dataset: str, use_soc_sec_id: bool) -> list[QueryOutcome]:
+def _febrl(dataset: str, use_soc_sec_id: bool, max_queries: int, seed: int) -> list[QueryOutcome]:
     data = load_febrl(dataset)
     records = febrl_records(data, use_soc_sec_id=use_soc_sec_id, today=date.today())
     by_entity: dict[str, list[str]] = {}
@@ -208,6 +209,8 @@ def _febrl(dataset: str, use_soc_sec_id: bool) -> list[QueryOutcome]:
             "near_miss": False,
         }
         queries.append((record, labels))
+    if len(queries) > max_queries:
+        queries = random.Random(seed).sample(queries, max_queries)
     options = DetectionOptions(profile="enhanced", match_inbox_items=False, mask_phi=False)
     variant = "with" if use_soc_sec_id else "without"
     with bench_store("quality-febrl") as (_, store):
@@ -218,7 +221,9 @@ def _febrl(dataset: str, use_soc_sec_id: bool) -> list[QueryOutcome]:
 METHOD = __doc__.split("\n\n", 1)[1] if __doc__ else ""
 
 
-def run_quality(*, seed: int, size: int, queries: int, febrl: str, out: Path, quick: bool) -> Path:
+def run_quality(
+    *, seed: int, size: int, queries: int, febrl: str, febrl_queries: int, out: Path, quick: bool
+) -> Path:
     report = Report(
         "quality",
         f"Detection quality: {size:,} generated Cases and FEBRL {febrl}",
@@ -228,13 +233,16 @@ def run_quality(*, seed: int, size: int, queries: int, febrl: str, out: Path, qu
             "indexed_cases": size,
             "queries": queries,
             "febrl": febrl,
+            "febrl_queries": febrl_queries,
             "quick": quick,
             "profile": "enhanced",
         },
     )
     generated, info = _generated(seed, size, queries)
     report.engine = info["engine"]
-    febrl_outcomes = _febrl(febrl, True) + _febrl(febrl, False)
+    febrl_outcomes = _febrl(febrl, True, febrl_queries, seed) + _febrl(
+        febrl, False, febrl_queries, seed
+    )
 
     families = list(DUPLICATE_FAMILIES) + list(NEAR_MISS_FAMILIES)
     per_family = {f: aggregate(o for o in generated if o.family == f) for f in families}
