@@ -183,16 +183,29 @@ def peer(
 @app.command()
 def promotion(
     seed: Seed = 42,
+    cases: Annotated[int | None, typer.Option(help="indexed Cases (default 100000)")] = None,
+    items: Annotated[
+        int | None, typer.Option(help="items promoted manually (default 1000)")
+    ] = None,
+    auto_items: Annotated[
+        int | None, typer.Option(help="items in the automated run (default 10000)")
+    ] = None,
     quick: Quick = False,
     out: Out = None,
 ) -> None:
-    """The promotion workflow benchmark (benchmarks/promotion_bench.py)."""
-    try:
-        from benchmarks.promotion_bench import run_promotion_bench
-    except ImportError as exc:
-        console.print(f"casematch bench promotion: not available yet ({exc})")
-        raise typer.Exit(2) from None
-    _done(run_promotion_bench(seed=seed, quick=quick, out=_out("promotion", out)))
+    """Promotion items/s and latency; one automated run with outcome counts per state."""
+    from benchmarks.promotion_bench import run_promotion_bench
+
+    _done(
+        run_promotion_bench(
+            seed=seed,
+            quick=quick,
+            out=_out("promotion", out),
+            cases=cases,
+            items=items,
+            auto_items=auto_items,
+        )
+    )
 
 
 @app.command(name="all")
