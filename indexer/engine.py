@@ -50,6 +50,10 @@ from opensearchpy.serializer import JSONSerializer
 from indexer.journal import DocumentRow, Journal
 
 log = logging.getLogger("casematch.engine")
+# M21: opensearch-py logs whole request and response bodies (record values, PHI) at
+# DEBUG/INFO; they never reach the application's logs, whatever its log level.
+for _logger in ("opensearch", "opensearchpy.trace"):
+    logging.getLogger(_logger).setLevel(logging.WARNING)
 
 Refresh = str | bool
 
