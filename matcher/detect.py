@@ -3,11 +3,12 @@
 Retrieval runs in stages, each one ``_msearch`` round trip, and stops as soon
 as the M26 cap is provably filled in M14's order:
 
-1. ID query, Subject query (clinical trial) and the *selective* Possible-Match
-   tiers (every category above Product: Patient, Study, Reporter);
-2. only if the cap is not filled: the Product and Event tiers restricted to
-   records with at least two matching identifying values (still selective);
-3. only if still not filled: the Product tier, then the Event tier, in full.
+1. the ID query, the Subject query (clinical trial), the selective
+   Possible-Match tiers (Patient, Reporter) and the selective level of the
+   broad tiers (Study, Product: records matching the tier's own values *and*
+   something lower, i.e. the head of that tier in M14 order);
+2. only when the cap is not yet filled: a broad tier in full (Study, then
+   Product, then Event), one at a time, in M14 order.
 
 A tier whose page came back full is fetched again with a larger page before a
 lower tier is consulted, so a lower tier never displaces a higher one. Every
@@ -31,7 +32,7 @@ from indexer.records import Record
 from matcher.evaluate import Evaluation, evaluate
 from matcher.facts import SOURCE_FIELDS, Facts, facts_from_document
 from matcher.model import Category, DetectionOptions, DetectionRun
-from matcher.profiles import Profile, get_profile
+from matcher.profiles import FIELD_BY_KEY, Profile, get_profile
 from matcher.queries import (
     Query,
     id_query,
@@ -51,7 +52,7 @@ from matcher.rank import (
 log = logging.getLogger("casematch.matcher")
 
 #: Categories whose values are shared by many records: fetched only when the cap needs them.
-BROAD: frozenset[Category] = frozenset({"product", "event"})
+BROAD: frozenset[Category] = frozenset({"study", "product", "event"})
 
 
 class SearchEngine(Protocol):
@@ -146,6 +147,27 @@ class _Run:
                 self.evaluations[key] = evaluate(self.src, cand, self.profile)
                 self.retrieved.append(cand.record_id)
 
+    def levels(self, category: Category) -> tuple[int, ...]:
+        """Minimum matching identifying values per fetch of a tier, most selective first.
+
+        A broad tier (Study, Product) is first asked for records that match
+        every value of its own category *and* something lower, which is
+        selective; the full tier only when that does not fill the cap.
+        """
+        if category not in BROAD:
+            return (1,)
+        rank = self.profile.category_rank(category)
+        own = lower = 0
+        for key in self.clauses:
+            spec = FIELD_BY_KEY[key]
+            if not spec.identifying:
+                continue
+            if spec.category == category:
+                own += 1
+            elif self.profile.category_rank(spec.category) > rank:
+                lower += 1
+        return (own + 1, 1) if lower else (1,)
+
     def eligible_in(self, category: Category, level: int) -> int:
         cutoff = new_info_cutoff(self.options.on())
         return sum(
@@ -218,12 +240,13 @@ def detect(
             first.append((None, _with_source(body)))
     size = cap + margin(cap)
     for category in profile.category_order:
-        if category in BROAD:
-            continue
-        tier = _Tier(category, 1, size)
+        level = run.levels(category)[0]
+        if category in BROAD and level == 1:
+            continue  # broad: only when the cap needs it (_fill)
+        tier = _Tier(category, level, size)
         body = run.tier_body(tier)
         if body is not None:
-            run.tiers[(category, 1)] = tier
+            run.tiers[(category, level)] = tier
             first.append((tier, _with_source(body)))
     run.fetch(first)
 
@@ -260,48 +283,33 @@ def detect(
 
 
 def _fill(run: _Run, cap: int) -> None:
-    """Walk the tiers in M14 order until ``cap`` Possible Matches are certain."""
+    """Walk the tiers in M14 order until ``cap`` Possible Matches are certain.
+
+    Within a tier, records with more matching values come first (M14), so a
+    selective level (``_Run.levels``) that already holds ``needed`` eligible
+    records settles the tier; otherwise the next level is fetched. A page that
+    came back full is fetched again, larger, before it is trusted.
+    """
     needed = cap
-    prefetched_broad = False
     for category in run.profile.category_order:
         if needed <= 0:
             return
-        levels = (2, 1) if category in BROAD else (1,)
-        if category in BROAD and not prefetched_broad:
-            # One round trip for the selective pass of every broad tier.
-            prefetched_broad = True
-            batch: list[tuple[_Tier | None, Query]] = []
-            for broad in run.profile.category_order:
-                if broad in BROAD:
-                    tier = _Tier(broad, 2, needed + margin(cap))
-                    body = run.tier_body(tier)
-                    if body is not None:
-                        run.tiers[(broad, 2)] = tier
-                        batch.append((tier, _with_source(body)))
-            run.fetch(batch)
-        for level in levels:
-            found = run.tiers.get((category, level))
-            if found is not None:
-                tier = found
-            else:
-                if (
-                    level == 1
-                    and category in BROAD
-                    and run.tier_body(_Tier(category, 1, 1)) is not None
-                ):
-                    tier = _Tier(category, 1, needed + run.eligible_in(category, 1) + margin(cap))
-                    run.tiers[(category, 1)] = tier
-                    body = run.tier_body(tier)
-                    assert body is not None
-                    run.fetch([(tier, _with_source(body))])
-                else:
-                    continue
-            # A full page may hide more of this tier: grow it before looking lower.
+        for level in run.levels(category):
+            tier = run.tiers.get((category, level))
+            if tier is None:
+                probe = _Tier(
+                    category, level, needed + run.eligible_in(category, level) + margin(cap)
+                )
+                body = run.tier_body(probe)
+                if body is None:
+                    break
+                tier = run.tiers[(category, level)] = probe
+                run.fetch([(tier, _with_source(body))])
             while tier.saturated and run.eligible_in(category, level) < needed:
                 tier.size *= 4
                 body = run.tier_body(tier)
                 assert body is not None
                 run.fetch([(tier, _with_source(body))])
-            if run.eligible_in(category, level) >= needed or level == 1:
+            if run.eligible_in(category, level) >= needed:
                 break
         needed -= run.eligible_in(category, 1)

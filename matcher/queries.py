@@ -56,30 +56,22 @@ def scope_filter(
     return filters, must_not
 
 
-def new_info_filter(cutoff_iso: str) -> Query:
-    """M6: New Info Date no more than two years before today (records without one stay)."""
-    return {
-        "bool": {
-            "should": [
-                {"range": {"new_info_date": {"gte": cutoff_iso}}},
-                {"bool": {"must_not": [{"exists": {"field": "new_info_date"}}]}},
-            ],
-            "minimum_should_match": 1,
-        }
-    }
+def new_info_exclusion(cutoff_iso: str) -> Query:
+    """M6 (a must_not clause): New Info Date more than two years before today.
+
+    Records without a New Info Date are not excluded (nothing says they are old).
+    """
+    return {"range": {"new_info_date": {"lt": cutoff_iso}}}
 
 
-def country_filter(country: str | None) -> Query | None:
-    """M5 below the Patient tier: the same primary reporter country, or none on the candidate."""
+def country_exclusion(country: str | None) -> Query | None:
+    """M5 below the Patient tier (a must_not clause): a different primary reporter country."""
     if country is None:
         return None
     return {
         "bool": {
-            "should": [
-                {"term": {"reporter.country": country}},
-                {"bool": {"must_not": [{"exists": {"field": "reporter.country"}}]}},
-            ],
-            "minimum_should_match": 1,
+            "filter": [{"exists": {"field": "reporter.country"}}],
+            "must_not": [{"term": {"reporter.country": country}}],
         }
     }
 
@@ -212,19 +204,10 @@ def _dob_clauses(src: Facts) -> tuple[list[Query], list[Query]]:
     return exact, partial
 
 
-def _nested(path: str, depth: int, clauses: list[Query]) -> Query:
-    return {
-        "nested": {
-            "path": path,
-            "query": {
-                "bool": {
-                    "filter": [{"range": {f"{path}.rank": {"lte": depth}}}],
-                    "should": clauses,
-                    "minimum_should_match": 1,
-                }
-            },
-        }
-    }
+def _nested(path: str, clauses: list[Query]) -> Query:
+    """Any product / event of the candidate. The profile's depth is applied by the comparators
+    (a record has more than 11 products or events only rarely, so the engine need not)."""
+    return {"nested": {"path": path, "query": _any(clauses)}}
 
 
 def _product_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query], list[Query]]:
@@ -232,26 +215,23 @@ def _product_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query
     if key == "product.product":
         values = sorted({p.product for p in products if p.product})
         return (
-            [_nested("products", profile.depth, [{"terms": {"products.product": values}}])]
-            if values
-            else []
+            [_nested("products", [{"terms": {"products.product": values}}])] if values else []
         ), []
     if key == "product.study_product":
         values = sorted({p.study_product for p in products if p.study_product})
         if not values or src.blinded:  # M8
             return [], []
-        clause = _nested("products", profile.depth, [{"terms": {"products.study_product": values}}])
+        clause = _nested("products", [{"terms": {"products.study_product": values}}])
         return [{"bool": {"filter": [clause, {"term": {"blinded": False}}]}}], []
     texts = sorted({p.product_reported for p in products if p.product_reported})
     if not texts:
         return [], []
-    exact = [_nested("products", profile.depth, [{"terms": {"products.product_reported": texts}}])]
+    exact = [_nested("products", [{"terms": {"products.product_reported": texts}}])]
     words = sorted({w for t in texts for w in t.split() if len(w) >= 3 and w.isalpha()})
     partial = (
         [
             _nested(
                 "products",
-                profile.depth,
                 [
                     {
                         "match": {
@@ -276,35 +256,27 @@ def _event_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query],
     if key == "event.meddra_pt":
         codes = sorted({e.meddra_pt_code for e in events if e.meddra_pt_code})
         return (
-            [_nested("events", profile.depth, [{"terms": {"events.meddra_pt_code": codes}}])]
-            if codes
-            else []
+            [_nested("events", [{"terms": {"events.meddra_pt_code": codes}}])] if codes else []
         ), []
     clauses: list[Query] = []
     for e in events:
         if not e.event_reported:
             continue
-        text = _term("events.event_reported", e.event_reported)
         if e.meddra_pt_code is None:
-            clauses.append(text)
-        else:  # N7: when both sides are coded, the codes decide
+            clauses.append(_term("events.event_reported", e.event_reported))
+        else:  # N7: when both sides are coded the codes decide; an uncoded candidate keys on text
+            clauses.append(_term("events.key", f"txt:{e.event_reported}"))
             clauses.append(
                 {
                     "bool": {
-                        "filter": [text],
-                        "should": [
-                            {
-                                "bool": {
-                                    "must_not": [{"exists": {"field": "events.meddra_pt_code"}}]
-                                }
-                            },
+                        "filter": [
+                            _term("events.event_reported", e.event_reported),
                             _term("events.meddra_pt_code", e.meddra_pt_code),
-                        ],
-                        "minimum_should_match": 1,
+                        ]
                     }
                 }
             )
-    return ([_nested("events", profile.depth, clauses)] if clauses else []), []
+    return ([_nested("events", clauses)] if clauses else []), []
 
 
 def field_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query], list[Query]]:
@@ -426,11 +398,12 @@ def tier_query(
         for k, (m, _) in clauses.items()
         if FIELD_BY_KEY[k].identifying and profile.category_rank(FIELD_BY_KEY[k].category) >= rank
     ]
-    tier_filters = [*filters, new_info_filter(cutoff_iso), _any(own)]
+    tier_filters = [*filters, _any(own)]
+    tier_must_not = [*must_not, new_info_exclusion(cutoff_iso), *higher]
     if category != "patient":
-        cf = country_filter(country)
-        if cf is not None:
-            tier_filters.append(cf)
+        ce = country_exclusion(country)
+        if ce is not None:
+            tier_must_not.append(ce)
     if min_identifying > 1:
         if len(lower_or_equal) < min_identifying:
             return None
@@ -438,4 +411,4 @@ def tier_query(
             {"bool": {"should": lower_or_equal, "minimum_should_match": min_identifying}}
         )
     scored = [s for _, s in clauses.values()]
-    return _search(tier_filters, [*must_not, *higher], size, extra={"should": scored})
+    return _search(tier_filters, tier_must_not, size, extra={"should": scored})
