@@ -341,3 +341,46 @@ def test_case_state_machine_refuses_with_current_state(store: RecordStore) -> No
     store.put(case("C-2", state="in_progress"))
     assert svc.set_case_state("C-2", WRITER, "op-2", "approved")["state"] == "approved"
     assert store.get("case", "C-2").record.state == "approved"
+
+
+def test_P17_half_done_follow_up_is_rolled_back_when_the_case_moved_on(
+    store: RecordStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item A claims a merge into C-1 v1 and dies before writing v2; item B then merges
+    into C-1 (v2). A's retry finds v2 is not its own: A's plan is rolled back (audited),
+    and the retried request merges A into the latest version instead (v3)."""
+    from indexer.engine import EngineUnavailable
+    from service.promotion.plans import PlanRunner
+
+    svc = service(store)
+    store.put(case("C-1", state="approved"))
+    store.put(item("II-A"))
+    store.put(item("II-B"))
+    original = PlanRunner._write_follow_up
+
+    def dies(self: PlanRunner, *args: object, **kwargs: object) -> object:
+        raise EngineUnavailable("engine went away")
+
+    monkeypatch.setattr(PlanRunner, "_write_follow_up", dies)
+    with pytest.raises(EngineUnavailable):
+        svc.decide("II-A", WRITER, "op-a", action="merge_to_current", target_id="C-1")
+    assert store.get("inbox_item", "II-A").record.state == "processing"
+    monkeypatch.setattr(PlanRunner, "_write_follow_up", original)
+
+    assert (
+        svc.decide("II-B", WRITER, "op-b", action="merge_to_current", target_id="C-1")[
+            "case_version"
+        ]
+        == 2
+    )  # II-A's stale claim does not block another item
+    retry = svc.decide("II-A", WRITER, "op-a", action="merge_to_current", target_id="C-1")
+    assert retry["case_version"] == 3
+    versions = store.case_versions("C-1")
+    assert [(v.record.version, v.record.state) for v in versions] == [
+        (1, "superseded"),
+        (2, "superseded"),
+        (3, "new"),
+    ]
+    assert [v.record.links.get("inbox_item_id") for v in versions] == [None, "II-B", "II-A"]
+    actions = [e["action"] for e in svc.audit_trail("inbox_item", "II-A", WRITER)]
+    assert "merge_to_current:rolled_back" in actions
