@@ -209,6 +209,9 @@ def _configure_logging() -> None:
     if not root.handlers:
         root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # Expected 409s of optimistic writes and pool churn are not news to an operator.
+    logging.getLogger("opensearch").setLevel(logging.ERROR)
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 
 def _counts_line(counts: dict[str, int]) -> str:
