@@ -78,7 +78,7 @@ def load_febrl(name: str) -> FebrlData:
     frame = getattr(datasets, f"load_{name}")()
     rows: list[dict[str, Any]] = []
     for rec_id, values in frame.iterrows():
-        row = {"rec_id": str(rec_id)}
+        row: dict[str, Any] = {"rec_id": str(rec_id)}
         for col, value in values.items():
             row[str(col)] = _clean(value)
         rows.append(row)

@@ -56,7 +56,7 @@ def _settings(use_soc_sec_id: bool, seed: int) -> Any:
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
 
-    comparisons = [
+    comparisons: list[Any] = [
         cl.NameComparison("given_name"),
         cl.NameComparison("surname"),
         cl.DateOfBirthComparison("date_of_birth", input_is_string=True, datetime_format="%Y%m%d"),
@@ -64,7 +64,7 @@ def _settings(use_soc_sec_id: bool, seed: int) -> Any:
         cl.DamerauLevenshteinAtThresholds("postcode", [1]),
         cl.JaroWinklerAtThresholds("suburb", [0.9]),
     ]
-    blocking = [
+    blocking: list[Any] = [
         block_on("given_name", "surname"),
         block_on("date_of_birth"),
         block_on("postcode", "street_number"),
@@ -109,7 +109,7 @@ def run_splink(
     table = db_api.register(frame, dataset_display_name=data.name)
     linker = Linker(table, _settings(use_soc_sec_id, seed), log_level=logging.ERROR)
 
-    deterministic = [
+    deterministic: list[Any] = [
         block_on("given_name", "surname", "date_of_birth"),
         "l.given_name = r.surname and l.surname = r.given_name and l.date_of_birth = r.date_of_birth",
     ]
@@ -121,12 +121,13 @@ def run_splink(
     )
     trained = time.perf_counter()
 
-    predictions = linker.inference.predict(threshold_match_probability=threshold)
+    predictions: Any = linker.inference.predict(threshold_match_probability=threshold)
     pairs = predictions.as_pandas_dataframe()
     links = [(str(a), str(b)) for a, b in zip(pairs["rec_id_l"], pairs["rec_id_r"], strict=True)]
-    clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
+    clusters_table: Any = linker.clustering.cluster_pairwise_predictions_at_threshold(
         predictions, threshold_match_probability=threshold
-    ).as_pandas_dataframe()
+    )
+    clustered = clusters_table.as_pandas_dataframe()
     finished = time.perf_counter()
 
     groups: dict[str, list[str]] = {}

@@ -14,6 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # after use("Agg"): the backend must be chosen first
+from matplotlib.figure import Figure
 
 _DPI = 90
 _SIZE = (7.0, 4.0)
@@ -77,7 +78,7 @@ def lines(
     return _save(fig, path)
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=_DPI)
