@@ -206,3 +206,13 @@ def run_promotion_bench(
         + [[f"refused ({k})", v] for k, v in auto["refused"].items()],
     )
     return report.write(out)
+
+
+def run_auto_promotion_bench(
+    n_items: int = 10_000, *, cases: int = 20_000, seed: int = 42
+) -> dict[str, Any]:
+    """Only the automated run, on its own engine: ``cases`` Cases, then ``n_items`` items."""
+    pop = Population(seed=seed, n=cases)
+    with bench_store("auto-promotion") as (_engine, store):
+        load(store, pop, total=cases, label=f"index {cases:,} Cases")
+        return measure_auto_promotion(store, pop, n_items=n_items, seed=seed)

@@ -258,3 +258,23 @@ def test_P17_half_done_promotion_is_completed_by_any_later_call(
         assert (
             c.get("/v1/inbound-transmissions/IT-II-1", headers=W).json()["case_id"] == "CASE-II-1"
         )
+
+
+def test_P3_decision_body_with_copy_sections(client: TestClient) -> None:
+    _post_records(client, "case", [case("C-1", narrative="Old narrative.")])
+    _post_records(client, "inbox_item", [item("II-1")])
+    body = {"action": "copy_patient_info", "target_id": "C-1", "copy": ["narrative"]}
+    res = client.post("/v1/inbox-items/II-1/decision", json=body, headers=W)
+    assert res.status_code == 201, res.text
+    created = client.get(f"/v1/cases/{res.json()['case_id']}", headers=W).json()
+    assert created["narrative"] == "Old narrative."
+    bad = client.post(
+        "/v1/inbox-items/II-1/decision", json={**body, "copy": ["medical_history"]}, headers=W
+    )
+    assert bad.status_code == 409  # the item is promoted now: the state is checked first
+
+
+def test_P17_blank_idempotency_key_is_422(client: TestClient) -> None:
+    _post_records(client, "inbox_item", [item("II-1")])
+    res = client.post("/v1/inbox-items/II-1/promote", headers={**W, "Idempotency-Key": " "})
+    assert res.status_code == 422
