@@ -186,6 +186,11 @@ def serve(
                             f'  try: curl -H "X-API-Key: {demo_key}" '
                             f"{url}/v1/inbox-items/{demo.first_inbox_item_id(dataset or [])}"
                         )
+                        out.print(
+                            f'       curl -X POST -H "X-API-Key: {demo_key}" '
+                            f"{url}/v1/inbox-items/{demo.first_inbox_item_id(dataset or [])}"
+                            "/duplicate-check"
+                        )
                     sys.stdout.flush()
 
                 config = uvicorn.Config(
