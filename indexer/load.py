@@ -231,6 +231,7 @@ def load_files(
     kind: str | None = None,
     e2b_options: Any = None,
     refresh: bool = True,
+    workers: int = 2,
 ) -> LoadReport:
     """Load files into ``store`` (a :class:`indexer.store.RecordStore`); bad input is reported.
 
@@ -272,7 +273,7 @@ def load_files(
             base += f.stat().st_size
             state["bytes"] = base
 
-    bulk = store.put_many(records(), chunk_size=chunk_size, refresh=refresh)
+    bulk = store.put_many(records(), chunk_size=chunk_size, refresh=refresh, workers=workers)
     if progress is not None:
         progress(state["done"], total, total)
     report.loaded = bulk.stored
