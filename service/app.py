@@ -15,9 +15,7 @@ server binds, and so that ``--sample`` data is loaded first).
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
-import importlib.util
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -31,7 +29,7 @@ from indexer.engine import Engine, EngineConfig, open_engine
 from indexer.records import Record
 from indexer.store import IndexNames, RecordStore
 from service import errors
-from service.api import detection, health, records
+from service.api import detection, health, promotion, records
 from service.settings import Settings, get_settings
 
 log = logging.getLogger("casematch.service")
@@ -109,10 +107,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(records.cases_router, prefix="/v1")
     app.include_router(records.inbox_items_router, prefix="/v1")
     app.include_router(detection.router, prefix="/v1")
-    if importlib.util.find_spec("service.api.promotion") is not None:
-        # The promotion routes (their own helper's module) join when present.
-        promotion = importlib.import_module("service.api.promotion")
-        app.include_router(promotion.router, prefix="/v1")
+    app.include_router(promotion.router, prefix="/v1")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
