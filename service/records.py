@@ -141,6 +141,7 @@ def store_records(store: RecordStore, principal: Principal, records: Sequence[Re
     intake re-post can never overwrite a record promotion has moved on.
     """
     authorize_write(principal, records)
+    _check_case_organizations(store, principal, records)
     existing = _stored_versions(store, records)
     changed = sorted(r.doc_id for r in records if r.doc_id in existing and existing[r.doc_id] != r)
     if changed:
@@ -161,6 +162,39 @@ def store_records(store: RecordStore, principal: Principal, records: Sequence[Re
                 "the others were stored"
             )
     return [r.id for r in records]
+
+
+def _check_case_organizations(
+    store: RecordStore, principal: Principal, records: Sequence[Record]
+) -> None:
+    """A new Case version must keep its Case's organization (else it would supersede
+    another organization's Case): 403 if the caller cannot see that organization,
+    409 if it can."""
+    by_org: dict[str, list[str]] = {}
+    for r in records:
+        if r.kind is Kind.case:
+            by_org.setdefault(r.organization, []).append(r.case_id or r.id)
+    for organization, case_ids in sorted(by_org.items()):
+        res = store.engine.client.search(
+            index=store.names.cases,
+            body={
+                "query": {
+                    "bool": {
+                        "filter": [{"terms": {"record_id": sorted(set(case_ids))}}],
+                        "must_not": [{"term": {"organization": organization}}],
+                    }
+                },
+                "_source": ["record_id", "organization"],
+                "size": len(set(case_ids)) * 10,
+            },
+        )
+        for hit in res["hits"]["hits"]:
+            other = str(hit["_source"]["organization"])
+            principal.check_organization(other)
+            raise Conflict(
+                f"case {hit['_source']['record_id']!r} belongs to organization {other!r}; "
+                f"a new version cannot move it to {organization!r}"
+            )
 
 
 def _stored_versions(store: RecordStore, records: Sequence[Record]) -> dict[str, Record]:

@@ -242,6 +242,18 @@ def test_permissions(client: TestClient, key: str, method: str, expected: int) -
     assert res.status_code == expected
 
 
+def test_a_new_case_version_cannot_take_over_another_organizations_case(
+    client: TestClient,
+) -> None:
+    v1 = {**inbox_item("C-80"), "kind": "case", "state": "in_progress"}
+    assert client.post("/v1/cases", json=v1, headers=auth("a-writer")).status_code == 201
+    takeover = {**inbox_item("C-80", "ORG-B"), "kind": "case", "version": 2}
+    res = client.post("/v1/cases", json=takeover, headers=auth("b-writer"))
+    assert res.status_code == 403
+    got = client.get("/v1/cases/C-80", headers=auth("a-reader")).json()
+    assert (got["version"], got["state"], got["organization"]) == (1, "in_progress", "ORG-A")
+
+
 def test_missing_record_is_404(client: TestClient) -> None:
     res = client.get("/v1/cases/C-404", headers=auth("a-reader"))
     assert res.status_code == 404
