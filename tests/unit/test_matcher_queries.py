@@ -1,0 +1,192 @@
+"""Query builders against golden JSON (tests/golden/queries/), plus structural checks.
+
+Regenerate after a deliberate change with
+``CASEMATCH_UPDATE_GOLDEN=1 .venv/bin/pytest tests/unit/test_matcher_queries.py`` and
+review the diff: the goldens are what the engine is asked, clause by clause.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from matcher.facts import Facts, facts_from_record
+from matcher.model import Category
+from matcher.profiles import get_profile
+from matcher.queries import (
+    id_query,
+    possible_clauses,
+    scope_filter,
+    subject_query,
+    tier_query,
+)
+from tests.conftest import make_record
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "queries"
+UPDATE = os.environ.get("CASEMATCH_UPDATE_GOLDEN") == "1"
+
+
+def postmarketing() -> Facts:
+    return facts_from_record(
+        make_record(
+            "II-Q1",
+            identifiers={
+                "case_identifiers": ["ACME-2025-0001"],
+                "wwuid": "US-ACME-0001",
+                "external_system_uid": "EXT-9",
+            },
+            patient={
+                "initials": "J.S.",
+                "first_name": "Jane",
+                "last_name": "Smith",
+                "sex": "female",
+                "dob": "1980-06",
+                "mrn": {"hospital": "H-991"},
+            },
+            reporter={
+                "first_name": "Jacob",
+                "last_name": "O'Neil",
+                "country": "United States",
+                "qualification": "physician",
+            },
+            products=[
+                {"product": "PRD-17", "product_reported": "Aspirin 100 mg", "rank": 1},
+                {"study_product": "SP-3", "rank": 2},
+            ],
+            events=[
+                {"event_reported": "Severe headache", "meddra_pt_code": "10019211", "rank": 1},
+                {"event_reported": "nausea", "rank": 2},
+            ],
+        )
+    )
+
+
+def clinical_trial() -> Facts:
+    return facts_from_record(
+        make_record(
+            "II-Q2",
+            study_type="clinical_trial",
+            study_number="STU-001",
+            blinded=True,
+            patient={"initials": "AB", "edc_subject": "SUBJ-12", "mrn": {"investigation": "INV-4"}},
+            products=[{"study_product": "SP-3", "rank": 1}],
+        )
+    )
+
+
+def scope(src: Facts) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    return scope_filter(
+        src,
+        organization="ORG-A",
+        exclude_ids=[src.record_id],
+        clinical_trial=src.clinical_trial,
+        match_inbox_items=True,
+    )
+
+
+def golden(name: str, body: Any) -> None:
+    path = GOLDEN / f"{name}.json"
+    text = json.dumps(body, indent=2, sort_keys=True) + "\n"
+    if UPDATE:
+        GOLDEN.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"missing {path}; create it with CASEMATCH_UPDATE_GOLDEN=1"
+    assert json.loads(path.read_text(encoding="utf-8")) == json.loads(text)
+
+
+def test_id_query_golden() -> None:
+    src = postmarketing()
+    golden("id_query", id_query(src, *scope(src)))
+
+
+def test_id_query_is_none_without_identifiers() -> None:
+    src = facts_from_record(make_record("II-0", identifiers={}))
+    assert id_query(src, *scope(src)) is None
+
+
+def test_subject_query_golden() -> None:
+    src = clinical_trial()
+    golden("subject_query", subject_query(src, *scope(src)))
+
+
+def test_scope_without_inbox_items_golden() -> None:
+    src = postmarketing()
+    filters, must_not = scope_filter(
+        src,
+        organization="ORG-A",
+        exclude_ids=["II-Q1", "C-1"],
+        clinical_trial=False,
+        match_inbox_items=False,
+    )
+    golden("scope_cases_only", {"filter": filters, "must_not": must_not})
+
+
+@pytest.mark.parametrize("category", ["patient", "study", "reporter", "product", "event"])
+@pytest.mark.parametrize("profile", ["enhanced", "deep_22r3"])
+def test_tier_query_golden(profile: str, category: Category) -> None:
+    src = postmarketing() if category != "study" else clinical_trial()
+    prof = get_profile(profile)
+    body = tier_query(
+        possible_clauses(src, prof),
+        prof,
+        category,
+        filters=scope(src)[0],
+        must_not=scope(src)[1],
+        cutoff_iso="2023-04-01",
+        country=src.country,
+        size=135,
+    )
+    golden(f"tier_{profile}_{category}", body)
+
+
+def test_tier_query_selective_level_golden() -> None:
+    src = postmarketing()
+    prof = get_profile("enhanced")
+    body = tier_query(
+        possible_clauses(src, prof),
+        prof,
+        "product",
+        filters=scope(src)[0],
+        must_not=scope(src)[1],
+        cutoff_iso="2023-04-01",
+        country=src.country,
+        size=50,
+        min_identifying=3,
+    )
+    golden("tier_enhanced_product_level3", body)
+
+
+def test_possible_clauses_are_named_for_matched_queries() -> None:
+    src = postmarketing()
+    clauses = possible_clauses(src, get_profile("enhanced"))
+    text = json.dumps([scored for _, scored in clauses.values()])
+    for key in clauses:
+        assert f'"_name": "{key}' in text
+    assert "patient.mrn_gp" not in clauses  # no value, no clause
+
+
+def test_M8_blinded_source_never_asks_for_study_products() -> None:
+    clauses = possible_clauses(clinical_trial(), get_profile("enhanced"))
+    assert "product.study_product" not in clauses
+
+
+def test_queries_never_sort_only_by_score_and_never_count_hits() -> None:
+    src = postmarketing()
+    prof = get_profile("enhanced")
+    body = tier_query(
+        possible_clauses(src, prof),
+        prof,
+        "patient",
+        filters=scope(src)[0],
+        must_not=scope(src)[1],
+        cutoff_iso="2023-04-01",
+        country=src.country,
+        size=10,
+    )
+    assert body is not None
+    assert body["track_total_hits"] is False
+    assert [next(iter(s)) for s in body["sort"]] == ["_score", "new_info_date", "record_id"]
