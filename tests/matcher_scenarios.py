@@ -391,6 +391,177 @@ def m26_cap(cap: int | None) -> Scenario:
     return Scenario(src, cands, check, opts(max_possible_matches=cap))
 
 
+# -- match quality, table, masking, profiles ---------------------------------------
+
+
+def m16_exact_cross_field() -> Scenario:
+    cand = blank("C-X", identifiers={"external_system_uid": "w-42"}, patient={"initials": "j.s."})
+
+    def check(d: Detection) -> None:
+        m = the(d, "C-X")
+        assert row(m, "identifiers", "wwuid~external_system_uid") == ("W-42", "w-42", "exact")
+        assert row(m, "patient", "initials")[2] == "exact"
+
+    return Scenario(source(identifiers={"wwuid": "W-42"}), [cand], check)
+
+
+def m17_partial() -> Scenario:
+    src = source(
+        receipt_date="2025-03-01",
+        reporter={"first_name": "Jacob", "last_name": "Smith", "country": "US"},
+        products=[{"product_reported": "Aspirin 100 mg", "rank": 1}],
+        events=[{"event_reported": "rash", "onset": "2025-02-03", "rank": 1}],
+    )
+    cand = blank(
+        "C-1",
+        receipt_date="2025-03-25",
+        reporter={"first_name": "Smith", "last_name": "Jakob", "country": "US"},
+        products=[{"product_reported": "aspirin", "rank": 1}],
+        events=[{"event_reported": "skin rash", "onset": "2025-03-02", "rank": 1}],
+    )
+
+    def check(d: Detection) -> None:
+        m = the(d, "C-1")
+        assert row(m, "details", "receipt_date")[2] == "partial"
+        assert row(m, "reporter", "first_name")[2] == "partial"
+        assert row(m, "reporter", "last_name")[2] == "partial"
+        assert row(m, "products", "product_reported")[2] == "partial"
+        # 2025-02-03 vs 2025-03-02: day and month swapped
+        assert row(m, "events", "onset")[2] == "partial"
+
+    return Scenario(src, [cand], check)
+
+
+def m18_status_bars() -> Scenario:
+    cand = blank(
+        "C-1",
+        patient={"dob": "1980"},
+        reporter={"qualification": "physician", "country": "US"},
+        events=[{"meddra_pt_code": "10019211", "rank": 1}],
+    )
+
+    def check(d: Detection) -> None:
+        assert the(d, "C-1").status.model_dump() == {
+            "patient": True,
+            "country": True,
+            "reporter": True,
+            "products": False,
+            "events": True,
+        }
+
+    return Scenario(source(reporter={"qualification": "physician", "country": "US"}), [cand], check)
+
+
+def m19_table_limits() -> Scenario:
+    many_ids = [f"CI-{i}" for i in range(15)]
+    products = [{"product": f"P-{i}", "rank": i + 1} for i in range(5)]
+    events = [{"meddra_pt_code": f"1000000{i}", "rank": i + 1} for i in range(5)]
+    src = source(
+        identifiers={"case_identifiers": many_ids, "wwuid": "W-S", "uid": "U-S"},
+        products=products,
+        events=events,
+    )
+    cand = blank(
+        "C-1",
+        state="approved",
+        identifiers={"case_identifiers": many_ids, "wwuid": "W-C", "uid": "U-C"},
+        products=products,
+        events=events,
+    )
+
+    def check(d: Detection) -> None:
+        m = the(d, "C-1")
+        sections = [r.section for r in m.comparison]
+        assert sections.count("identifiers") == 10
+        assert all(r.badge == "ID" for r in m.comparison if r.section == "identifiers")
+        assert sum(1 for r in m.comparison if r.section == "products" and r.field == "product") == 3
+        assert sum(1 for r in m.comparison if r.section == "events" and r.field == "meddra_pt") == 3
+        # rows where neither side has a value are omitted
+        assert all(r.source is not None or r.match is not None for r in m.comparison)
+        assert not any(r.field == "first_name" and r.section == "patient" for r in m.comparison)
+        assert m.header.model_dump() == {
+            "source": {"wwuid": "W-S", "uid": "U-S"},
+            "match": {"wwuid": "W-C", "uid": "U-C"},
+            "state": "approved",
+        }
+
+    return Scenario(src, [cand], check)
+
+
+M20_PHI = ("Anna", "Berg", "1980-06-02", "Jacob", "Smith")
+
+
+def m20_masking(mask: bool) -> Scenario:
+    patient = {"first_name": "Anna", "last_name": "Berg", "initials": "AB", "dob": "1980-06-02"}
+    cand = blank(
+        "C-1",
+        patient=patient,
+        events=[{"event_reported": "rash", "onset": "2025-01-01", "rank": 1}],
+    )
+
+    def check(d: Detection) -> None:
+        m = the(d, "C-1")
+        if mask:
+            assert row(m, "patient", "first_name") == ("***", "***", "exact")
+            assert row(m, "events", "onset") == (None, "***", "none")
+            assert row(m, "reporter", "country") == ("***", "***", "exact")
+            dumped = d.model_dump_json()
+            for phi in M20_PHI:
+                assert phi not in dumped
+        else:
+            assert row(m, "patient", "first_name") == ("Anna", "Anna", "exact")
+
+    return Scenario(source(patient=patient), [cand], check, opts(mask_phi=mask))
+
+
+def _deep_records() -> tuple[Record, list[Record]]:
+    events = [
+        {"event_reported": "headache", "meddra_pt_code": "10019211", "country": "US", "rank": 1}
+    ]
+    products = [{"product": "PRD-17", "product_reported": "Aspirin", "rank": 1}]
+    src = source(
+        patient={"initials": "JS", "sex": "female", "dob": "1980-06", "mrn": {"hospital": "H-1"}},
+        products=products,
+        events=events,
+        study="STUDY-A",
+    )
+    likely = blank(
+        "C-LIKELY", patient={"initials": "JS", "dob": "1980-06"}, products=products, events=events
+    )
+    possible = blank("C-POSSIBLE", patient={"initials": "JS", "dob": "1980-06"}, products=products)
+    weak = blank("C-WEAK", products=products)
+    mrn = blank("C-MRN", patient={"mrn": {"hospital": "h-1"}})
+    study = blank("C-STUDY", study="STUDY-A", events=events)
+    return src, [likely, possible, weak, mrn, study]
+
+
+def m24_deep_22r1() -> Scenario:
+    src, cands = _deep_records()
+
+    def check(d: Detection) -> None:
+        tags = {m.record_id: m.tag for m in d.sections.possible_matches}
+        assert tags["C-LIKELY"] == "likely"
+        assert tags["C-POSSIBLE"] == "possible"
+        assert "C-WEAK" not in tags
+        assert ids(d.sections.possible_matches)[0] == "C-LIKELY"
+
+    return Scenario(src, cands, check, opts(profile="deep_22r1"))
+
+
+def m25_deep_22r3() -> Scenario:
+    src, cands = _deep_records()
+
+    def check(d: Detection) -> None:
+        tags = {m.record_id: m.tag for m in d.sections.possible_matches}
+        assert tags["C-MRN"] == "likely"
+        assert tags["C-STUDY"] == "likely"
+        assert tags["C-WEAK"] == "possible"
+        order = ids(d.sections.possible_matches)
+        assert order.index("C-WEAK") < order.index("C-STUDY")  # product ranks above event
+
+    return Scenario(src, cands, check, opts(profile="deep_22r3"))
+
+
 SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "M1": m1_other_organization,
     "M2": m2_across_report_types,
@@ -409,5 +580,13 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "M13": m13_any_field,
     "M14": m14_category_order,
     "M15": m15_one_section,
+    "M16": m16_exact_cross_field,
+    "M17": m17_partial,
+    "M18": m18_status_bars,
+    "M19": m19_table_limits,
+    "M20-masked": lambda: m20_masking(True),
+    "M20-clear": lambda: m20_masking(False),
+    "M24": m24_deep_22r1,
+    "M25": m25_deep_22r3,
     "M26": lambda: m26_cap(5),
 }

@@ -117,6 +117,47 @@ def test_M15_one_section_per_record(store: RecordStore, engine: Engine) -> None:
     check(store, engine, "M15")
 
 
+def test_M16_exact_matches_include_cross_field_ids(store: RecordStore, engine: Engine) -> None:
+    check(store, engine, "M16")
+
+
+def test_M17_partial_matches(store: RecordStore, engine: Engine) -> None:
+    check(store, engine, "M17")
+
+
+def test_M18_status_bars(store: RecordStore, engine: Engine) -> None:
+    check(store, engine, "M18")
+
+
+def test_M19_comparison_table(store: RecordStore, engine: Engine) -> None:
+    check(store, engine, "M19")
+
+
+@pytest.mark.parametrize("name", ["M20-masked", "M20-clear"])
+def test_M20_masking(store: RecordStore, engine: Engine, name: str) -> None:
+    check(store, engine, name)
+
+
+def test_M22_detection_is_a_complete_results_log_entry(store: RecordStore, engine: Engine) -> None:
+    result = check(store, engine, "M11")
+    dumped = result.detection.model_dump(mode="json")
+    assert set(dumped) == {"source_id", "organization", "profile", "sections", "took_ms"}
+    assert {m["badge"] for m in dumped["sections"]["id_matches"]} == {"WWUID", "ID"}
+
+
+def test_M23_enhanced_profile_by_default(store: RecordStore, engine: Engine) -> None:
+    result = check(store, engine, "M14")
+    assert result.detection.profile == "enhanced"
+
+
+def test_M24_deep_22r1(store: RecordStore, engine: Engine) -> None:
+    check(store, engine, "M24")
+
+
+def test_M25_deep_22r3(store: RecordStore, engine: Engine) -> None:
+    check(store, engine, "M25")
+
+
 def test_M26_cap_is_exactly_the_first_n(store: RecordStore, engine: Engine) -> None:
     capped = run(store, engine, m26_cap(5))
     full = rank_reference(m26_cap(None).source, m26_cap(None).candidates, opts())
