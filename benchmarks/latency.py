@@ -27,14 +27,19 @@ from benchmarks.harness import (
     progress,
     timed_detect,
 )
-from benchmarks.metrics import median, summarize
+from benchmarks.metrics import summarize
 from benchmarks.report import Report
+from indexer.documents import build_document
+from indexer.records import Record
+from matcher import rank_reference
 from matcher.model import DetectionOptions
 
 TARGET_P50_MS = 50.0
 TARGET_P99_MS = 200.0
 TARGET_CPU_P50_MS_200 = 3.0
 WARMUP = 20
+#: The matcher issue's CPU target is for this many candidates.
+RANK_CANDIDATES = 200
 
 
 def _measure(store: Any, seed: int, size: int, queries: int, today: date) -> dict[str, Any]:
@@ -60,15 +65,47 @@ def _measure(store: Any, seed: int, size: int, queries: int, today: date) -> dic
             cpu.append(run.matcher_cpu_ms)
             engine_ms.append(run.engine_ms)
             candidates.append(float(len(run.retrieved_ids)))
-    per_200 = [c * 200 / n for c, n in zip(cpu, candidates, strict=True) if n >= 20]
     return {
         "size": size,
         "wall_ms": summarize(wall),
         "matcher_cpu_ms": summarize(cpu),
         "engine_ms": summarize(engine_ms),
         "candidates": summarize(candidates),
-        "matcher_cpu_ms_per_200_candidates_p50": median(per_200) if per_200 else float("nan"),
     }
+
+
+def rank_cpu_ms(
+    seed: int,
+    population: Population,
+    today: date,
+    sources: int = 50,
+    candidates: int = RANK_CANDIDATES,
+) -> list[float]:
+    """Thread CPU of ranking ``candidates`` Cases of the source's organization in Python.
+
+    ``rank_reference`` evaluates, ranks and builds the Detection exactly as ``detect``
+    does after retrieval, but also builds each candidate's index document from its record
+    (``detect`` gets that from the engine); the time of building those documents, measured
+    separately, is subtracted.
+    """
+    options = DetectionOptions(
+        profile="enhanced", match_inbox_items=True, mask_phi=True, today=today
+    )
+    by_org: dict[str, list[Record]] = {}
+    for case in Population(seed=seed, n=min(population.n, candidates * 4), today=today):
+        by_org.setdefault(case.organization, []).append(case)
+    out: list[float] = []
+    for query in generate_queries(seed + 1, population, sources, today=today):
+        pool = by_org.get(query.source.organization, [])[:candidates]
+        started = time.thread_time()
+        rank_reference(query.source, pool, options)
+        total = time.thread_time() - started
+        started = time.thread_time()
+        for record in pool:
+            build_document(record)
+        building = time.thread_time() - started
+        out.append((max(total - building, 0.0)) * 1000)
+    return out
 
 
 def run_latency(*, seed: int, sizes: list[int], queries: int, out: Path, quick: bool) -> Path:
@@ -101,7 +138,12 @@ def run_latency(*, seed: int, sizes: list[int], queries: int, out: Path, quick: 
             point["engine_rss_mb"] = engine_rss_mb(engine)
             point["step_s"] = time.perf_counter() - started
             points.append(point)
-    report.results = {"points": points}
+        with progress() as bar:
+            bar.add_task(f"rank {RANK_CANDIDATES} candidates", total=None)
+            rank_cpu = summarize(
+                rank_cpu_ms(seed, Population(seed=seed, n=sizes[-1], today=today), today)
+            )
+    report.results = {"points": points, "rank_cpu_ms_200_candidates": rank_cpu}
     report.add_table(
         "Duplicate check (in-process, embedded engine)",
         [
@@ -111,7 +153,6 @@ def run_latency(*, seed: int, sizes: list[int], queries: int, out: Path, quick: 
             "p99",
             "matcher CPU p50 ms",
             "CPU p99",
-            "CPU per 200 candidates p50",
             "engine p50 ms",
             "candidates p50",
             "engine RSS MB",
@@ -124,15 +165,14 @@ def run_latency(*, seed: int, sizes: list[int], queries: int, out: Path, quick: 
                 p["wall_ms"]["p99"],
                 p["matcher_cpu_ms"]["p50"],
                 p["matcher_cpu_ms"]["p99"],
-                p["matcher_cpu_ms_per_200_candidates_p50"],
                 p["engine_ms"]["p50"],
                 p["candidates"]["p50"],
                 p["engine_rss_mb"],
             ]
             for p in points
         ],
-        note="CPU per 200 candidates scales each check's matcher CPU linearly to 200 "
-        "candidates (checks with at least 20 candidates).",
+        note="Matcher CPU: thread CPU of the detection minus the time spent waiting for the "
+        "engine; candidates: documents the engine returned.",
     )
     last = next((p for p in points if p["size"] == 100_000), points[-1])
     report.add_table(
@@ -152,10 +192,10 @@ def run_latency(*, seed: int, sizes: list[int], queries: int, out: Path, quick: 
                 last["wall_ms"]["p99"] <= TARGET_P99_MS,
             ],
             [
-                "matcher CPU p50 per 200 candidates",
+                f"matcher CPU p50 ranking {RANK_CANDIDATES} candidates (rank_reference)",
                 f"<= {TARGET_CPU_P50_MS_200} ms",
-                last["matcher_cpu_ms_per_200_candidates_p50"],
-                last["matcher_cpu_ms_per_200_candidates_p50"] <= TARGET_CPU_P50_MS_200,
+                rank_cpu["p50"],
+                rank_cpu["p50"] <= TARGET_CPU_P50_MS_200,
             ],
         ],
         note="Targets are for 100,000 indexed Cases; 1,000,000 was not run in this session "
