@@ -69,18 +69,24 @@ def similar_name(a: str, b: str) -> bool:
     """
     if a == b:
         return True
-    limit = max_edits(min(len(a), len(b)))
-    return limit > 0 and Levenshtein.distance(a, b, score_cutoff=limit) <= limit
+    la, lb = len(a), len(b)
+    limit = max_edits(la if la < lb else lb)
+    if limit == 0 or abs(la - lb) > limit:
+        return False
+    return Levenshtein.distance(a, b, score_cutoff=limit) <= limit
 
 
 def compare_name_field(
-    a: tuple[str | None, str | None], b: tuple[str | None, str | None]
+    a: tuple[str | None, str | None],
+    b: tuple[str | None, str | None],
+    same_tokens: bool | None = None,
 ) -> Result:
     """M17 for the *first* name row of two ``(first, last)`` pairs (swap the pairs for the last row).
 
     Exact when the first names are equal; partial when they are similar, when a
     first name equals the other side's last name (cross-field, either way), or
     when both full names hold the same tokens in any order and split (N3).
+    ``same_tokens`` may pass that last test precomputed (index documents carry the tokens).
     """
     a_first, a_last = a
     b_first, b_last = b
@@ -99,9 +105,9 @@ def compare_name_field(
         a_last is not None and similar_name(b_first, a_last)
     ):
         return PARTIAL
-    if _tokens(a) == _tokens(b):
-        return PARTIAL
-    return NONE
+    if same_tokens is None:
+        same_tokens = _tokens(a) == _tokens(b)
+    return PARTIAL if same_tokens else NONE
 
 
 def _tokens(pair: tuple[str | None, str | None]) -> tuple[str, ...]:

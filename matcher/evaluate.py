@@ -8,6 +8,7 @@ for the matches that are returned (``matcher.table``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TypeVar
@@ -89,10 +90,13 @@ class Evaluation:
 
 
 P = TypeVar("P", ProductFacts, EventFacts)
+_MRN_KEYS = tuple((kind, f"patient.mrn_{kind}") for kind in MRN_KINDS)
 
 
-def _upto(items: tuple[P, ...], depth: int) -> list[P]:
+def _upto(items: tuple[P, ...], depth: int) -> Sequence[P]:
     """Products or events compared under a profile: rank 1 (primary) up to ``depth``."""
+    if not items or max(items[0].rank, items[-1].rank) <= depth:
+        return items  # documents list them by rank
     return [x for x in items if x.rank <= depth]
 
 
@@ -101,21 +105,23 @@ def evaluate(src: Facts, cand: Facts, profile: Profile) -> Evaluation:
     results: dict[str, Result] = {}
     results["patient.initials"] = compare_exact(src.initials, cand.initials)
     results["patient.dob"] = compare_dob(src.dob, cand.dob)
-    for kind in MRN_KINDS:
-        results[f"patient.mrn_{kind}"] = compare_exact(src.mrn.get(kind), cand.mrn.get(kind))
+    for kind, key in _MRN_KEYS:
+        results[key] = compare_exact(src.mrn.get(kind), cand.mrn.get(kind))
     results["patient.sex"] = compare_exact(src.sex, cand.sex)
+    same = bool(src.patient_tokens) and src.patient_tokens == cand.patient_tokens
     results["patient.first_name"] = compare_name_field(
-        (src.first_name, src.last_name), (cand.first_name, cand.last_name)
+        (src.first_name, src.last_name), (cand.first_name, cand.last_name), same
     )
     results["patient.last_name"] = compare_name_field(
-        (src.last_name, src.first_name), (cand.last_name, cand.first_name)
+        (src.last_name, src.first_name), (cand.last_name, cand.first_name), same
     )
     results["study.study_number"] = compare_exact(src.study_number, cand.study_number)
+    same = bool(src.reporter_tokens) and src.reporter_tokens == cand.reporter_tokens
     results["reporter.first_name"] = compare_name_field(
-        (src.reporter_first, src.reporter_last), (cand.reporter_first, cand.reporter_last)
+        (src.reporter_first, src.reporter_last), (cand.reporter_first, cand.reporter_last), same
     )
     results["reporter.last_name"] = compare_name_field(
-        (src.reporter_last, src.reporter_first), (cand.reporter_last, cand.reporter_first)
+        (src.reporter_last, src.reporter_first), (cand.reporter_last, cand.reporter_first), same
     )
     results["reporter.qualification"] = compare_exact(src.qualification, cand.qualification)
 

@@ -9,6 +9,7 @@ reference builds them in Python, so both rank on identical values.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from indexer.dates import PartialDate
@@ -44,7 +45,6 @@ class ProductFacts:
     product_reported: str | None
     study_product: str | None
     rank: int
-    display: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +54,15 @@ class EventFacts:
     country: str | None
     onset: PartialDate | None
     rank: int
-    display: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
 class Facts:
-    """Normalized values of one record, plus its stored record for display."""
+    """Normalized values of one record, plus its stored record for display.
+
+    Only what ranking needs is read eagerly; the rest (identifier kinds, the
+    details dates, display values) is derived on demand for listed matches.
+    """
 
     record_id: str
     kind: str
@@ -70,48 +73,75 @@ class Facts:
     study_number: str | None
     report_type: str | None
     study: str | None
-    receipt_date: PartialDate | None
-    new_info: PartialDate | None
     new_info_date: str | None  # ISO day, for the tie-break
-    ids: dict[str, frozenset[str]]
+    ids_doc: dict[str, Any]
     ids_all: frozenset[str]
     initials: str | None
     first_name: str | None
     last_name: str | None
+    patient_tokens: tuple[str, ...]
     sex: str | None
     dob: PartialDate | None
     mrn: dict[str, str | None]
     edc_subject: str | None
     reporter_first: str | None
     reporter_last: str | None
+    reporter_tokens: tuple[str, ...]
     qualification: str | None
     country: str | None
-    age_group: str | None
     products: tuple[ProductFacts, ...]
     events: tuple[EventFacts, ...]
     record: dict[str, Any]
 
     @property
+    def ids(self) -> dict[str, frozenset[str]]:
+        """Identifier values per kind (``case_identifier``, ``wwuid``, ...), normalized (N4)."""
+        out = {"case_identifier": frozenset(self.ids_doc.get("case_identifiers") or ())}
+        for kind in _ID_KINDS:
+            value = self.ids_doc.get(kind)
+            out[kind] = frozenset((value,)) if value else frozenset()
+        return out
+
+    @property
     def wwuid(self) -> str | None:
-        return _one(self.ids.get("wwuid"))
+        value = self.ids_doc.get("wwuid")
+        return value if isinstance(value, str) else None
+
+    @property
+    def receipt_date(self) -> PartialDate | None:
+        return _day(self.record.get("receipt_date"))
+
+    @property
+    def new_info(self) -> PartialDate | None:
+        return _day(self.record.get("new_info_date") or self.record.get("receipt_date"))
+
+    @property
+    def age_group(self) -> str | None:
+        value = (self.record.get("patient") or {}).get("age_group")
+        return normalize_text(value) if isinstance(value, str) else None
+
+    def display(self, what: str, rank: int) -> dict[str, Any]:
+        """The stored product / event (``what``: ``products`` or ``events``) of this rank."""
+        for item in self.record.get(what) or ():
+            if item.get("rank", 1) == rank:
+                found: dict[str, Any] = item
+                return found
+        return {}
 
 
-def _one(values: frozenset[str] | None) -> str | None:
-    return next(iter(values)) if values else None
+@lru_cache(maxsize=65536)
+def _parse(value: str) -> PartialDate:
+    return PartialDate.parse(value)
 
 
 def _date(doc: dict[str, Any] | None) -> PartialDate | None:
     if not doc:
         return None
-    return PartialDate.parse(doc["value"])
-
-
-def _text(value: Any) -> str | None:
-    return normalize_text(value) if isinstance(value, str) else None
+    return _parse(doc["value"])
 
 
 def _day(value: str | None) -> PartialDate | None:
-    return PartialDate.parse(value) if value else None
+    return _parse(value) if value else None
 
 
 _ID_KINDS = ("wwuid", "uid", "external_system_uid", "case_vault_global_id", "event_vault_global_id")
@@ -120,38 +150,23 @@ _ID_KINDS = ("wwuid", "uid", "external_system_uid", "case_vault_global_id", "eve
 def facts_from_document(doc: Document) -> Facts:
     """The comparable view of an index document (as stored or as returned in ``_source``)."""
     ids_doc = doc.get("ids") or {}
-    ids: dict[str, frozenset[str]] = {
-        "case_identifier": frozenset(ids_doc.get("case_identifiers") or ())
-    }
-    for kind in _ID_KINDS:
-        value = ids_doc.get(kind)
-        ids[kind] = frozenset((value,)) if value else frozenset()
     patient = doc.get("patient") or {}
     reporter = doc.get("reporter") or {}
-    record = doc.get("record") or {}
-    raw_products = {p.get("rank", 1): p for p in record.get("products") or ()}
-    raw_events = {e.get("rank", 1): e for e in record.get("events") or ()}
     products = tuple(
-        ProductFacts(
-            product=p.get("product"),
-            product_reported=p.get("product_reported"),
-            study_product=p.get("study_product"),
-            rank=p.get("rank", 1),
-            display=raw_products.get(p.get("rank", 1), {}),
-        )
+        ProductFacts(p.get("product"), p.get("product_reported"), p.get("study_product"), p["rank"])
         for p in doc.get("products") or ()
     )
     events = tuple(
         EventFacts(
-            meddra_pt_code=e.get("meddra_pt_code"),
-            event_reported=e.get("event_reported"),
-            country=e.get("country"),
-            onset=_date(e.get("onset")),
-            rank=e.get("rank", 1),
-            display=raw_events.get(e.get("rank", 1), {}),
+            e.get("meddra_pt_code"),
+            e.get("event_reported"),
+            e.get("country"),
+            _date(e.get("onset")),
+            e["rank"],
         )
         for e in doc.get("events") or ()
     )
+    dob = patient.get("dob")
     return Facts(
         record_id=doc["record_id"],
         kind=doc["kind"],
@@ -162,26 +177,25 @@ def facts_from_document(doc: Document) -> Facts:
         study_number=doc.get("study_number"),
         report_type=doc.get("report_type"),
         study=doc.get("study"),
-        receipt_date=_day(record.get("receipt_date")),
-        new_info=_day(record.get("new_info_date") or record.get("receipt_date")),
         new_info_date=doc.get("new_info_date"),
-        ids=ids,
+        ids_doc=ids_doc,
         ids_all=frozenset(ids_doc.get("all") or ()),
         initials=patient.get("initials"),
         first_name=patient.get("first_name"),
         last_name=patient.get("last_name"),
+        patient_tokens=tuple(patient.get("name_tokens") or ()),
         sex=patient.get("sex"),
-        dob=_date(patient.get("dob")),
-        mrn=dict(patient.get("mrn") or {}),
+        dob=_parse(dob["value"]) if dob else None,
+        mrn=patient.get("mrn") or {},
         edc_subject=patient.get("edc_subject"),
         reporter_first=reporter.get("first_name"),
         reporter_last=reporter.get("last_name"),
+        reporter_tokens=tuple(reporter.get("name_tokens") or ()),
         qualification=reporter.get("qualification"),
         country=reporter.get("country"),
-        age_group=_text((record.get("patient") or {}).get("age_group")),
         products=products,
         events=events,
-        record=record,
+        record=doc.get("record") or {},
     )
 
 

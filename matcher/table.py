@@ -194,9 +194,15 @@ def _rows(src: Facts, ev: Evaluation) -> Iterator[Row]:
     )
     blinded = src.blinded or cand.blinded
     for sp, cp in _pairs(src.products, cand.products, _product_score, MAX_PRODUCT_PAIRS):
-        yield from _product_rows(sp, cp, blinded)
+        yield from _product_rows(
+            sp, cp, _shown(src, "products", sp), _shown(cand, "products", cp), blinded
+        )
     for se, ce in _pairs(src.events, cand.events, _event_score, MAX_EVENT_PAIRS):
-        yield from _event_rows(se, ce)
+        yield from _event_rows(se, ce, _shown(src, "events", se), _shown(cand, "events", ce))
+
+
+def _shown(f: Facts, what: str, item: ProductFacts | EventFacts | None) -> dict[str, Any]:
+    return f.display(what, item.rank) if item is not None else {}
 
 
 def _identifier_rows(src: Facts, ev: Evaluation) -> Iterator[Row]:
@@ -253,9 +259,13 @@ def _pairs(
     return pairs
 
 
-def _product_rows(a: ProductFacts | None, b: ProductFacts | None, blinded: bool) -> Iterator[Row]:
-    da = a.display if a else {}
-    db = b.display if b else {}
+def _product_rows(
+    a: ProductFacts | None,
+    b: ProductFacts | None,
+    da: dict[str, Any],
+    db: dict[str, Any],
+    blinded: bool,
+) -> Iterator[Row]:
     yield (
         "products",
         "product_reported",
@@ -282,9 +292,9 @@ def _product_rows(a: ProductFacts | None, b: ProductFacts | None, blinded: bool)
         )
 
 
-def _event_rows(a: EventFacts | None, b: EventFacts | None) -> Iterator[Row]:
-    da = a.display if a else {}
-    db = b.display if b else {}
+def _event_rows(
+    a: EventFacts | None, b: EventFacts | None, da: dict[str, Any], db: dict[str, Any]
+) -> Iterator[Row]:
     both_coded = bool(a and b and a.meddra_pt_code and b.meddra_pt_code)
     codes_equal = compare_exact(a.meddra_pt_code if a else None, b.meddra_pt_code if b else None)
     verbatim = compare_exact(a.event_reported if a else None, b.event_reported if b else None)
