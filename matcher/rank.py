@@ -207,15 +207,21 @@ def rank_reference(
     source: Record, candidates: Iterable[Record], options: DetectionOptions
 ) -> Detection:
     """Brute force: every candidate record evaluated in Python under the same rules."""
+    return rank_reference_facts(
+        source, (facts_from_document(build_document(r)) for r in candidates), options
+    )
+
+
+def rank_reference_facts(
+    source: Record, candidates: Iterable[Facts], options: DetectionOptions
+) -> Detection:
+    """:func:`rank_reference` over candidates already read as facts (to reuse them across runs)."""
     profile = get_profile(options.profile)
-    src = facts_from_record(source)
     ct = source_is_clinical_trial(source, options.known_studies)
-    src = _with_clinical_trial(src, ct)
-    evs = []
-    for record in candidates:
-        cand = facts_from_document(build_document(record))
-        if in_scope(source, cand, options, ct):
-            evs.append(evaluate(src, cand, profile))
+    src = _with_clinical_trial(facts_from_record(source), ct)
+    evs = [
+        evaluate(src, cand, profile) for cand in candidates if in_scope(source, cand, options, ct)
+    ]
     ranked = assign_sections(
         src, evs, profile, cap=options.cap(clinical_trial=ct), today=options.on()
     )

@@ -26,8 +26,8 @@ TODAY = date(2026, 1, 15)
 
 @pytest.fixture
 def population() -> tuple[list[Record], list[LabelledQuery]]:
-    pop = Population(seed=11, n=600, today=TODAY)
-    return list(pop), list(generate_queries(12, pop, 24))
+    pop = Population(seed=11, n=400, today=TODAY)
+    return list(pop), list(generate_queries(12, pop, 16))
 
 
 def _comparable(d: Detection) -> dict[str, object]:

@@ -1,0 +1,77 @@
+"""Ranking invariants on generated data (no engine): determinism, the cap, one section per record."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+
+import pytest
+
+from benchmarks.generator import LabelledQuery, Population, generate_queries
+from matcher import DetectionOptions
+from matcher.facts import Facts, facts_from_record
+from matcher.rank import new_info_cutoff, rank_reference_facts
+
+TODAY = date(2026, 1, 15)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[list[Facts], list[LabelledQuery]]:
+    pop = Population(seed=21, n=400, today=TODAY)
+    return [facts_from_record(r) for r in pop], list(generate_queries(22, pop, 12))
+
+
+def _listing(d: object) -> list[tuple[str, str, int]]:
+    from matcher import Detection
+
+    assert isinstance(d, Detection)
+    return [(str(s), m.record_id, m.rank) for s, ms in d.sections for m in ms]
+
+
+def test_ranking_does_not_depend_on_the_order_candidates_arrive_in(
+    data: tuple[list[Facts], list[LabelledQuery]],
+) -> None:
+    cases, queries = data
+    shuffled = cases[:]
+    random.Random(3).shuffle(shuffled)
+    options = DetectionOptions(today=TODAY)
+    for q in queries:
+        assert _listing(rank_reference_facts(q.source, cases, options)) == _listing(
+            rank_reference_facts(q.source, shuffled, options)
+        )
+
+
+@pytest.mark.parametrize("cap", [1, 2, 5])
+def test_M26_cap_is_a_prefix_of_the_uncapped_order(
+    data: tuple[list[Facts], list[LabelledQuery]], cap: int
+) -> None:
+    cases, queries = data
+    for q in queries:
+        full = rank_reference_facts(q.source, cases, DetectionOptions(today=TODAY))
+        capped = rank_reference_facts(
+            q.source, cases, DetectionOptions(today=TODAY, max_possible_matches=cap)
+        )
+        head = [m.record_id for m in full.sections.possible_matches][:cap]
+        assert [m.record_id for m in capped.sections.possible_matches] == head
+        assert capped.sections.id_matches == full.sections.id_matches
+
+
+def test_M15_ranks_are_1_based_and_records_unique(
+    data: tuple[list[Facts], list[LabelledQuery]],
+) -> None:
+    cases, queries = data
+    for q in queries:
+        d = rank_reference_facts(q.source, cases, DetectionOptions(today=TODAY))
+        listed = [m.record_id for m in d.sections.all()]
+        assert len(listed) == len(set(listed))
+        for _, matches in d.sections:
+            assert [m.rank for m in matches] == list(range(1, len(matches) + 1))
+
+
+@pytest.mark.parametrize(
+    ("today", "cutoff"),
+    [(date(2025, 4, 1), date(2023, 4, 1)), (date(2024, 2, 29), date(2022, 2, 28))],
+    ids=["plain", "leap-day"],
+)
+def test_M6_cutoff_is_two_years_before_today(today: date, cutoff: date) -> None:
+    assert new_info_cutoff(today) == cutoff
