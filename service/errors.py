@@ -86,6 +86,18 @@ def request_error_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for err in errors:
         loc = [str(p) for p in err.get("loc", ())]
+        if err.get("type") == "json_invalid":
+            where = f" at character {loc[1]}" if len(loc) > 1 else ""
+            reason = (err.get("ctx") or {}).get("error", "")
+            out.append(
+                {
+                    "field": "body",
+                    "value": None,
+                    "error": f"the body is not valid JSON{where}"
+                    + (f" ({reason})" if reason else ""),
+                }
+            )
+            continue
         if loc and loc[0] == "body":
             loc = loc[1:]
         named = ".".join(p for p in loc if not p.isdigit())

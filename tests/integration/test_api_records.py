@@ -183,7 +183,9 @@ def test_body_that_is_not_json_is_422(client: TestClient) -> None:
         headers={**auth("a-writer"), "Content-Type": "application/json"},
     )
     assert res.status_code == 422
-    assert res.json()["detail"][0]["error"]
+    (detail,) = res.json()["detail"]
+    assert detail["field"] == "body"
+    assert "not valid JSON at character 1" in detail["error"]
 
 
 # -- authentication and organizations ------------------------------------------------
