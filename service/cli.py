@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
-import secrets
 import signal
 import socket
 import sys
@@ -41,7 +40,7 @@ from rich.progress import (
 from indexer.engine import EngineStartupError, EngineUnavailable
 from indexer.records import Kind, Record, describe_errors, parse_record
 from service.app import Services, create_app, open_services
-from service.settings import ApiKey, Settings
+from service.settings import Settings
 
 app = typer.Typer(
     name="casematch",
@@ -51,9 +50,6 @@ app = typer.Typer(
 )
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-#: Permissions of the local demo key ``serve --sample`` creates (PHI stays masked).
-SAMPLE_KEY_PERMISSIONS: list[Any] = ["promote", "read_matches", "admin"]
 
 
 class _Stop(Exception):  # noqa: N818 (a control-flow signal, not an error)
@@ -143,56 +139,21 @@ def serve(
             dataset = demo.sample_records(seed) if sample else None
             demo_key: str | None = None
             if dataset is not None and not settings.api_keys:
-                demo_key = secrets.token_urlsafe(24)
-                organizations = sorted({r.organization for r in dataset})
-                settings = settings.model_copy(
-                    update={
-                        "api_keys": {
-                            demo_key: ApiKey(
-                                organizations=organizations,
-                                permissions=SAMPLE_KEY_PERMISSIONS,
-                                name="sample-demo",
-                            )
-                        }
-                    }
-                )
+                settings, demo_key = demo.with_demo_key(settings, dataset)
             with _services(settings) as services:
                 if dataset is not None:
                     loaded = demo.load_if_empty(services.store, dataset)
-                    counts = services.store.counts()
                     out.print(
                         f"sample data: {loaded} records loaded"
                         if loaded
                         else "sample data: the store already holds records; nothing loaded",
-                        f"({_counts_line(counts)})",
+                        f"({_counts_line(services.store.counts())})",
                     )
                 if not settings.api_keys:
                     err.print(
                         "casematch: no API keys configured (CASEMATCH_API_KEYS); every /v1 "
                         "call will be refused with 401. Use --sample for a local demo key."
                     )
-
-                def ready(url: str) -> None:
-                    out.print(f"casematch listening on {url}")
-                    out.print(f"  API docs: {url}/docs   health: {url}/health")
-                    if dataset is not None and demo_key is None:
-                        out.print("  API keys: those of CASEMATCH_API_KEYS (no demo key created)")
-                    if demo_key is not None:
-                        out.print(
-                            f"  demo API key (organizations {', '.join(organizations)}; "
-                            f"PHI masked): {demo_key}"
-                        )
-                        out.print(
-                            f'  try: curl -H "X-API-Key: {demo_key}" '
-                            f"{url}/v1/inbox-items/{demo.first_inbox_item_id(dataset or [])}"
-                        )
-                        out.print(
-                            f'       curl -X POST -H "X-API-Key: {demo_key}" '
-                            f"{url}/v1/inbox-items/{demo.first_inbox_item_id(dataset or [])}"
-                            "/duplicate-check"
-                        )
-                    sys.stdout.flush()
-
                 config = uvicorn.Config(
                     create_app(settings, services=services),
                     host=host,
@@ -200,10 +161,32 @@ def serve(
                     log_level="warning",
                     lifespan="on",
                 )
-                _Server(config, ready).run()
+                _Server(config, lambda url: _banner(url, settings, dataset, demo_key)).run()
         except _Stop:
             pass
     out.print("casematch stopped")
+
+
+def _banner(
+    url: str, settings: Settings, dataset: list[Record] | None, demo_key: str | None
+) -> None:
+    """What ``serve`` prints once it listens: the URL, and how to call it."""
+    out.print(f"casematch listening on {url}")
+    out.print(f"  API docs: {url}/docs   health: {url}/health")
+    if demo_key is not None and dataset is not None:
+        key = settings.api_keys[demo_key]
+        item = next((r.id for r in dataset if r.kind is Kind.inbox_item), "II-1")
+        out.print(
+            f"  demo API key (organizations {', '.join(key.organizations)}; PHI masked): {demo_key}"
+        )
+        out.print(f'  try: curl -H "X-API-Key: {demo_key}" {url}/v1/inbox-items/{item}')
+        out.print(
+            f'       curl -X POST -H "X-API-Key: {demo_key}" '
+            f"{url}/v1/inbox-items/{item}/duplicate-check"
+        )
+    elif dataset is not None:
+        out.print("  API keys: those of CASEMATCH_API_KEYS (no demo key created)")
+    sys.stdout.flush()
 
 
 def _configure_logging() -> None:

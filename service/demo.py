@@ -11,6 +11,7 @@ promotes each one as a processor would and prints what happened.
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from service.auth import Principal
 from service.detection import run_detection
 from service.errors import ServiceError
 from service.promotion.workflows import DecisionAction, PromotionService
+from service.settings import ApiKey, Permission, Settings
 
 
 def sample_records(seed: int) -> list[Record]:
@@ -37,8 +39,22 @@ def sample_records(seed: int) -> list[Record]:
     return [*cases, *items]
 
 
-def first_inbox_item_id(records: Sequence[Record]) -> str:
-    return next((r.id for r in records if r.kind is Kind.inbox_item), "II-1")
+#: Permissions of the local demo key ``serve --sample`` creates (PHI stays masked).
+DEMO_KEY_PERMISSIONS: list[Permission] = ["promote", "read_matches", "admin"]
+
+
+def with_demo_key(settings: Settings, records: Sequence[Record]) -> tuple[Settings, str]:
+    """``settings`` plus a fresh random local key for the sample organizations, and the key.
+
+    Only ``serve --sample`` calls this, and only when no key is configured.
+    """
+    key = secrets.token_urlsafe(24)
+    demo = ApiKey(
+        organizations=sorted({r.organization for r in records}),
+        permissions=DEMO_KEY_PERMISSIONS,
+        name="sample-demo",
+    )
+    return settings.model_copy(update={"api_keys": {key: demo}}), key
 
 
 def load_if_empty(store: RecordStore, records: Sequence[Record]) -> int:
