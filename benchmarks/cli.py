@@ -171,13 +171,15 @@ def service(
 def peer(
     seed: Seed = 42,
     febrl: Annotated[str, typer.Option(help="febrl1 (1,000 records) or febrl3 (5,000)")] = "febrl3",
+    workers: Annotated[int, typer.Option(help="threads running casematch's audit")] = 2,
     quick: Quick = False,
     out: Out = None,
 ) -> None:
     """casematch's batch audit against Splink (DuckDB) on the same FEBRL data, one run."""
     from benchmarks.peer import run_peer
 
-    _done(run_peer(seed=seed, dataset=("febrl1" if quick else febrl), out=_out("peer", out)))
+    dataset = "febrl1" if quick else febrl
+    _done(run_peer(seed=seed, dataset=dataset, workers=workers, out=_out("peer", out)))
 
 
 @app.command()

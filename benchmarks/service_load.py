@@ -203,11 +203,8 @@ def run_service(
         try:
             with httpx.Client(base_url=server.url, headers={"X-API-Key": API_KEY}) as client:
                 health = client.get("/health").json()
-                report.engine = {
-                    "kind": health.get("engine", {}).get("kind", "?")
-                    if isinstance(health.get("engine"), dict)
-                    else health.get("engine_kind", "?")
-                }
+                engine = health.get("engine")
+                report.engine = dict(engine) if isinstance(engine, dict) else {"kind": "?"}
                 load_s = _post_batches(client, "/v1/cases", cases, f"POST {size:,} Cases")
                 _post_batches(client, "/v1/inbox-items", items, "POST Inbox Items")
                 routes = set(client.get("/openapi.json").json().get("paths", {}))
