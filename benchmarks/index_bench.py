@@ -128,7 +128,7 @@ def run_index_bench(
     data_dir: Path | str = Path(".casematch-bench"),
     *,
     chunk_size: int = 500,
-    workers: int = 2,
+    workers: int = 1,
     seed: int = 1,
     progress: Any = None,
 ) -> dict[str, Any]:
@@ -170,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--data-dir", type=Path, default=Path(".casematch-bench"))
     parser.add_argument("--chunk-size", type=int, default=500)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
     result = run_index_bench(
         args.n,

@@ -231,7 +231,7 @@ def load_files(
     kind: str | None = None,
     e2b_options: Any = None,
     refresh: bool = True,
-    workers: int = 2,
+    workers: int = 1,
 ) -> LoadReport:
     """Load files into ``store`` (a :class:`indexer.store.RecordStore`); bad input is reported.
 

@@ -264,17 +264,18 @@ class RecordStore:
         *,
         chunk_size: int = 500,
         refresh: bool = True,
-        workers: int = 2,
+        workers: int = 1,
     ) -> BulkReport:
         """Store many records fast (the load and bench path), applying I2 and I3.
 
-        The calling thread validates nothing more and builds + serializes documents;
-        ``workers`` threads write chunks to the engine (and its journal) meanwhile,
-        so the engine indexes two bulk requests at once. Records are routed to a
-        worker by their Case id (Inbox Item id), and each worker writes its chunks in
-        order: versions of one Case are always resolved by the same worker, in
-        arrival order, so I2 holds whatever the chunking. Returns when every chunk
-        is written and journaled.
+        The calling thread builds and serializes documents while ``workers`` threads
+        write chunks to the engine (and its journal), at most two chunks queued per
+        worker. Records are routed to a worker by Case id (Inbox Item id) and each
+        worker writes its chunks in order, so versions of one Case are resolved by
+        one worker in arrival order and I2 holds whatever the chunking. One worker is
+        the default: osmem-server indexes one bulk request per index at a time
+        (measured: a second stream only waits), so more help on OpenSearch only.
+        Returns when every chunk is written and journaled.
         """
         report = BulkReport(timings={"build": 0.0, "plan": 0.0, "engine": 0.0})
         lock = threading.Lock()

@@ -92,6 +92,7 @@ def test_I2_an_older_version_stored_late_is_superseded_at_once(
     assert v1 is not None and v1.record.state == "superseded"
 
 
+@pytest.mark.parametrize("workers", [1, 2], ids=["1-worker", "2-workers"])
 @pytest.mark.parametrize("chunk_size", [1, 2, 50], ids=["chunk-1", "chunk-2", "chunk-50"])
 def test_I2_bulk_load_keeps_only_the_latest_version_searchable(
     engine: Engine,
@@ -99,6 +100,7 @@ def test_I2_bulk_load_keeps_only_the_latest_version_searchable(
     index_names: IndexNames,
     record_factory: MakeRecord,
     chunk_size: int,
+    workers: int,
 ) -> None:
     store.put(record_factory("C-3", kind="case", version=1))
     records = [
@@ -108,7 +110,7 @@ def test_I2_bulk_load_keeps_only_the_latest_version_searchable(
         record_factory("C-4", kind="case", version=2),
         record_factory("C-5", kind="case", version=1),
     ]
-    report = store.put_many(records, chunk_size=chunk_size)
+    report = store.put_many(records, chunk_size=chunk_size, workers=workers)
     assert report.stored == 5 and report.failed == []
     assert _searchable_ids(engine, index_names.cases) == ["C-3~v3", "C-4~v2", "C-5~v1"]
     assert [v.record.state for v in store.case_versions("C-3")] == [
