@@ -127,7 +127,7 @@ def run_index_bench(
     runs: int = 3,
     data_dir: Path | str = Path(".casematch-bench"),
     *,
-    chunk_size: int = 500,
+    chunk_size: int = 2000,
     workers: int = 1,
     seed: int = 1,
     progress: Any = None,
@@ -169,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=100_000, help="records to load")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--data-dir", type=Path, default=Path(".casematch-bench"))
-    parser.add_argument("--chunk-size", type=int, default=500)
+    parser.add_argument("--chunk-size", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
     result = run_index_bench(

@@ -782,15 +782,18 @@ def restore(
     engine: Engine,
     journal: Journal,
     *,
-    batch: int = 1000,
+    batch: int = 2000,
     streams: int = 2,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, int]:
     """Replay the journal into a fresh embedded engine: indices, documents, aliases.
 
     Writes go straight to the client (they are already journaled). ``streams`` bulk
-    requests run at once so the engine indexes on several cores; the stored source
-    bytes are sent as they are (no JSON work). Logs counts and progress, never values.
+    requests are in flight so the engine never waits while the next batch is read
+    from SQLite and sent; the stored source bytes are sent as they are (no JSON
+    work). Batches of 2,000: osmem's indexing cost per document grows with the
+    number of bulk requests (segments), measured ~1.9 ms at 2,000 vs ~3 ms at 500.
+    Logs counts and progress, never values.
     """
     started = time.perf_counter()
     indices = journal.indices()

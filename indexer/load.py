@@ -227,7 +227,7 @@ def load_files(
     paths: Iterable[Path | str],
     *,
     progress: Progress | None = None,
-    chunk_size: int = 500,
+    chunk_size: int = 2000,
     kind: str | None = None,
     e2b_options: Any = None,
     refresh: bool = True,

@@ -96,7 +96,7 @@ def reindex_alias(
     engine: Engine,
     alias: str,
     *,
-    batch_size: int = 1000,
+    batch_size: int = 2000,
     progress: ReindexProgress | None = None,
     drop_grace_s: float = 1.0,
     stop_after: int | None = None,
@@ -218,7 +218,7 @@ def reindex(
     engine: Engine,
     names: IndexNames,
     *,
-    batch_size: int = 1000,
+    batch_size: int = 2000,
     progress: ReindexProgress | None = None,
     drop_grace_s: float = 1.0,
 ) -> ReindexReport:

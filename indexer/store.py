@@ -262,7 +262,7 @@ class RecordStore:
         self,
         records: Iterable[Record],
         *,
-        chunk_size: int = 500,
+        chunk_size: int = 2000,
         refresh: bool = True,
         workers: int = 1,
     ) -> BulkReport:
