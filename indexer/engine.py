@@ -767,7 +767,13 @@ def _open_embedded(config: EngineConfig) -> Engine:
             lock=lock,
             timeout_s=config.timeout_s,
         )
-        restore(engine, journal)
+        try:
+            restore(engine, journal)
+        except opensearchpy.TransportError as exc:
+            raise EngineStartupError(
+                f"restoring the data directory {config.data_dir} into the embedded engine "
+                f"failed ({type(exc).__name__} {exc.status_code}); nothing was changed on disk"
+            ) from exc
         return engine
     except BaseException:
         if process is not None:
