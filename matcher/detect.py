@@ -97,7 +97,7 @@ class _Run:
     src: Facts
     profile: Profile
     options: DetectionOptions
-    clauses: dict[str, tuple[Query, Query]]
+    clauses: dict[str, Query]
     filters: list[Query]
     must_not: list[Query]
     cutoff_iso: str
@@ -137,15 +137,14 @@ class _Run:
             if "error" in response:
                 raise MatcherError("a detection search failed in the engine")
             hits = response.get("hits", {}).get("hits", [])
-            if tier is not None:
-                tier.hits = len(hits)
             for hit in hits:
                 key = f"{hit.get('_index')}/{hit['_id']}"
-                if key in self.evaluations:
-                    continue
-                cand = facts_from_document(hit["_source"])
-                self.evaluations[key] = evaluate(self.src, cand, self.profile)
-                self.retrieved.append(cand.record_id)
+                if key not in self.evaluations:
+                    cand = facts_from_document(hit["_source"])
+                    self.evaluations[key] = evaluate(self.src, cand, self.profile)
+                    self.retrieved.append(cand.record_id)
+            if tier is not None:
+                tier.hits = len(hits)
 
     def levels(self, category: Category) -> tuple[int, ...]:
         """Minimum matching identifying values per fetch of a tier, most selective first.
@@ -167,6 +166,37 @@ class _Run:
             elif self.profile.category_rank(spec.category) > rank:
                 lower += 1
         return (own + 1, 1) if lower else (1,)
+
+    def max_level(self, category: Category) -> int:
+        """Identifying values a record of this tier can match at most (this category and below)."""
+        rank = self.profile.category_rank(category)
+        return sum(
+            1
+            for key in self.clauses
+            if FIELD_BY_KEY[key].identifying
+            and self.profile.category_rank(FIELD_BY_KEY[key].category) >= rank
+        )
+
+    def page(self, category: Category, level: int, size: int) -> _Tier | None:
+        """The fetched page of a tier level, fetching it (one round trip) if need be."""
+        tier = self.tiers.get((category, level))
+        if tier is not None:
+            return tier
+        tier = _Tier(category, level, size)
+        body = self.tier_body(tier)
+        if body is None:
+            return None
+        self.tiers[(category, level)] = tier
+        self.fetch([(tier, _with_source(body))])
+        return tier
+
+    def complete(self, tier: _Tier) -> None:
+        """Fetch a tier level again, larger, until the page holds all of it."""
+        while tier.saturated:
+            tier.size *= 4
+            body = self.tier_body(tier)
+            assert body is not None
+            self.fetch([(tier, _with_source(body))])
 
     def eligible_in(self, category: Category, level: int) -> int:
         cutoff = new_info_cutoff(self.options.on())
@@ -283,33 +313,37 @@ def detect(
 
 
 def _fill(run: _Run, cap: int) -> None:
-    """Walk the tiers in M14 order until ``cap`` Possible Matches are certain.
+    """Walk the tiers in M14 order until the first ``cap`` Possible Matches are certain.
 
-    Within a tier, records with more matching values come first (M14), so a
-    selective level (``_Run.levels``) that already holds ``needed`` eligible
-    records settles the tier; otherwise the next level is fetched. A page that
-    came back full is fetched again, larger, before it is trusted.
+    Within a tier M14 orders by the number of matching identifying values, so
+    a *complete* page of the records with at least *k* of them (a level) that
+    holds ``needed`` eligible records contains the tier's first ``needed``:
+    anything missing from it matches fewer values. A level that does not fit
+    its page is first narrowed (k + 1, ...) and only fetched in full when the
+    narrower levels are too small. Pages are complete when not full.
     """
     needed = cap
     for category in run.profile.category_order:
         if needed <= 0:
             return
+        size = needed + margin(cap)
         for level in run.levels(category):
-            tier = run.tiers.get((category, level))
+            tier = run.page(category, level, size + run.eligible_in(category, level))
             if tier is None:
-                probe = _Tier(
-                    category, level, needed + run.eligible_in(category, level) + margin(cap)
-                )
-                body = run.tier_body(probe)
-                if body is None:
+                continue
+            if tier.saturated:
+                narrower: _Tier | None = tier
+                k = level
+                while narrower is not None and narrower.saturated and k < run.max_level(category):
+                    k += 1
+                    narrower = run.page(category, k, size)
+                if (
+                    narrower is not None
+                    and not narrower.saturated
+                    and run.eligible_in(category, k) >= needed
+                ):
                     break
-                tier = run.tiers[(category, level)] = probe
-                run.fetch([(tier, _with_source(body))])
-            while tier.saturated and run.eligible_in(category, level) < needed:
-                tier.size *= 4
-                body = run.tier_body(tier)
-                assert body is not None
-                run.fetch([(tier, _with_source(body))])
+                run.complete(tier)
             if run.eligible_in(category, level) >= needed:
                 break
         needed -= run.eligible_in(category, 1)

@@ -7,17 +7,19 @@ clinical-trial flag, M7 searchable, M9 kinds, never the source itself):
   cross-field by construction: ``ids.all`` holds every identifier kind).
 - :func:`subject_query` - clinical-trial sources only (M12).
 - :func:`tier_query` - Possible Matches of one M14 category ("tier"): records
-  with an identifying value of that category and none of a higher one, plus
-  M5 (country) and M6 (New Info Date). Every compared field is one named,
-  constant-score clause, so ``matched_queries`` says what hit and the engine's
-  score is *count of matching identifying values + score/128* on every engine
-  (no BM25). Sorted by that score, then New Info Date, then record id, a
-  tier's first hits are the tier's first records in M14 order, so retrieval
-  can stop at the M26 cap. Python re-ranks with the comparators regardless.
+  with an identifying value of that category and none of a higher one, with
+  M5 (country) and M6 (New Info Date) applied, optionally only those with at
+  least *k* matching identifying values (the head of the tier in M14 order).
+
+Everything is filter context: the engine collects candidates, it never scores
+them (an embedded engine evaluates scored clauses over the whole index, and
+BM25 differs between engines anyway). Every compared field is one named clause,
+so ``matched_queries`` says what hit. Python ranks with the comparators.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from matcher.compare import max_edits
@@ -27,10 +29,6 @@ from matcher.profiles import FIELD_BY_KEY, Profile
 
 Query = dict[str, Any]
 
-#: Weight of one matching identifying value in the engine score, and of exact / partial results.
-COUNT_WEIGHT = 1.0
-EXACT_BONUS = 2 / 128
-PARTIAL_BONUS = 1 / 128
 #: At most this many ID / Subject matches are fetched.
 ID_LIMIT = 100
 SUBJECT_LIMIT = 100
@@ -88,8 +86,8 @@ def _search(
     return body
 
 
+#: A stable order for pages (Python ranks; the engine only collects).
 _SORT: list[Query] = [
-    {"_score": {"order": "desc"}},
     {"new_info_date": {"order": "desc", "missing": "_last"}},
     {"record_id": {"order": "asc"}},
 ]
@@ -325,46 +323,23 @@ def _any(clauses: list[Query]) -> Query:
     )
 
 
-def scored_clause(key: str, exact: list[Query], partial: list[Query]) -> Query:
-    """One field as a named constant-score clause: count weight plus an exact/partial bonus."""
-    variants: list[Query] = []
-    if exact:
-        variants.append(
-            {
-                "constant_score": {
-                    "filter": _any(exact),
-                    "boost": COUNT_WEIGHT + EXACT_BONUS,
-                    "_name": key,
-                }
-            }
-        )
-    if partial:
-        variants.append(
-            {
-                "constant_score": {
-                    "filter": _any(partial),
-                    "boost": COUNT_WEIGHT + PARTIAL_BONUS,
-                    "_name": f"{key}~partial",
-                }
-            }
-        )
-    if len(variants) == 1:
-        return variants[0]
-    return {"dis_max": {"queries": variants, "tie_breaker": 0.0}}
+def named_clause(key: str, exact: list[Query], partial: list[Query]) -> Query:
+    """One field's membership clause (exact or partial variants), named for ``matched_queries``."""
+    return {"bool": {"should": [*exact, *partial], "minimum_should_match": 1, "_name": key}}
 
 
-def possible_clauses(src: Facts, profile: Profile) -> dict[str, tuple[Query, Query]]:
-    """Per ranked field with a source value: (membership filter, scored clause)."""
-    out: dict[str, tuple[Query, Query]] = {}
+def possible_clauses(src: Facts, profile: Profile) -> dict[str, Query]:
+    """One named clause per ranked field the source has a value for."""
+    out: dict[str, Query] = {}
     for spec in FIELD_BY_KEY.values():
         exact, partial = field_clauses(src, profile, spec.key)
         if exact or partial:
-            out[spec.key] = (_any([*exact, *partial]), scored_clause(spec.key, exact, partial))
+            out[spec.key] = named_clause(spec.key, exact, partial)
     return out
 
 
 def tier_query(
-    clauses: dict[str, tuple[Query, Query]],
+    clauses: dict[str, Query],
     profile: Profile,
     category: Category,
     *,
@@ -377,27 +352,25 @@ def tier_query(
 ) -> Query | None:
     """Possible Matches whose highest matching category is ``category`` (M13-M14), M5 and M6 applied.
 
-    ``min_identifying`` > 1 asks for records with at least that many matching
-    identifying values in this category or below: a selective first pass.
+    ``min_identifying`` asks only for records with at least that many matching
+    identifying values in this category or below (M14's count): the head of
+    the tier. Pure filter context, no scoring: the engine only collects the
+    records, Python orders them.
     """
     rank = profile.category_rank(category)
-    own = [
-        m
-        for k, (m, _) in clauses.items()
-        if FIELD_BY_KEY[k].identifying and FIELD_BY_KEY[k].category == category
-    ]
+
+    def identifying(pred: Callable[[int], bool]) -> list[Query]:
+        return [
+            q
+            for k, q in clauses.items()
+            if FIELD_BY_KEY[k].identifying and pred(profile.category_rank(FIELD_BY_KEY[k].category))
+        ]
+
+    own = identifying(lambda r: r == rank)
     if not own:
         return None
-    higher = [
-        m
-        for k, (m, _) in clauses.items()
-        if FIELD_BY_KEY[k].identifying and profile.category_rank(FIELD_BY_KEY[k].category) < rank
-    ]
-    lower_or_equal = [
-        m
-        for k, (m, _) in clauses.items()
-        if FIELD_BY_KEY[k].identifying and profile.category_rank(FIELD_BY_KEY[k].category) >= rank
-    ]
+    higher = identifying(lambda r: r < rank)
+    counted = identifying(lambda r: r >= rank)
     tier_filters = [*filters, _any(own)]
     tier_must_not = [*must_not, new_info_exclusion(cutoff_iso), *higher]
     if category != "patient":
@@ -405,10 +378,7 @@ def tier_query(
         if ce is not None:
             tier_must_not.append(ce)
     if min_identifying > 1:
-        if len(lower_or_equal) < min_identifying:
+        if len(counted) < min_identifying:
             return None
-        tier_filters.append(
-            {"bool": {"should": lower_or_equal, "minimum_should_match": min_identifying}}
-        )
-    scored = [s for _, s in clauses.values()]
-    return _search(tier_filters, tier_must_not, size, extra={"should": scored})
+        tier_filters.append({"bool": {"should": counted, "minimum_should_match": min_identifying}})
+    return _search(tier_filters, tier_must_not, size)
