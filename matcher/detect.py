@@ -10,11 +10,13 @@ as the M26 cap is provably filled in M14's order:
 2. only when the cap is not yet filled: a broad tier in full (Study, then
    Product, then Event), one at a time, in M14 order.
 
-A tier whose page came back full is fetched again with a larger page before a
-lower tier is consulted, so a lower tier never displaces a higher one. Every
-retrieved document is then compared with the source in Python
-(``matcher.evaluate``) and ranked by ``matcher.rank`` - the same code as the
-brute-force reference, never ``_score``.
+Queries only collect (filter context, never scored). A tier's page is
+trusted only when it is complete (not full); a full page is first narrowed to
+records with more matching values (the head of the tier, M14's count) and
+grown only when the head is too small - so a lower tier never displaces a
+higher one and the cap never changes the head (M26). Every retrieved document
+is then compared with the source in Python (``matcher.evaluate``) and ranked by
+``matcher.rank``: the same code as the brute-force reference, never ``_score``.
 
 Log lines carry ids, counts and timings only (M21).
 """
