@@ -32,7 +32,7 @@ from typing import Any, Protocol
 from indexer.documents import build_document
 from indexer.records import Record
 from matcher.evaluate import Evaluation, evaluate
-from matcher.facts import SOURCE_FIELDS, Facts, facts_from_document
+from matcher.facts import SOURCE_EXCLUDES, SOURCE_FIELDS, Facts, facts_from_document
 from matcher.model import Category, DetectionOptions, DetectionRun
 from matcher.profiles import FIELD_BY_KEY, Profile, get_profile
 from matcher.queries import (
@@ -214,7 +214,8 @@ class _Run:
 
 
 def _with_source(body: Query) -> Query:
-    return {**body, "_source": SOURCE_FIELDS}
+    """Only the normalized fields and the record's compared values: never the narrative."""
+    return {**body, "_source": {"includes": SOURCE_FIELDS, "excludes": SOURCE_EXCLUDES}}
 
 
 def _indices(indices: HasIndexNames | Sequence[str] | str, options: DetectionOptions) -> str:

@@ -38,6 +38,9 @@ SOURCE_FIELDS: list[str] = [
     "record",
 ]
 
+#: Large stored values no comparison shows.
+SOURCE_EXCLUDES: list[str] = ["record.narrative", "record.documents", "record.links"]
+
 
 @dataclass(frozen=True, slots=True)
 class ProductFacts:
