@@ -37,11 +37,13 @@ from matcher.model import Category, DetectionOptions, DetectionRun
 from matcher.profiles import FIELD_BY_KEY, Profile, get_profile
 from matcher.queries import (
     Query,
+    distinguishing,
     id_query,
     possible_clauses,
     scope_filter,
     subject_query,
     tier_query,
+    union_query,
 )
 from matcher.rank import (
     assign_sections,
@@ -73,6 +75,11 @@ class HasIndexNames(Protocol):
 
 class MatcherError(Exception):
     """Detection could not run; the message carries no record values (M21)."""
+
+
+def union_size(cap: int) -> int:
+    """The page of a union search: room for the cap, its margin and the ID / Subject matches."""
+    return 2 * cap + 50
 
 
 def margin(cap: int) -> int:
@@ -169,6 +176,43 @@ class _Run:
                 lower += 1
         return (own + 1, 1) if lower else (1,)
 
+    def fetch_union(self, planned: list[tuple[_Tier | None, Query]], size: int) -> None:
+        """Run planned searches as one union search; if its page is full, run them one by one."""
+        if not planned:
+            return
+        if len(planned) > 1:
+            parts = [distinguishing(body, self.filters, self.must_not) for _, body in planned]
+            union = _Tier("patient", 0, size)
+            self.fetch(
+                [(union, _with_source(union_query(parts, self.filters, self.must_not, size)))]
+            )
+            if not union.saturated:
+                for tier, _ in planned:
+                    if tier is not None:
+                        tier.size, tier.hits = size, union.hits  # complete: the union held it all
+                return
+        self.fetch([(tier, _with_source(body)) for tier, body in planned])
+
+    def broad_union(self, categories: list[Category], size: int) -> None:
+        """The remaining broad tiers in full, as one search; kept only if its page is complete."""
+        planned: list[tuple[_Tier, Query]] = []
+        for category in categories:
+            if (category, 1) in self.tiers:
+                continue
+            candidate = _Tier(category, 1, size)
+            body = self.tier_body(candidate)
+            if body is not None:
+                planned.append((candidate, body))
+        if len(planned) < 2:
+            return
+        parts = [distinguishing(body, self.filters, self.must_not) for _, body in planned]
+        union = _Tier(categories[0], 0, size)
+        self.fetch([(union, _with_source(union_query(parts, self.filters, self.must_not, size)))])
+        if not union.saturated:
+            for tier, _ in planned:
+                tier.hits = union.hits
+                self.tiers[(tier.category, 1)] = tier
+
     def max_level(self, category: Category) -> int:
         """Identifying values a record of this tier can match at most (this category and below)."""
         rank = self.profile.category_rank(category)
@@ -263,26 +307,26 @@ def detect(
         cutoff_iso=new_info_cutoff(options.on()).isoformat(),
     )
 
-    # Stage 1: identifiers, subjects and the selective tiers.
-    first: list[tuple[_Tier | None, Query]] = []
+    # Stage 1: identifiers, subjects and the selective tiers, as one search when they fit.
+    planned: list[tuple[_Tier | None, Query]] = []
     for body in (
         id_query(src, filters, must_not),
         subject_query(src, filters, must_not) if ct else None,
     ):
         if body is not None:
-            first.append((None, _with_source(body)))
-    size = cap + margin(cap)
+            planned.append((None, body))
     for category in profile.category_order:
         level = run.levels(category)[0]
         if category in BROAD and level == 1:
             continue  # broad: only when the cap needs it (_fill)
-        tier = _Tier(category, level, size)
+        tier = _Tier(category, level, cap + margin(cap))
         body = run.tier_body(tier)
         if body is not None:
             run.tiers[(category, level)] = tier
-            first.append((tier, _with_source(body)))
-    run.fetch(first)
+            planned.append((tier, body))
+    run.fetch_union(planned, union_size(cap))
 
+    _fill(run, cap)
     _fill(run, cap)
 
     ranked = assign_sections(src, run.evaluations.values(), profile, cap=cap, today=options.on())
@@ -326,10 +370,16 @@ def _fill(run: _Run, cap: int) -> None:
     narrower levels are too small. Pages are complete when not full.
     """
     needed = cap
-    for category in run.profile.category_order:
+    order = run.profile.category_order
+    tried_union = False
+    for position, category in enumerate(order):
         if needed <= 0:
             return
         size = needed + margin(cap)
+        if category in BROAD and not tried_union and (category, 1) not in run.tiers:
+            # The broad tiers still needed, in full, in one search: complete on small data.
+            tried_union = True
+            run.broad_union([c for c in order[position:] if c in BROAD], union_size(cap))
         for level in run.levels(category):
             tier = run.page(category, level, size + run.eligible_in(category, level))
             if tier is None:

@@ -382,3 +382,25 @@ def tier_query(
             return None
         tier_filters.append({"bool": {"should": counted, "minimum_should_match": min_identifying}})
     return _search(tier_filters, tier_must_not, size)
+
+
+def distinguishing(body: Query, filters: list[Query], must_not: list[Query]) -> Query:
+    """What sets one search apart from the scope: its own filters and exclusions, as one clause."""
+    query = body["query"]["bool"]
+    clause: Query = {"bool": {"filter": query["filter"][len(filters) :]}}
+    extra = [c for c in query["must_not"] if c not in must_not]
+    if extra:
+        clause["bool"]["must_not"] = extra
+    return clause
+
+
+def union_query(
+    parts: list[Query], filters: list[Query], must_not: list[Query], size: int
+) -> Query:
+    """Several searches as one: records matching any of ``parts`` (see :func:`distinguishing`).
+
+    When the page is not full it holds every record each part would have
+    returned, so one round trip and one search can stand for many.
+    """
+    clause = {"bool": {"should": parts, "minimum_should_match": 1}}
+    return _search([*filters, clause], must_not, size)

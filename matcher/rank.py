@@ -47,7 +47,13 @@ def new_info_cutoff(today: date) -> date:
 
 
 def possible_key(ev: Evaluation, profile: Profile) -> SortKey:
-    """M14: top category, then number of matching values, then score, New Info Date, identifier."""
+    """M14: top category, then number of matching values, then score, New Info Date, identifier.
+
+    The number counts matching *identifying* values (``matcher.profiles``); the
+    score adds 2 per exact and 1 per partial result over every compared field,
+    supporting ones (sex, qualification) included. Under deep_22r1 likely
+    matches come first (M24's "most similar").
+    """
     top = ev.top_category(profile)
     assert top is not None
     tag_rank = 0 if (profile.strict_tags and ev.tag == "likely") else 1
