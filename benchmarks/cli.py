@@ -210,6 +210,16 @@ def promotion(
     )
 
 
+@app.command()
+def summary(
+    results: Annotated[Path, typer.Option(help="results directory")] = RESULTS,
+) -> None:
+    """Print the headline figures of the latest results as a Markdown table (for the README)."""
+    from benchmarks.summary import summary_markdown
+
+    print(summary_markdown(results), end="")
+
+
 @app.command(name="all")
 def all_benchmarks(seed: Seed = 42, quick: Quick = False) -> None:
     """Every benchmark in turn with its defaults (``--quick`` for a CI-sized run)."""
