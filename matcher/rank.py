@@ -51,14 +51,12 @@ def possible_key(ev: Evaluation, profile: Profile) -> SortKey:
 
     The number counts matching *identifying* values (``matcher.profiles``); the
     score adds 2 per exact and 1 per partial result over every compared field,
-    supporting ones (sex, qualification) included. Under deep_22r1 likely
-    matches come first (M24's "most similar").
+    supporting ones (sex, qualification) included. Every profile ranks by this
+    key in its own category order (M24's "most similar first" included).
     """
     top = ev.top_category(profile)
     assert top is not None
-    tag_rank = 0 if (profile.strict_tags and ev.tag == "likely") else 1
     return (
-        tag_rank,
         profile.category_rank(top),
         -ev.count,
         -ev.score,
