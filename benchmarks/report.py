@@ -103,6 +103,9 @@ def command_line() -> str:
     argv = list(sys.argv)
     if argv and Path(argv[0]).name == "casematch":
         argv[0] = "casematch"
+    elif argv and argv[0] == "-c":  # python -c "from benchmarks.cli import app; app()" ...
+        argv[0] = "casematch bench"
+        return " ".join([argv[0], shlex.join(argv[1:])])
     return shlex.join(argv)
 
 

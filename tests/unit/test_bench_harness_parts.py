@@ -345,3 +345,26 @@ def test_report_writes_json_and_markdown_with_the_machine_and_command(tmp_path: 
     data = json.loads((tmp_path / "result.json").read_text().replace("NaN", "null"))
     assert data["params"] == {"seed": 3} and data["results"]["value"] == 1.5
     assert data["machine"]["cpu_count_logical"] >= 1 and data["command"]
+
+
+def test_summary_reads_the_headline_figures_from_result_files(tmp_path: Path) -> None:
+    from benchmarks.summary import summary_markdown
+
+    (tmp_path / "latency").mkdir()
+    (tmp_path / "latency" / "result.json").write_text(
+        json.dumps(
+            {
+                "command": "casematch bench latency",
+                "results": {
+                    "points": [{"size": 10000, "wall_ms": {"p50": 12.5, "p90": 20.0, "p99": 40.0}}],
+                    "rank_cpu_ms_200_candidates": {"p50": 2.5},
+                },
+            }
+        )
+    )
+    text = summary_markdown(tmp_path)
+    assert (
+        "| latency | duplicate check at 10,000 Cases: p50 / p90 / p99 ms | 12.5 / 20 / 40 |" in text
+    )
+    assert "| 2.5 | <= 3 | `casematch bench latency` |" in text
+    assert "quality" not in text.split("\n", 2)[2]
