@@ -16,6 +16,7 @@ not even another ``None``.
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
@@ -139,24 +140,32 @@ def _share_word(a: str, b: str) -> bool:
     )
 
 
+@lru_cache(maxsize=65536)
+def span(value: PartialDate) -> tuple[int, int]:
+    """The first and last day a partial date may stand for, as ordinals (cached: dates repeat)."""
+    return value.first_day.toordinal(), value.last_day.toordinal()
+
+
 def compare_dob(a: PartialDate | None, b: PartialDate | None) -> Result:
     """Date of birth: exact when equal at the same precision, partial when one contains the other."""
     if a is None or b is None:
         return NONE
     if a == b:
         return EXACT
-    if a.contains(b) or b.contains(a):
+    a0, a1 = span(a)
+    b0, b1 = span(b)
+    if (a0 <= b0 and b1 <= a1) or (b0 <= a0 and a1 <= b1):
         return PARTIAL
     return NONE
 
 
 def _days_apart(a: PartialDate, b: PartialDate) -> int:
     """Days between the nearest ends of two date spans (0 when they overlap)."""
-    if a.overlaps(b):
+    a0, a1 = span(a)
+    b0, b1 = span(b)
+    if a0 <= b1 and b0 <= a1:
         return 0
-    if a.last_day < b.first_day:
-        return (b.first_day - a.last_day).days
-    return (a.first_day - b.last_day).days
+    return b0 - a1 if a1 < b0 else a0 - b1
 
 
 def compare_window_date(a: PartialDate | None, b: PartialDate | None) -> Result:
@@ -165,7 +174,7 @@ def compare_window_date(a: PartialDate | None, b: PartialDate | None) -> Result:
         return NONE
     if a == b:
         return EXACT
-    if a.contains(b) or b.contains(a) or _days_apart(a, b) <= DATE_WINDOW_DAYS:
+    if _days_apart(a, b) <= DATE_WINDOW_DAYS:  # containment included (0 days apart)
         return PARTIAL
     return NONE
 
