@@ -105,7 +105,12 @@ def possible_eligible(ev: Evaluation, profile: Profile, cutoff: date) -> bool:
 
 
 def country_excluded(ev: Evaluation) -> bool:
-    """M5: a different primary reporter country excludes, unless a patient field matches."""
+    """M5: a different primary reporter country excludes, unless a patient field matches.
+
+    Applied to Possible Matches. An identifier match is never dropped for a
+    country (a follow-up often corrects it), and a Subject Match always shares
+    patient values (EDC subject, MRN-Investigation or initials).
+    """
     return ev.country == NONE and _countries_differ(ev) and not ev.patient_match
 
 
