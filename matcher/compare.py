@@ -131,13 +131,13 @@ def compare_product_reported(a: str | None, b: str | None) -> Result:
 
 
 def _share_word(a: str, b: str) -> bool:
-    """Token-similar product texts must share a word of 3+ letters (not only a dose or a unit)."""
+    """Token-similar product texts must share a word of 3+ letters (not only a dose or a unit).
+
+    The engine finds candidates by those words (``terms`` on the analysed
+    product text), so this keeps retrieval a superset of the comparison.
+    """
     words_a = {t for t in a.split() if len(t) >= 3 and t.isalpha()}
-    return any(
-        t in words_a or any(similar_name(t, w) for w in words_a)
-        for t in b.split()
-        if len(t) >= 3 and t.isalpha()
-    )
+    return any(t in words_a for t in b.split())
 
 
 @lru_cache(maxsize=65536)

@@ -181,7 +181,10 @@ class _Run:
         if not planned:
             return
         if len(planned) > 1:
-            parts = [distinguishing(body, self.filters, self.must_not) for _, body in planned]
+            parts = [
+                distinguishing(body, self.filters, self.must_not, keep_exclusions=False)
+                for _, body in planned
+            ]
             union = _Tier("patient", 0, size)
             self.fetch(
                 [(union, _with_source(union_query(parts, self.filters, self.must_not, size)))]
@@ -205,7 +208,10 @@ class _Run:
                 planned.append((candidate, body))
         if len(planned) < 2:
             return
-        parts = [distinguishing(body, self.filters, self.must_not) for _, body in planned]
+        parts = [
+            distinguishing(body, self.filters, self.must_not, keep_exclusions=False)
+            for _, body in planned
+        ]
         union = _Tier(categories[0], 0, size)
         self.fetch([(union, _with_source(union_query(parts, self.filters, self.must_not, size)))])
         if not union.saturated:

@@ -175,30 +175,23 @@ def _name_variants(
 
 
 def _dob_clauses(src: Facts) -> tuple[list[Query], list[Query]]:
+    """Equal, or one date containing the other, on the stored ``YYYY[-MM[-DD]]`` value.
+
+    A less precise candidate contains the source when its value is a prefix of
+    the source's (``1980``, ``1980-06`` for ``1980-06-02``); a more precise one
+    is contained when the source's value is a prefix of its own. Keyword terms
+    and a prefix: no date-range scans.
+    """
     if src.dob is None:
         return [], []
-    first, last = src.dob.first_day.isoformat(), src.dob.last_day.isoformat()
-    exact = [_term("patient.dob.value", str(src.dob))]
-    partial = [
-        # the candidate's date contains the source's
-        {
-            "bool": {
-                "filter": [
-                    {"range": {"patient.dob.gte": {"lte": first}}},
-                    {"range": {"patient.dob.lte": {"gte": last}}},
-                ]
-            }
-        },
-        # the source's date contains the candidate's
-        {
-            "bool": {
-                "filter": [
-                    {"range": {"patient.dob.gte": {"gte": first}}},
-                    {"range": {"patient.dob.lte": {"lte": last}}},
-                ]
-            }
-        },
-    ]
+    value = str(src.dob)
+    exact = [_term("patient.dob.value", value)]
+    shorter = [value[:n] for n in (4, 7) if n < len(value)]
+    partial: list[Query] = []
+    if shorter:
+        partial.append({"terms": {"patient.dob.value": shorter}})
+    if len(value) < 10:
+        partial.append({"prefix": {"patient.dob.value": f"{value}-"}})
     return exact, partial
 
 
@@ -226,26 +219,7 @@ def _product_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query
         return [], []
     exact = [_nested("products", [{"terms": {"products.product_reported": texts}}])]
     words = sorted({w for t in texts for w in t.split() if len(w) >= 3 and w.isalpha()})
-    partial = (
-        [
-            _nested(
-                "products",
-                [
-                    {
-                        "match": {
-                            "products.product_text": {
-                                "query": w,
-                                "fuzziness": max_edits(len(w)) or 0,
-                            }
-                        }
-                    }
-                    for w in words
-                ],
-            )
-        ]
-        if words
-        else []
-    )
+    partial = [_nested("products", [{"terms": {"products.product_text": words}}])] if words else []
     return exact, partial
 
 
@@ -384,12 +358,19 @@ def tier_query(
     return _search(tier_filters, tier_must_not, size)
 
 
-def distinguishing(body: Query, filters: list[Query], must_not: list[Query]) -> Query:
-    """What sets one search apart from the scope: its own filters and exclusions, as one clause."""
+def distinguishing(
+    body: Query, filters: list[Query], must_not: list[Query], *, keep_exclusions: bool = True
+) -> Query:
+    """What sets one search apart from the scope: its own filters (and exclusions), as one clause.
+
+    Without its exclusions (higher tiers, M5, M6) a part only grows: a union of
+    such parts is a superset of the searches it stands for, and much cheaper to
+    evaluate. Python applies every rule to whatever is retrieved.
+    """
     query = body["query"]["bool"]
     clause: Query = {"bool": {"filter": query["filter"][len(filters) :]}}
     extra = [c for c in query["must_not"] if c not in must_not]
-    if extra:
+    if extra and keep_exclusions:
         clause["bool"]["must_not"] = extra
     return clause
 

@@ -75,12 +75,13 @@ def test_compare_name_field(
     [
         ("aspirin 100 mg", "aspirin 100 mg", "exact"),
         ("aspirin 100 mg", "aspirin", "partial"),
-        ("aspirin 100 mg", "asprin 100 mg", "partial"),
+        ("aspirin 100 mg", "aspirin 100 mg tablets", "partial"),
+        ("aspirin 100 mg", "asprin 100 mg", "none"),  # no shared word: the engine could not find it
         ("aspirin 100 mg", "ibuprofen 100 mg", "none"),
         ("100 mg", "100 mg tablet", "none"),  # a dose alone identifies no product
         (None, "aspirin", "none"),
     ],
-    ids=["equal", "subset", "typo", "other-drug", "dose-only", "missing"],
+    ids=["equal", "subset", "superset", "typo", "other-drug", "dose-only", "missing"],
 )
 def test_compare_product_reported(a: str | None, b: str | None, expected: str) -> None:
     assert compare_product_reported(a, b) == expected
