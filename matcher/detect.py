@@ -118,7 +118,7 @@ class _Run:
     engine_ms: float = 0.0
     cpu_s: float = 0.0
 
-    def tier_body(self, tier: _Tier) -> Query | None:
+    def tier_body(self, tier: _Tier, *, exclude_higher: bool = True) -> Query | None:
         return tier_query(
             self.clauses,
             self.profile,
@@ -129,6 +129,7 @@ class _Run:
             country=self.src.country,
             size=tier.size,
             min_identifying=tier.level,
+            exclude_higher=exclude_higher,
         )
 
     def fetch(self, bodies: list[tuple[_Tier | None, Query]]) -> None:
@@ -182,8 +183,8 @@ class _Run:
             return
         if len(planned) > 1:
             parts = [
-                distinguishing(body, self.filters, self.must_not, keep_exclusions=False)
-                for _, body in planned
+                distinguishing(self._cheap(tier, body), self.filters, self.must_not)
+                for tier, body in planned
             ]
             union = _Tier("patient", 0, size)
             self.fetch(
@@ -195,6 +196,13 @@ class _Run:
                         tier.size, tier.hits = size, union.hits  # complete: the union held it all
                 return
         self.fetch([(tier, _with_source(body)) for tier, body in planned])
+
+    def _cheap(self, tier: _Tier | None, body: Query) -> Query:
+        """A tier's search without its higher-tier exclusions (those records are fetched anyway)."""
+        if tier is None:
+            return body
+        cheap = self.tier_body(tier, exclude_higher=False)
+        return cheap if cheap is not None else body
 
     def broad_union(self, categories: list[Category], size: int) -> None:
         """The remaining broad tiers in full, as one search; kept only if its page is complete."""
@@ -209,8 +217,8 @@ class _Run:
         if len(planned) < 2:
             return
         parts = [
-            distinguishing(body, self.filters, self.must_not, keep_exclusions=False)
-            for _, body in planned
+            distinguishing(self._cheap(tier, body), self.filters, self.must_not)
+            for tier, body in planned
         ]
         union = _Tier(categories[0], 0, size)
         self.fetch([(union, _with_source(union_query(parts, self.filters, self.must_not, size)))])

@@ -323,13 +323,15 @@ def tier_query(
     country: str | None,
     size: int,
     min_identifying: int = 1,
+    exclude_higher: bool = True,
 ) -> Query | None:
     """Possible Matches whose highest matching category is ``category`` (M13-M14), M5 and M6 applied.
 
     ``min_identifying`` asks only for records with at least that many matching
     identifying values in this category or below (M14's count): the head of
     the tier. Pure filter context, no scoring: the engine only collects the
-    records, Python orders them.
+    records, Python orders them. ``exclude_higher=False`` keeps records that
+    also match a higher category (a superset: cheaper, for union searches).
     """
     rank = profile.category_rank(category)
 
@@ -346,7 +348,7 @@ def tier_query(
     higher = identifying(lambda r: r < rank)
     counted = identifying(lambda r: r >= rank)
     tier_filters = [*filters, _any(own)]
-    tier_must_not = [*must_not, new_info_exclusion(cutoff_iso), *higher]
+    tier_must_not = [*must_not, new_info_exclusion(cutoff_iso), *(higher if exclude_higher else [])]
     if category != "patient":
         ce = country_exclusion(country)
         if ce is not None:
@@ -358,19 +360,12 @@ def tier_query(
     return _search(tier_filters, tier_must_not, size)
 
 
-def distinguishing(
-    body: Query, filters: list[Query], must_not: list[Query], *, keep_exclusions: bool = True
-) -> Query:
-    """What sets one search apart from the scope: its own filters (and exclusions), as one clause.
-
-    Without its exclusions (higher tiers, M5, M6) a part only grows: a union of
-    such parts is a superset of the searches it stands for, and much cheaper to
-    evaluate. Python applies every rule to whatever is retrieved.
-    """
+def distinguishing(body: Query, filters: list[Query], must_not: list[Query]) -> Query:
+    """What sets one search apart from the scope: its own filters and exclusions, as one clause."""
     query = body["query"]["bool"]
     clause: Query = {"bool": {"filter": query["filter"][len(filters) :]}}
     extra = [c for c in query["must_not"] if c not in must_not]
-    if extra and keep_exclusions:
+    if extra:
         clause["bool"]["must_not"] = extra
     return clause
 
