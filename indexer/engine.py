@@ -556,6 +556,15 @@ class Engine:
         An action is ``{"_op_type": "index"|"create"|"delete", "_index", "_id", "_source"}``
         (plus optional ``if_seq_no`` / ``if_primary_term``).
         """
+        actions = list(actions)
+        unsupported = {str(a.get("_op_type", "index")) for a in actions} - {
+            "index",
+            "create",
+            "delete",
+        }
+        if unsupported:
+            # A partial "update" could not be journaled as the document's latest source.
+            raise ValueError(f"bulk supports index, create and delete; not {sorted(unsupported)}")
         ops = [
             BulkOp(
                 op=a.get("_op_type", "index"),

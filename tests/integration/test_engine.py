@@ -232,3 +232,11 @@ def test_opensearch_container_run() -> None:
     if reason is not None and not os.environ.get("CASEMATCH_TEST_OPENSEARCH_URL"):
         pytest.skip(f"the integration tests did not run on a real OpenSearch: {reason}")
     assert {"opensearch-container", "opensearch-url"} & set(_engine_params())
+
+
+def test_bulk_refuses_partial_updates_it_could_not_journal(
+    engine: Engine, index_names: IndexNames
+) -> None:
+    index = engine.ensure_index(index_names.aux("docs"), {"mappings": {"dynamic": False}})
+    with pytest.raises(ValueError, match="not \\['update'\\]"):
+        engine.bulk([{"_op_type": "update", "_index": index, "_id": "a", "doc": {"n": 1}}])
