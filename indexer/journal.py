@@ -80,6 +80,8 @@ class Journal:
     @classmethod
     def open(cls, path: Path, *, synchronous: str = "FULL") -> Journal:
         """Open (or create) the journal and start a new generation."""
+        if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError(f"synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}")
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")

@@ -78,7 +78,10 @@ def pytest_report_header(config: pytest.Config) -> str:
 def embedded_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """The embedded engine (osmem-server child process with its journal), one per session."""
     data_dir = tmp_path_factory.mktemp("engine-data")
-    engine = open_engine(EngineConfig(opensearch_url=None, data_dir=data_dir))
+    # NORMAL: a commit survives a crash of the process, not of the machine; enough for tests.
+    engine = open_engine(
+        EngineConfig(opensearch_url=None, data_dir=data_dir, journal_synchronous="NORMAL")
+    )
     yield engine
     engine.close()
 
