@@ -65,7 +65,7 @@ class QueryOutcome:
     hit_at_1: bool
     reciprocal_rank: float
     found: bool  # every expected record appears somewhere in the Detection
-    first_in_section: bool  # every expected record that is listed has rank 1 in its section
+    first_in_section: bool  # a true match is listed first (rank 1) in its section
     retrieved: bool  # every expected record was among the engine's candidates
     false_match: bool  # near miss: a forbidden record returned / a different patient claimed
     detect_ms: float
@@ -122,7 +122,7 @@ def score_query(
         hit_at_1=hit_at_k(ranked, wanted, 1) if wanted else False,
         reciprocal_rank=reciprocal_rank(ranked, wanted) if wanted else math.nan,
         found=wanted <= set(ranked),
-        first_in_section=all(ranks.get(rid, 0) == 1 for rid in wanted if rid in ranks),
+        first_in_section=any(ranks.get(rid) == 1 for rid in wanted),
         retrieved=wanted <= retrieved,
         false_match=false_match,
         detect_ms=detect_ms,
@@ -143,7 +143,7 @@ def aggregate(outcomes: Iterable[QueryOutcome]) -> dict[str, float]:
         "precision_at_1": mean(float(o.hit_at_1) for o in dups),
         "mrr": mean(o.reciprocal_rank for o in dups),
         "recall": mean(float(o.found) for o in dups),
-        "first_in_section": mean(float(o.first_in_section) for o in dups if o.found),
+        "first_in_section": mean(float(o.first_in_section) for o in dups),
         "retrieval_recall": mean(float(o.retrieved) for o in dups),
         "false_match_rate": mean(float(o.false_match) for o in misses),
     }

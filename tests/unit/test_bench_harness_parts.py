@@ -205,6 +205,25 @@ def test_score_query_for_a_duplicate_found_second() -> None:
     assert (o.found, o.first_in_section, o.retrieved, o.false_match) == (True, False, True, False)
 
 
+def test_score_query_with_several_true_matches_needs_one_of_them_first() -> None:
+    run = _run(
+        possible=[
+            _match("C1", 1, "patient", []),
+            _match("X", 2, "patient", []),
+            _match("C2", 3, "patient", []),
+        ]
+    )
+    o = score_query(
+        run,
+        family="febrl",
+        expected=["C1", "C2"],
+        must_not_match=[],
+        shares_identifier=False,
+        near_miss=False,
+    )
+    assert (o.first_in_section, o.found, o.recall_at_1, o.hit_at_1) == (True, True, 0.5, True)
+
+
 def test_score_query_for_a_duplicate_lost_in_retrieval() -> None:
     o = score_query(
         _run(),
@@ -280,7 +299,7 @@ def test_aggregate_scores_duplicates_and_near_misses_separately() -> None:
         0.5,
         1.0,
     )
-    assert agg["first_in_section"] == 1.0
+    assert agg["first_in_section"] == 0.5  # a missed duplicate is not first either
     assert math.isnan(aggregate([])["recall"])
 
 
