@@ -284,6 +284,8 @@ def run_service(
             ]
             for r in results
         ],
+        note="promote answers 200 with potential matches (the item stays for a decision) or "
+        "201 when it created a Case (P1-P2).",
     )
     report.findings.append(
         f"Bulk load through POST /v1/cases: {report.results['api_load_cases_per_s']:.0f} "
