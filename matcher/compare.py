@@ -56,10 +56,14 @@ def compare_any_exact(a: frozenset[str], b: frozenset[str]) -> Result:
 
 
 def max_edits(length: int) -> int:
-    """Typos tolerated in a name of ``length`` letters: OpenSearch's ``AUTO`` fuzziness (0/1/2)."""
+    """Typos tolerated in a name of ``length`` letters: none below 3, one up to 7, two from 8.
+
+    Stricter than OpenSearch's ``AUTO`` (two from 6): a two-edit fuzzy
+    expansion is much costlier for the engine and rarely right on short names.
+    """
     if length < 3:
         return 0
-    return 1 if length <= 5 else 2
+    return 1 if length <= 7 else 2
 
 
 def similar_name(a: str, b: str) -> bool:

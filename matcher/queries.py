@@ -19,6 +19,7 @@ so ``matched_queries`` says what hit. Python ranks with the comparators.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -289,6 +290,20 @@ def field_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query], 
     raise ValueError(f"no query for field {key!r}")
 
 
+def _flat_any(clauses: list[Query]) -> Query:
+    """Any of several named field clauses, as one flat ``should`` without repeated variants.
+
+    Name rows share variants (a first name searched in both name fields), so a
+    tier's membership would otherwise ask the engine for the same fuzzy
+    expansion several times.
+    """
+    seen: dict[str, Query] = {}
+    for clause in clauses:
+        for variant in clause["bool"]["should"]:
+            seen.setdefault(json.dumps(variant, sort_keys=True), variant)
+    return _any(list(seen.values()))
+
+
 def _any(clauses: list[Query]) -> Query:
     return (
         clauses[0]
@@ -347,8 +362,10 @@ def tier_query(
         return None
     higher = identifying(lambda r: r < rank)
     counted = identifying(lambda r: r >= rank)
-    tier_filters = [*filters, _any(own)]
-    tier_must_not = [*must_not, new_info_exclusion(cutoff_iso), *(higher if exclude_higher else [])]
+    tier_filters = [*filters, _flat_any(own)]
+    tier_must_not = [*must_not, new_info_exclusion(cutoff_iso)]
+    if higher and exclude_higher:
+        tier_must_not.append(_flat_any(higher))
     if category != "patient":
         ce = country_exclusion(country)
         if ce is not None:

@@ -140,9 +140,9 @@ def test_M17_event_onset(a: str, b: str, expected: str | None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("length", "edits"), [(1, 0), (2, 0), (3, 1), (5, 1), (6, 2), (20, 2)], ids=str
+    ("length", "edits"), [(1, 0), (2, 0), (3, 1), (7, 1), (8, 2), (20, 2)], ids=str
 )
-def test_max_edits_follows_opensearch_auto(length: int, edits: int) -> None:
+def test_max_edits_by_name_length(length: int, edits: int) -> None:
     assert max_edits(length) == edits
 
 
