@@ -215,6 +215,9 @@ class PromotionService:
         options = self.detection_options(item, principal)
         detection = self.detector(item, options)
         if detection.has_matches:
+            fresh = self._unchanged_or_outcome(stored, "promote")
+            if fresh is not None:
+                return fresh
             tid = self._log_detection(item, detection, options, operation_id)
             return {
                 "outcome": "potential_matches",
@@ -231,6 +234,25 @@ class PromotionService:
             case_ids=[case_id_for(item.id)],
         )
         return self.runner.run(stored, plan)
+
+    def _unchanged_or_outcome(self, stored: StoredRecord, action: str) -> dict[str, Any] | None:
+        """After a detection: if a concurrent request promoted the item meanwhile, its outcome.
+
+        The detection may then list the Case made from this very item, so its matches
+        are stale; the caller sees what happened instead (or 409 if the item moved on).
+        """
+        current = self.store.get("inbox_item", stored.record.id)
+        if current is None or current.seq_no == stored.seq_no:
+            return None
+        current = self.runner.settle(current)
+        last = current.record.links.get("last_operation") or {}
+        if last.get("action") == action and last.get("outcome"):
+            return dict(last["outcome"])
+        if current.record.state != stored.record.state:
+            raise TransitionError(
+                "inbox_item", current.record.id, current.record.state, "processing", action
+            )
+        return None
 
     def _log_detection(
         self, item: Record, detection: Detection, options: DetectionOptions, operation_id: str
