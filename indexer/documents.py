@@ -41,6 +41,8 @@ _ID_FIELDS = (
     "event_vault_global_id",
 )
 _MRN_FIELDS = ("gp", "specialist", "hospital", "investigation")
+#: ``reporter.country_key`` of a record without a primary reporter country.
+NO_COUNTRY = "-"
 
 
 @lru_cache(maxsize=8)
@@ -136,6 +138,9 @@ def build_document(record: Record) -> Document:
         else r.qualification.value,
         "country": None if _omitted(ro, "country") else normalize_country(r.country),
     }
+    # M5 as a positive filter: "same country or none" is one terms lookup, where
+    # "no other country" would make the engine scan every document with a country.
+    reporter["country_key"] = reporter["country"] or NO_COUNTRY
 
     products = [
         {
