@@ -23,6 +23,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from indexer.documents import NO_COUNTRY
 from matcher.compare import max_edits
 from matcher.facts import Facts
 from matcher.model import Category
@@ -63,16 +64,11 @@ def new_info_exclusion(cutoff_iso: str) -> Query:
     return {"range": {"new_info_date": {"lt": cutoff_iso}}}
 
 
-def country_exclusion(country: str | None) -> Query | None:
-    """M5 below the Patient tier (a must_not clause): a different primary reporter country."""
+def country_filter(country: str | None) -> Query | None:
+    """M5 below the Patient tier: the same primary reporter country, or none on the candidate."""
     if country is None:
         return None
-    return {
-        "bool": {
-            "filter": [{"exists": {"field": "reporter.country"}}],
-            "must_not": [{"term": {"reporter.country": country}}],
-        }
-    }
+    return {"terms": {"reporter.country_key": [NO_COUNTRY, country]}}
 
 
 def _search(
@@ -367,9 +363,9 @@ def tier_query(
     if higher and exclude_higher:
         tier_must_not.append(_flat_any(higher))
     if category != "patient":
-        ce = country_exclusion(country)
-        if ce is not None:
-            tier_must_not.append(ce)
+        cf = country_filter(country)
+        if cf is not None:
+            tier_filters.append(cf)
     if min_identifying > 1:
         if len(counted) < min_identifying:
             return None
