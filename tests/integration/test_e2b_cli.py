@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.paths import FDA_EXAMPLES
+
 pytestmark = pytest.mark.integration
 
 CASEMATCH = str(Path(sys.executable).with_name("casematch"))
-FDA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "e2b-r3-fda-examples"
+FDA = FDA_EXAMPLES
 #: A guard against a hung process, not a speed assertion.
 TIMEOUT_S = 300
 

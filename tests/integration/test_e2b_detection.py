@@ -17,7 +17,6 @@ apart even though their identifiers are equal.
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -26,8 +25,9 @@ from indexer.records import Record
 from indexer.store import RecordStore
 from matcher.detect import detect
 from matcher.model import Detection, DetectionOptions, Match
+from tests.paths import FDA_EXAMPLES
 
-FDA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "e2b-r3-fda-examples"
+FDA = FDA_EXAMPLES
 WWUID_CLUSTER = ["Scenario2", "Scenario7", "Scenario8"]
 SECOND_CLUSTER = ["Scenario5-1", "Scenario5-2", "Scenario5-3"]
 #: A fixed "today" two years after the reports: M6 then keeps old records out of

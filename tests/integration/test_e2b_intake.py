@@ -15,8 +15,9 @@ from indexer.engine import Engine
 from indexer.store import RecordStore
 from service.app import Services, create_app
 from service.settings import ApiKey, Settings, TransmissionProfile
+from tests.paths import FDA_EXAMPLES
 
-FDA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "e2b-r3-fda-examples"
+FDA = FDA_EXAMPLES
 XML = {"Content-Type": "application/xml"}
 
 KEYS = {

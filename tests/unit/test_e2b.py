@@ -26,8 +26,9 @@ from indexer.e2b import (
 )
 from indexer.e2b_message import HL7
 from indexer.records import Record
+from tests.paths import FDA_EXAMPLES
 
-FDA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "e2b-r3-fda-examples"
+FDA = FDA_EXAMPLES
 FDA_FILES = sorted(FDA.glob("*.xml"))
 ORG = E2BOptions(organization="ORG-A")
 
