@@ -63,7 +63,7 @@ def status_bars(ev: Evaluation, *, subject: bool = False) -> Status:
     """M18: which categories of this match have a matching value."""
     r = ev.results
     patient = any(r[k] != NONE for k in _PATIENT_BAR) or (subject and ev.subject_tier == 1)
-    return Status(
+    return Status.model_construct(
         patient=patient,
         country=ev.country != NONE,
         reporter=any(
@@ -78,9 +78,9 @@ def status_bars(ev: Evaluation, *, subject: bool = False) -> Status:
 def header(src: Facts, cand: Facts) -> Header:
     def ref(f: Facts) -> RecordRef:
         ids = f.record.get("identifiers") or {}
-        return RecordRef(wwuid=ids.get("wwuid"), uid=ids.get("uid"))
+        return RecordRef.model_construct(wwuid=ids.get("wwuid"), uid=ids.get("uid"))
 
-    return Header(source=ref(src), match=ref(cand), state=cand.state)
+    return Header.model_construct(source=ref(src), match=ref(cand), state=cand.state)
 
 
 def _get(record: dict[str, Any], *path: str) -> Any:
