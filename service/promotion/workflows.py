@@ -238,15 +238,26 @@ class PromotionService:
     def _unchanged_or_outcome(self, stored: StoredRecord, action: str) -> dict[str, Any] | None:
         """After a detection: if a concurrent request promoted the item meanwhile, its outcome.
 
-        The detection may then list the Case made from this very item, so its matches
-        are stale; the caller sees what happened instead (or 409 if the item moved on).
+        Returning matches writes nothing to the item, so no seq_no check guards it
+        the way the claim guards creating a Case. The item is re-read (realtime)
+        instead: a concurrent promotion claims the item before it writes its Case,
+        so a detection that saw that Case always finds the seq_no moved on. Its
+        matches are then stale (they list the Case made from this very item): the
+        caller gets the promotion's outcome (rolled forward first if still in
+        flight), or 409 if the item moved on otherwise. An unchanged seq_no means
+        the detection completed before any concurrent write: its matches stand.
         """
         current = self.store.get("inbox_item", stored.record.id)
         if current is None or current.seq_no == stored.seq_no:
             return None
         current = self.runner.settle(current)
+        before = stored.record.links.get("last_operation") or {}
         last = current.record.links.get("last_operation") or {}
-        if last.get("action") == action and last.get("outcome"):
+        if (
+            last.get("action") == action
+            and last.get("outcome")
+            and last.get("operation_id") != before.get("operation_id")
+        ):
             return dict(last["outcome"])
         if current.record.state != stored.record.state:
             raise TransitionError(
