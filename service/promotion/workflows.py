@@ -27,6 +27,7 @@ from indexer.records import Record
 from indexer.store import RecordStore, StoredRecord
 from matcher import Detection, DetectionOptions, detect
 from service.auth import Principal
+from service.detection import detection_options
 from service.errors import NotFound, ServiceError
 from service.promotion.audit import AuditEntry, AuditLog
 from service.promotion.automated import AUTO_SOURCES, AutoDecision, decide_auto
@@ -196,12 +197,8 @@ class PromotionService:
     # -- P1-P2 promote ---------------------------------------------------------------------
 
     def detection_options(self, item: Record, principal: Principal) -> DetectionOptions:
-        s = self.settings
-        return DetectionOptions(
-            profile=s.detection_profile(item.organization),
-            match_inbox_items=s.match_inbox_items_for(item.organization),
-            max_possible_matches=s.max_possible_matches(item.is_clinical_trial),
-            mask_phi=not principal.sees_phi(s.mask_phi),
+        return detection_options(
+            self.settings, item, show_phi=principal.sees_phi(self.settings.mask_phi)
         )
 
     def promote(self, item_id: str, principal: Principal, operation_id: str) -> dict[str, Any]:
