@@ -710,6 +710,9 @@ def _client(url: str, config: EngineConfig) -> OpenSearch:
         "serializer": _OrjsonSerializer(),
         "http_compress": False,
         "max_retries": 0,
+        # The API serves requests from a thread pool; one pooled connection per worker
+        # avoids discarding and reopening connections under concurrent load.
+        "pool_maxsize": 32,
     }
     if config.user:
         kwargs["http_auth"] = (config.user, config.password or "")
