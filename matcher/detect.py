@@ -109,7 +109,6 @@ class _Run:
     clauses: dict[str, Query]
     filters: list[Query]
     must_not: list[Query]
-    cutoff_iso: str
     evaluations: dict[str, Evaluation] = field(default_factory=dict)
     retrieved: list[str] = field(default_factory=list)
     tiers: dict[tuple[Category, int], _Tier] = field(default_factory=dict)
@@ -125,8 +124,6 @@ class _Run:
             tier.category,
             filters=self.filters,
             must_not=self.must_not,
-            cutoff_iso=self.cutoff_iso,
-            country=self.src.country,
             size=tier.size,
             min_identifying=tier.level,
             exclude_higher=exclude_higher,
@@ -304,10 +301,9 @@ def detect(
     cap = options.cap(clinical_trial=ct)
     filters, must_not = scope_filter(
         src,
-        organization=source.organization,
         exclude_ids=[x for x in (source.id, source.case_id) if x],
-        clinical_trial=ct,
         match_inbox_items=options.match_inbox_items,
+        kinds_by_index=not isinstance(indices, str | Sequence),
     )
     run = _Run(
         engine=engine,
@@ -318,7 +314,6 @@ def detect(
         clauses=possible_clauses(src, profile),
         filters=filters,
         must_not=must_not,
-        cutoff_iso=new_info_cutoff(options.on()).isoformat(),
     )
 
     # Stage 1: identifiers, subjects and the selective tiers, as one search when they fit.

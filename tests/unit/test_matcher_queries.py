@@ -79,13 +79,7 @@ def clinical_trial() -> Facts:
 
 
 def scope(src: Facts) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    return scope_filter(
-        src,
-        organization="ORG-A",
-        exclude_ids=[src.record_id],
-        clinical_trial=src.clinical_trial,
-        match_inbox_items=True,
-    )
+    return scope_filter(src, exclude_ids=[src.record_id], match_inbox_items=True)
 
 
 def golden(name: str, body: Any) -> None:
@@ -115,13 +109,7 @@ def test_subject_query_golden() -> None:
 
 def test_scope_without_inbox_items_golden() -> None:
     src = postmarketing()
-    filters, must_not = scope_filter(
-        src,
-        organization="ORG-A",
-        exclude_ids=["II-Q1", "C-1"],
-        clinical_trial=False,
-        match_inbox_items=False,
-    )
+    filters, must_not = scope_filter(src, exclude_ids=["II-Q1", "C-1"], match_inbox_items=False)
     golden("scope_cases_only", {"filter": filters, "must_not": must_not})
 
 
@@ -136,8 +124,6 @@ def test_tier_query_golden(profile: str, category: Category) -> None:
         category,
         filters=scope(src)[0],
         must_not=scope(src)[1],
-        cutoff_iso="2023-04-01",
-        country=src.country,
         size=135,
     )
     golden(f"tier_{profile}_{category}", body)
@@ -152,8 +138,6 @@ def test_tier_query_selective_level_golden() -> None:
         "product",
         filters=scope(src)[0],
         must_not=scope(src)[1],
-        cutoff_iso="2023-04-01",
-        country=src.country,
         size=50,
         min_identifying=3,
     )
@@ -182,8 +166,6 @@ def test_tier_queries_never_score_and_never_count_hits() -> None:
         "patient",
         filters=scope(src)[0],
         must_not=scope(src)[1],
-        cutoff_iso="2023-04-01",
-        country=src.country,
         size=10,
     )
     assert body is not None
