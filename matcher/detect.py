@@ -93,10 +93,12 @@ class _Tier:
     level: int  # minimum matching identifying values
     size: int
     hits: int = 0
+    #: The page reached records M6 excludes: every eligible record of the tier is on it.
+    past_cutoff: bool = False
 
     @property
     def saturated(self) -> bool:
-        return self.hits >= self.size
+        return self.hits >= self.size and not self.past_cutoff
 
 
 @dataclass
@@ -109,6 +111,7 @@ class _Run:
     clauses: dict[str, Query]
     filters: list[Query]
     must_not: list[Query]
+    cutoff_iso: str
     evaluations: dict[str, Evaluation] = field(default_factory=dict)
     retrieved: list[str] = field(default_factory=list)
     tiers: dict[tuple[Category, int], _Tier] = field(default_factory=dict)
@@ -152,6 +155,7 @@ class _Run:
                     self.retrieved.append(cand.record_id)
             if tier is not None:
                 tier.hits = len(hits)
+                tier.past_cutoff = _past_cutoff(hits, self.cutoff_iso)
 
     def levels(self, category: Category) -> tuple[int, ...]:
         """Minimum matching identifying values per fetch of a tier, most selective first.
@@ -187,10 +191,13 @@ class _Run:
             self.fetch(
                 [(union, _with_source(union_query(parts, self.filters, self.must_not, size)))]
             )
+            if any(tier is None for tier, _ in planned):
+                union.past_cutoff = False  # M6 never drops an ID / Subject match
             if not union.saturated:
                 for tier, _ in planned:
-                    if tier is not None:
-                        tier.size, tier.hits = size, union.hits  # complete: the union held it all
+                    if tier is not None:  # complete: the union held it all
+                        tier.size, tier.hits = size, union.hits
+                        tier.past_cutoff = union.past_cutoff
                 return
         self.fetch([(tier, _with_source(body)) for tier, body in planned])
 
@@ -221,7 +228,7 @@ class _Run:
         self.fetch([(union, _with_source(union_query(parts, self.filters, self.must_not, size)))])
         if not union.saturated:
             for tier, _ in planned:
-                tier.hits = union.hits
+                tier.hits, tier.past_cutoff = union.hits, union.past_cutoff
                 self.tiers[(tier.category, 1)] = tier
 
     def max_level(self, category: Category) -> int:
@@ -266,6 +273,18 @@ class _Run:
             and ev.count >= level
             and possible_eligible(ev, self.profile, cutoff)
         )
+
+
+def _past_cutoff(hits: list[dict[str, Any]], cutoff_iso: str) -> bool:
+    """Whether a page ends on a record M6 excludes (pages run newest first, undated first).
+
+    Every record after it on a longer page is older still, so none is an
+    eligible Possible Match: the page holds all the eligible ones.
+    """
+    if not hits:
+        return False
+    last = hits[-1].get("_source", {}).get("new_info_date")
+    return isinstance(last, str) and last < cutoff_iso
 
 
 def _with_source(body: Query) -> Query:
@@ -314,6 +333,7 @@ def detect(
         clauses=possible_clauses(src, profile),
         filters=filters,
         must_not=must_not,
+        cutoff_iso=new_info_cutoff(options.on()).isoformat(),
     )
 
     # Stage 1: identifiers, subjects and the selective tiers, as one search when they fit.

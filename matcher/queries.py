@@ -94,9 +94,10 @@ def _search(
     return body
 
 
-#: A stable order for pages (Python ranks; the engine only collects).
+#: A stable order for pages (Python ranks; the engine only collects): undated, then newest
+#: first, so a page that reaches a record M6 excludes holds every eligible one.
 _SORT: list[Query] = [
-    {"new_info_date": {"order": "desc", "missing": "_last"}},
+    {"new_info_date": {"order": "desc", "missing": "_first"}},
     {"record_id": {"order": "asc"}},
 ]
 
