@@ -212,6 +212,17 @@ def scope_prefix(organization: str, clinical_trial: bool) -> str:
     return f"{organization}|{'ct' if clinical_trial else 'pm'}|"
 
 
+#: Key kinds of the fields below the Patient tier, also held per reporter country (M5).
+COUNTRY_SCOPED = frozenset(
+    {"study", "rfn", "rln", "rnt", "prod", "sprod", "prr", "prw", "pt", "evr", "evk", "evrc"}
+)
+
+
+def country_prefix(scope: str, country_key: str) -> str:
+    """A scope narrowed to one primary reporter country (``NO_COUNTRY`` for none)."""
+    return f"{scope}@{country_key}|"
+
+
 def fold_key(value: str) -> str:
     """A coded value as the ``folded`` normalizer compares it (lowercase, accents removed)."""
     decomposed = unicodedata.normalize("NFKD", value.lower())
@@ -283,4 +294,9 @@ def retrieval_keys(doc: Document) -> list[str]:
         if ev["event_reported"] and ev["meddra_pt_code"]:
             add("evrc", f"{ev['event_reported']}|{ev['meddra_pt_code']}")
     scope = scope_prefix(doc["organization"], doc["clinical_trial"])
-    return sorted(scope + key for key in out)
+    # M5: below the Patient tier a record is found only from the same reporter country or
+    # none, so those keys are also held under the record's country.
+    in_country = country_prefix(scope, doc["reporter"]["country_key"])
+    keys = [scope + key for key in out]
+    keys.extend(in_country + key for key in out if key.split(":", 1)[0] in COUNTRY_SCOPED)
+    return sorted(keys)

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from indexer.documents import build_document
+from indexer.documents import build_document, scope_prefix
 from indexer.records import Record
 from matcher.evaluate import Evaluation, evaluate
 from matcher.facts import SOURCE_EXCLUDES, SOURCE_FIELDS, Facts, facts_from_document
@@ -128,6 +128,8 @@ class _Run:
             filters=self.filters,
             must_not=self.must_not,
             size=tier.size,
+            scope=scope_prefix(self.src.organization, self.src.clinical_trial),
+            country=self.src.country,
             min_identifying=tier.level,
             exclude_higher=exclude_higher,
         )

@@ -32,7 +32,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from indexer.documents import dob_prefixes, fold_key, scope_prefix
+from indexer.documents import NO_COUNTRY, country_prefix, dob_prefixes, fold_key, scope_prefix
 from matcher.compare import max_edits
 from matcher.facts import Facts
 from matcher.model import Category
@@ -80,6 +80,49 @@ def _keys(src: Facts, kind: str, values: list[str] | set[str] | frozenset[str]) 
 
 def _key(src: Facts, kind: str, value: str) -> Query:
     return {"term": {KEYS: f"{_scope(src)}{kind}:{value}"}}
+
+
+def in_countries(clause: Query, scope: str, countries: list[str]) -> Query:
+    """``clause`` asked of the country-scoped keys of ``countries`` instead (M5, pure).
+
+    Every key lookup ``{scope}{kind}:{value}`` becomes a lookup of
+    ``{scope}@{country}|{kind}:{value}`` for each country; fuzzy lookups keep
+    their edit distance on the value alone.
+    """
+    prefixes = [country_prefix(scope, c) for c in countries]
+
+    def keys(value: str) -> list[str]:
+        return [p + value.removeprefix(scope) for p in prefixes]
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if "term" in node and KEYS in node["term"]:
+            return {"terms": {KEYS: keys(node["term"][KEYS])}}
+        if "terms" in node and KEYS in node["terms"]:
+            values = sorted(k for v in node["terms"][KEYS] for k in keys(v))
+            return {"terms": {**node["terms"], KEYS: values}}
+        if "fuzzy" in node and KEYS in node["fuzzy"]:
+            spec = node["fuzzy"][KEYS]
+            variants = [
+                {
+                    "fuzzy": {
+                        KEYS: {
+                            **spec,
+                            "value": key,
+                            "prefix_length": spec["prefix_length"] + len(p) - len(scope),
+                        }
+                    }
+                }
+                for p, key in zip(prefixes, keys(spec["value"]), strict=True)
+            ]
+            return _any(variants)
+        return {k: walk(v) for k, v in node.items()}
+
+    out: Query = walk(clause)
+    return out
 
 
 def _search(
@@ -348,12 +391,17 @@ def tier_query(
     filters: list[Query],
     must_not: list[Query],
     size: int,
+    scope: str,
+    country: str | None,
     min_identifying: int = 1,
     exclude_higher: bool = True,
 ) -> Query | None:
     """Possible Matches whose highest matching category is ``category`` (M13-M14).
 
-    A superset of the eligible records: M5 and M6 are applied in Python.
+    M5 is asked of the country-scoped keys of the tier's own values (``scope``
+    is the source's key scope, ``country`` its primary reporter country); M6
+    is applied in Python on the page, which holds a superset of the eligible
+    records.
 
     ``min_identifying`` asks only for records with at least that many matching
     identifying values in this category or below (M14's count): the head of
@@ -375,7 +423,10 @@ def tier_query(
         return None
     higher = identifying(lambda r: r < rank)
     counted = identifying(lambda r: r >= rank)
-    tier_filters = [*filters, _flat_any(own)]
+    own_clause = _flat_any(own)
+    if category != "patient" and country is not None:  # M5: same reporter country or none
+        own_clause = in_countries(own_clause, scope, [NO_COUNTRY, country])
+    tier_filters = [*filters, own_clause]
     tier_must_not = [*must_not]
     if higher and exclude_higher:
         tier_must_not.append(_flat_any(higher))

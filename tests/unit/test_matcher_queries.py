@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from indexer.documents import scope_prefix
 from matcher.facts import Facts, facts_from_record
 from matcher.model import Category
 from matcher.profiles import get_profile
@@ -124,6 +125,8 @@ def test_tier_query_golden(profile: str, category: Category) -> None:
         category,
         filters=scope(src)[0],
         must_not=scope(src)[1],
+        scope=scope_prefix(src.organization, src.clinical_trial),
+        country=src.country,
         size=135,
     )
     golden(f"tier_{profile}_{category}", body)
@@ -138,6 +141,8 @@ def test_tier_query_selective_level_golden() -> None:
         "product",
         filters=scope(src)[0],
         must_not=scope(src)[1],
+        scope=scope_prefix(src.organization, src.clinical_trial),
+        country=src.country,
         size=50,
         min_identifying=3,
     )
@@ -166,9 +171,51 @@ def test_tier_queries_never_score_and_never_count_hits() -> None:
         "patient",
         filters=scope(src)[0],
         must_not=scope(src)[1],
+        scope=scope_prefix(src.organization, src.clinical_trial),
+        country=src.country,
         size=10,
     )
     assert body is not None
     assert body["track_total_hits"] is False
     assert [next(iter(s)) for s in body["sort"]] == ["new_info_date", "record_id"]
     assert "should" not in body["query"]["bool"]  # filter context only: nothing is scored
+
+
+def _key_values(node: Any) -> list[str]:
+    if isinstance(node, list):
+        return [v for n in node for v in _key_values(n)]
+    if not isinstance(node, dict):
+        return []
+    out: list[str] = []
+    for name, value in node.items():
+        if name == "keys":
+            if isinstance(value, dict):
+                out.append(value["value"])
+            else:
+                out.extend([value] if isinstance(value, str) else value)
+        else:
+            out.extend(_key_values(value))
+    return out
+
+
+@pytest.mark.parametrize("category", ["patient", "reporter", "product", "event"])
+def test_M5_tiers_below_patient_ask_only_same_or_no_country_keys(category: Category) -> None:
+    src = postmarketing()
+    prof = get_profile("enhanced")
+    body = tier_query(
+        possible_clauses(src, prof),
+        prof,
+        category,
+        filters=[],
+        must_not=[],
+        size=10,
+        scope=scope_prefix(src.organization, src.clinical_trial),
+        country=src.country,
+    )
+    assert body is not None
+    own = _key_values(body["query"]["bool"]["filter"])
+    assert own
+    if category == "patient":
+        assert not any("|@" in k for k in own)
+    else:
+        assert all(k.startswith(("ORG-A|pm|@-|", "ORG-A|pm|@US|")) for k in own)
