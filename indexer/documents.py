@@ -10,6 +10,8 @@ Cases and Inbox Items share it, so one search can cover both.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -167,7 +169,7 @@ def build_document(record: Record) -> Document:
         for ev in sorted(record.events, key=lambda x: x.rank)
     ]
 
-    return {
+    doc: Document = {
         "record_id": record.case_id if record.kind is Kind.case and record.case_id else record.id,
         "kind": record.kind.value,
         "organization": record.organization,
@@ -191,3 +193,110 @@ def build_document(record: Record) -> Document:
         "events": events,
         "record": record.model_dump(mode="json", exclude_none=True),
     }
+    doc["keys"] = retrieval_keys(doc)
+    return doc
+
+
+# -- retrieval keys -------------------------------------------------------------
+#
+# One keyword field, ``keys``, holds every value duplicate-check retrieval asks
+# for, each prefixed by its scope ``{organization}|{ct|pm}|`` (M1, M3) and by
+# what it is (``pi:`` patient initials, ``id:`` any identifier, ...). A query
+# then needs no broad organization / searchable / clinical-trial filter, which
+# an engine may evaluate by reading every document in scope. Documents that
+# leave the search results (M7) carry no keys at all.
+
+
+def scope_prefix(organization: str, clinical_trial: bool) -> str:
+    """The scope every retrieval key of a record starts with (M1 organization, M3/M4 study type)."""
+    return f"{organization}|{'ct' if clinical_trial else 'pm'}|"
+
+
+#: Key kinds of the fields below the Patient tier, also held per reporter country (M5).
+COUNTRY_SCOPED = frozenset(
+    {"study", "rfn", "rln", "rnt", "prod", "sprod", "prr", "prw", "pt", "evr", "evk", "evrc"}
+)
+
+
+def country_prefix(scope: str, country_key: str) -> str:
+    """A scope narrowed to one primary reporter country (``NO_COUNTRY`` for none)."""
+    return f"{scope}@{country_key}|"
+
+
+def fold_key(value: str) -> str:
+    """A coded value as the ``folded`` normalizer compares it (lowercase, accents removed)."""
+    decomposed = unicodedata.normalize("NFKD", value.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def product_words(text: str) -> list[str]:
+    """The words of a reported product a query may ask for (alphabetic, three letters or more)."""
+    words = set(text.split()) | set(_WORD.findall(text))
+    return sorted(w for w in words if len(w) >= 3 and w.isalpha())
+
+
+def dob_prefixes(value: str) -> list[str]:
+    """The less precise dates a ``YYYY[-MM[-DD]]`` value lies within (``1980``, ``1980-06``)."""
+    return [value[:n] for n in (4, 7) if n < len(value)]
+
+
+def retrieval_keys(doc: Document) -> list[str]:
+    """The scoped retrieval keys of an index document (empty when it is not searchable)."""
+    if not doc["searchable"]:
+        return []
+    out: set[str] = set()
+
+    def add(kind: str, value: str | None) -> None:
+        if value:
+            out.add(f"{kind}:{value}")
+
+    for value in doc["ids"]["all"]:
+        add("id", value)
+    patient = doc["patient"]
+    study = fold_key(doc["study_number"]) if doc["study_number"] else None
+    add("study", study)
+    add("pi", patient["initials"])
+    add("pfn", patient["first_name"])
+    add("pln", patient["last_name"])
+    for token in patient["name_tokens"]:
+        add("pnt", token)
+    if patient["dob"]:
+        add("pdob", patient["dob"]["value"])
+        for prefix in dob_prefixes(patient["dob"]["value"]):
+            add("pdobc", prefix)
+    for kind, value in patient["mrn"].items():
+        add(f"mrn.{kind}", value)
+    add("edc", patient["edc_subject"])
+    if study:
+        if patient["mrn"].get("investigation"):
+            add("smrn", f"{study}|{patient['mrn']['investigation']}")
+        if patient["initials"]:
+            add("sini", f"{study}|{patient['initials']}")
+    reporter = doc["reporter"]
+    add("rfn", reporter["first_name"])
+    add("rln", reporter["last_name"])
+    for token in reporter["name_tokens"]:
+        add("rnt", token)
+    for prod in doc["products"]:
+        add("prod", prod["product"])
+        if not doc["blinded"]:  # M8: a blinded record is never found by its study product
+            add("sprod", prod["study_product"])
+        add("prr", prod["product_reported"])
+        for word in product_words(prod["product_text"] or ""):
+            add("prw", word)
+    for ev in doc["events"]:
+        add("pt", ev["meddra_pt_code"])
+        add("evr", ev["event_reported"])
+        add("evk", ev["key"])
+        if ev["event_reported"] and ev["meddra_pt_code"]:
+            add("evrc", f"{ev['event_reported']}|{ev['meddra_pt_code']}")
+    scope = scope_prefix(doc["organization"], doc["clinical_trial"])
+    # M5: below the Patient tier a record is found only from the same reporter country or
+    # none, so those keys are also held under the record's country.
+    in_country = country_prefix(scope, doc["reporter"]["country_key"])
+    keys = [scope + key for key in out]
+    keys.extend(in_country + key for key in out if key.split(":", 1)[0] in COUNTRY_SCOPED)
+    return sorted(keys)

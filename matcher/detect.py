@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from indexer.documents import build_document
+from indexer.documents import build_document, scope_prefix
 from indexer.records import Record
 from matcher.evaluate import Evaluation, evaluate
 from matcher.facts import SOURCE_EXCLUDES, SOURCE_FIELDS, Facts, facts_from_document
@@ -93,10 +93,12 @@ class _Tier:
     level: int  # minimum matching identifying values
     size: int
     hits: int = 0
+    #: The page reached records M6 excludes: every eligible record of the tier is on it.
+    past_cutoff: bool = False
 
     @property
     def saturated(self) -> bool:
-        return self.hits >= self.size
+        return self.hits >= self.size and not self.past_cutoff
 
 
 @dataclass
@@ -125,9 +127,9 @@ class _Run:
             tier.category,
             filters=self.filters,
             must_not=self.must_not,
-            cutoff_iso=self.cutoff_iso,
-            country=self.src.country,
             size=tier.size,
+            scope=scope_prefix(self.src.organization, self.src.clinical_trial),
+            country=self.src.country,
             min_identifying=tier.level,
             exclude_higher=exclude_higher,
         )
@@ -155,6 +157,7 @@ class _Run:
                     self.retrieved.append(cand.record_id)
             if tier is not None:
                 tier.hits = len(hits)
+                tier.past_cutoff = _past_cutoff(hits, self.cutoff_iso)
 
     def levels(self, category: Category) -> tuple[int, ...]:
         """Minimum matching identifying values per fetch of a tier, most selective first.
@@ -190,10 +193,13 @@ class _Run:
             self.fetch(
                 [(union, _with_source(union_query(parts, self.filters, self.must_not, size)))]
             )
+            if any(tier is None for tier, _ in planned):
+                union.past_cutoff = False  # M6 never drops an ID / Subject match
             if not union.saturated:
                 for tier, _ in planned:
-                    if tier is not None:
-                        tier.size, tier.hits = size, union.hits  # complete: the union held it all
+                    if tier is not None:  # complete: the union held it all
+                        tier.size, tier.hits = size, union.hits
+                        tier.past_cutoff = union.past_cutoff
                 return
         self.fetch([(tier, _with_source(body)) for tier, body in planned])
 
@@ -224,7 +230,7 @@ class _Run:
         self.fetch([(union, _with_source(union_query(parts, self.filters, self.must_not, size)))])
         if not union.saturated:
             for tier, _ in planned:
-                tier.hits = union.hits
+                tier.hits, tier.past_cutoff = union.hits, union.past_cutoff
                 self.tiers[(tier.category, 1)] = tier
 
     def max_level(self, category: Category) -> int:
@@ -271,6 +277,18 @@ class _Run:
         )
 
 
+def _past_cutoff(hits: list[dict[str, Any]], cutoff_iso: str) -> bool:
+    """Whether a page ends on a record M6 excludes (pages run newest first, undated first).
+
+    Every record after it on a longer page is older still, so none is an
+    eligible Possible Match: the page holds all the eligible ones.
+    """
+    if not hits:
+        return False
+    last = hits[-1].get("_source", {}).get("new_info_date")
+    return isinstance(last, str) and last < cutoff_iso
+
+
 def _with_source(body: Query) -> Query:
     """Only the normalized fields and the record's compared values: never the narrative."""
     return {**body, "_source": {"includes": SOURCE_FIELDS, "excludes": SOURCE_EXCLUDES}}
@@ -304,10 +322,9 @@ def detect(
     cap = options.cap(clinical_trial=ct)
     filters, must_not = scope_filter(
         src,
-        organization=source.organization,
         exclude_ids=[x for x in (source.id, source.case_id) if x],
-        clinical_trial=ct,
         match_inbox_items=options.match_inbox_items,
+        kinds_by_index=not isinstance(indices, str | Sequence),
     )
     run = _Run(
         engine=engine,

@@ -1,20 +1,29 @@
 """Query builders (pure: source facts in, OpenSearch request bodies out; golden-tested).
 
-Three kinds of query, all under the same scope filter (M1 organization, M3/M4
-clinical-trial flag, M7 searchable, M9 kinds, never the source itself):
+Three kinds of query, every one a lookup of scoped retrieval keys
+(``indexer.documents.retrieval_keys``: ``{organization}|{ct|pm}|{what}:{value}``
+on the ``keys`` field, present only on searchable documents), so the scope -
+M1 organization, M3/M4 clinical-trial flag, M7 searchable - costs no filter
+clause of its own; M9 (kinds) and "never the source itself" remain as cheap
+clauses:
 
-- :func:`id_query` - every identifier of the source against ``ids.all`` (M10,
-  cross-field by construction: ``ids.all`` holds every identifier kind).
+- :func:`id_query` - every identifier of the source against any identifier
+  of the candidate (M10, cross-field: ``id:`` keys hold every identifier kind).
 - :func:`subject_query` - clinical-trial sources only (M12).
 - :func:`tier_query` - Possible Matches of one M14 category ("tier"): records
-  with an identifying value of that category and none of a higher one, with
-  M5 (country) and M6 (New Info Date) applied, optionally only those with at
-  least *k* matching identifying values (the head of the tier in M14 order).
+  with an identifying value of that category and none of a higher one,
+  optionally only those with at least *k* matching identifying values (the
+  head of the tier in M14 order).
+
+M5 (country) and M6 (New Info Date) are not asked of the engine: a date range
+or a country list matches a large share of the index, and an embedded engine
+reads every document a clause matches. Tier pages are therefore supersets of
+the eligible records; ``matcher.rank.possible_eligible`` applies both rules,
+and the paging in ``matcher.detect`` counts only eligible records.
 
 Everything is filter context: the engine collects candidates, it never scores
-them (an embedded engine evaluates scored clauses over the whole index, and
-BM25 differs between engines anyway). Every compared field is one named clause,
-so ``matched_queries`` says what hit. Python ranks with the comparators.
+them (BM25 differs between engines anyway). Every compared field is one named
+clause, so ``matched_queries`` says what hit. Python ranks with the comparators.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from indexer.documents import NO_COUNTRY
+from indexer.documents import NO_COUNTRY, country_prefix, dob_prefixes, fold_key, scope_prefix
 from matcher.compare import max_edits
 from matcher.facts import Facts
 from matcher.model import Category
@@ -35,40 +44,85 @@ Query = dict[str, Any]
 ID_LIMIT = 100
 SUBJECT_LIMIT = 100
 
+#: The field holding every scoped retrieval key of a searchable record.
+KEYS = "keys"
+
 
 def scope_filter(
     src: Facts,
     *,
-    organization: str,
     exclude_ids: list[str],
-    clinical_trial: bool,
     match_inbox_items: bool,
+    kinds_by_index: bool = False,
 ) -> tuple[list[Query], list[Query]]:
-    """(filter, must_not) clauses every query carries: M1, M3/M4, M7, M9, not the source."""
-    filters: list[Query] = [
-        {"term": {"organization": organization}},
-        {"term": {"searchable": True}},
-        {"term": {"clinical_trial": clinical_trial}},
-    ]
-    if not match_inbox_items:
+    """(filter, must_not) clauses every query carries besides its keys: M9, not the source.
+
+    ``kinds_by_index``: the searched indices already hold only the kinds M9
+    allows (Cases alone when Inbox Items are not matched), so no kind clause
+    is needed - it would match most of the index.
+    """
+    filters: list[Query] = []
+    if not match_inbox_items and not kinds_by_index:
         filters.append({"term": {"kind": "case"}})
     must_not: list[Query] = [{"terms": {"record_id": sorted(set(exclude_ids))}}]
     return filters, must_not
 
 
-def new_info_exclusion(cutoff_iso: str) -> Query:
-    """M6 (a must_not clause): New Info Date more than two years before today.
+def _scope(src: Facts) -> str:
+    return scope_prefix(src.organization, src.clinical_trial)
 
-    Records without a New Info Date are not excluded (nothing says they are old).
+
+def _keys(src: Facts, kind: str, values: list[str] | set[str] | frozenset[str]) -> Query:
+    """Records holding any of ``values`` as ``kind`` in the source's scope."""
+    scope = _scope(src)
+    return {"terms": {KEYS: sorted(f"{scope}{kind}:{v}" for v in values)}}
+
+
+def _key(src: Facts, kind: str, value: str) -> Query:
+    return {"term": {KEYS: f"{_scope(src)}{kind}:{value}"}}
+
+
+def in_countries(clause: Query, scope: str, countries: list[str]) -> Query:
+    """``clause`` asked of the country-scoped keys of ``countries`` instead (M5, pure).
+
+    Every key lookup ``{scope}{kind}:{value}`` becomes a lookup of
+    ``{scope}@{country}|{kind}:{value}`` for each country; fuzzy lookups keep
+    their edit distance on the value alone.
     """
-    return {"range": {"new_info_date": {"lt": cutoff_iso}}}
+    prefixes = [country_prefix(scope, c) for c in countries]
 
+    def keys(value: str) -> list[str]:
+        return [p + value.removeprefix(scope) for p in prefixes]
 
-def country_filter(country: str | None) -> Query | None:
-    """M5 below the Patient tier: the same primary reporter country, or none on the candidate."""
-    if country is None:
-        return None
-    return {"terms": {"reporter.country_key": [NO_COUNTRY, country]}}
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if "term" in node and KEYS in node["term"]:
+            return {"terms": {KEYS: keys(node["term"][KEYS])}}
+        if "terms" in node and KEYS in node["terms"]:
+            values = sorted(k for v in node["terms"][KEYS] for k in keys(v))
+            return {"terms": {**node["terms"], KEYS: values}}
+        if "fuzzy" in node and KEYS in node["fuzzy"]:
+            spec = node["fuzzy"][KEYS]
+            variants = [
+                {
+                    "fuzzy": {
+                        KEYS: {
+                            **spec,
+                            "value": key,
+                            "prefix_length": spec["prefix_length"] + len(p) - len(scope),
+                        }
+                    }
+                }
+                for p, key in zip(prefixes, keys(spec["value"]), strict=True)
+            ]
+            return _any(variants)
+        return {k: walk(v) for k, v in node.items()}
+
+    out: Query = walk(clause)
+    return out
 
 
 def _search(
@@ -83,9 +137,10 @@ def _search(
     return body
 
 
-#: A stable order for pages (Python ranks; the engine only collects).
+#: A stable order for pages (Python ranks; the engine only collects): undated, then newest
+#: first, so a page that reaches a record M6 excludes holds every eligible one.
 _SORT: list[Query] = [
-    {"new_info_date": {"order": "desc", "missing": "_last"}},
+    {"new_info_date": {"order": "desc", "missing": "_first"}},
     {"record_id": {"order": "asc"}},
 ]
 
@@ -94,7 +149,8 @@ def id_query(src: Facts, filters: list[Query], must_not: list[Query]) -> Query |
     """M10: any identifier of the source in any identifier field of the candidate."""
     if not src.ids_all:
         return None
-    clause = {"terms": {"ids.all": sorted(src.ids_all), "_name": "ids"}}
+    clause = {**_keys(src, "id", src.ids_all)}
+    clause["terms"] = {**clause["terms"], "_name": "ids"}
     return _search([*filters, clause], must_not, ID_LIMIT)
 
 
@@ -103,25 +159,20 @@ def subject_query(src: Facts, filters: list[Query], must_not: list[Query]) -> Qu
     should: list[Query] = []
     if src.edc_subject:
         should.append(
-            {"term": {"patient.edc_subject": {"value": src.edc_subject, "_name": "subject.edc"}}}
+            {"bool": {"filter": [_key(src, "edc", src.edc_subject)], "_name": "subject.edc"}}
         )
     if src.study_number:
-        study = {"term": {"study_number": src.study_number}}
+        study = fold_key(src.study_number)
         mrn = src.mrn.get("investigation")
         if mrn:
             should.append(
-                {
-                    "bool": {
-                        "filter": [study, {"term": {"patient.mrn.investigation": mrn}}],
-                        "_name": "subject.mrn",
-                    }
-                }
+                {"bool": {"filter": [_key(src, "smrn", f"{study}|{mrn}")], "_name": "subject.mrn"}}
             )
         if src.initials:
             should.append(
                 {
                     "bool": {
-                        "filter": [study, {"term": {"patient.initials": src.initials}}],
+                        "filter": [_key(src, "sini", f"{study}|{src.initials}")],
                         "_name": "subject.initials",
                     }
                 }
@@ -134,40 +185,59 @@ def subject_query(src: Facts, filters: list[Query], must_not: list[Query]) -> Qu
 
 # -- field clauses ------------------------------------------------------------
 
+#: Key kinds of the name fields (``indexer.documents.retrieval_keys``).
+_NAME_KINDS = {
+    ("patient", "first_name"): "pfn",
+    ("patient", "last_name"): "pln",
+    ("patient", "name_tokens"): "pnt",
+    ("reporter", "first_name"): "rfn",
+    ("reporter", "last_name"): "rln",
+    ("reporter", "name_tokens"): "rnt",
+}
 
-def _term(field: str, value: str) -> Query:
-    return {"term": {field: value}}
 
-
-def _fuzzy(field: str, value: str) -> Query | None:
+def _fuzzy(src: Facts, kind: str, value: str) -> Query | None:
+    """Keys within the comparator's edit distance of ``value``; the scoped prefix is fixed."""
     edits = max_edits(len(value))
     if edits == 0:
         return None
-    return {"fuzzy": {field: {"value": value, "fuzziness": edits, "transpositions": False}}}
+    prefix = f"{_scope(src)}{kind}:"
+    return {
+        "fuzzy": {
+            KEYS: {
+                "value": prefix + value,
+                "fuzziness": edits,
+                "prefix_length": len(prefix),
+                "transpositions": False,
+            }
+        }
+    }
 
 
 def _name_variants(
-    prefix: str, this: str | None, other: str | None, mine: str, theirs: str
+    src: Facts, who: str, this: str | None, other: str | None, mine: str, theirs: str
 ) -> tuple[list[Query], list[Query]]:
     """Exact and partial clauses for one name row (mirrors ``compare_name_field``)."""
     exact: list[Query] = []
     partial: list[Query] = []
+    own, swapped = _NAME_KINDS[(who, mine)], _NAME_KINDS[(who, theirs)]
     if this:
-        exact.append(_term(f"{prefix}.{mine}", this))
-        for fld in (mine, theirs):
-            if fld != mine:
-                partial.append(_term(f"{prefix}.{fld}", this))
-            fz = _fuzzy(f"{prefix}.{fld}", this)
+        exact.append(_key(src, own, this))
+        for kind in (own, swapped):
+            if kind != own:
+                partial.append(_key(src, kind, this))
+            fz = _fuzzy(src, kind, this)
             if fz:
                 partial.append(fz)
     if other:
-        partial.append(_term(f"{prefix}.{mine}", other))
-        fz = _fuzzy(f"{prefix}.{mine}", other)
+        partial.append(_key(src, own, other))
+        fz = _fuzzy(src, own, other)
         if fz:
             partial.append(fz)
     tokens = sorted({t for part in (this, other) if part for t in part.split()})
     if len(tokens) > 1:
-        partial.append({"bool": {"filter": [_term(f"{prefix}.name_tokens", t) for t in tokens]}})
+        kind = _NAME_KINDS[(who, "name_tokens")]
+        partial.append({"bool": {"filter": [_key(src, kind, t) for t in tokens]}})
     return exact, partial
 
 
@@ -175,110 +245,100 @@ def _dob_clauses(src: Facts) -> tuple[list[Query], list[Query]]:
     """Equal, or one date containing the other, on the stored ``YYYY[-MM[-DD]]`` value.
 
     A less precise candidate contains the source when its value is a prefix of
-    the source's (``1980``, ``1980-06`` for ``1980-06-02``); a more precise one
-    is contained when the source's value is a prefix of its own. Keyword terms
-    and a prefix: no date-range scans.
+    the source's (``1980``, ``1980-06`` for ``1980-06-02``): ``pdob:`` keys; a
+    more precise one is contained when the source's value is a prefix of its
+    own: the candidate's ``pdobc:`` keys. Keys only: no date-range scans.
     """
     if src.dob is None:
         return [], []
     value = str(src.dob)
-    exact = [_term("patient.dob.value", value)]
-    shorter = [value[:n] for n in (4, 7) if n < len(value)]
+    exact = [_key(src, "pdob", value)]
+    shorter = dob_prefixes(value)
     partial: list[Query] = []
     if shorter:
-        partial.append({"terms": {"patient.dob.value": shorter}})
+        partial.append(_keys(src, "pdob", shorter))
     if len(value) < 10:
-        partial.append({"prefix": {"patient.dob.value": f"{value}-"}})
+        partial.append(_key(src, "pdobc", value))
     return exact, partial
 
 
-def _nested(path: str, clauses: list[Query]) -> Query:
-    """Any product / event of the candidate. The profile's depth is applied by the comparators
-    (a record has more than 11 products or events only rarely, so the engine need not)."""
-    return {"nested": {"path": path, "query": _any(clauses)}}
-
-
 def _product_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query], list[Query]]:
+    """Any product of the candidate (its depth is applied by the comparators)."""
     products = [p for p in src.products if p.rank <= profile.depth]
     if key == "product.product":
-        values = sorted({p.product for p in products if p.product})
-        return (
-            [_nested("products", [{"terms": {"products.product": values}}])] if values else []
-        ), []
+        values = {p.product for p in products if p.product}
+        return ([_keys(src, "prod", values)] if values else []), []
     if key == "product.study_product":
-        values = sorted({p.study_product for p in products if p.study_product})
-        if not values or src.blinded:  # M8
+        values = {p.study_product for p in products if p.study_product}
+        if not values or src.blinded:  # M8 (a blinded candidate has no ``sprod:`` keys)
             return [], []
-        clause = _nested("products", [{"terms": {"products.study_product": values}}])
-        return [{"bool": {"filter": [clause, {"term": {"blinded": False}}]}}], []
-    texts = sorted({p.product_reported for p in products if p.product_reported})
+        return [_keys(src, "sprod", values)], []
+    texts = {p.product_reported for p in products if p.product_reported}
     if not texts:
         return [], []
-    exact = [_nested("products", [{"terms": {"products.product_reported": texts}}])]
-    words = sorted({w for t in texts for w in t.split() if len(w) >= 3 and w.isalpha()})
-    partial = [_nested("products", [{"terms": {"products.product_text": words}}])] if words else []
+    exact = [_keys(src, "prr", texts)]
+    words = {w for t in texts for w in t.split() if len(w) >= 3 and w.isalpha()}
+    partial = [_keys(src, "prw", words)] if words else []
     return exact, partial
 
 
 def _event_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query], list[Query]]:
     events = [e for e in src.events if e.rank <= profile.depth]
     if key == "event.meddra_pt":
-        codes = sorted({e.meddra_pt_code for e in events if e.meddra_pt_code})
-        return (
-            [_nested("events", [{"terms": {"events.meddra_pt_code": codes}}])] if codes else []
-        ), []
-    clauses: list[Query] = []
+        codes = {e.meddra_pt_code for e in events if e.meddra_pt_code}
+        return ([_keys(src, "pt", codes)] if codes else []), []
+    reported: set[str] = set()
+    uncoded: set[str] = set()
+    coded: set[str] = set()
     for e in events:
         if not e.event_reported:
             continue
         if e.meddra_pt_code is None:
-            clauses.append(_term("events.event_reported", e.event_reported))
+            reported.add(e.event_reported)
         else:  # N7: when both sides are coded the codes decide; an uncoded candidate keys on text
-            clauses.append(_term("events.key", f"txt:{e.event_reported}"))
-            clauses.append(
-                {
-                    "bool": {
-                        "filter": [
-                            _term("events.event_reported", e.event_reported),
-                            _term("events.meddra_pt_code", e.meddra_pt_code),
-                        ]
-                    }
-                }
-            )
-    return ([_nested("events", clauses)] if clauses else []), []
+            uncoded.add(f"txt:{e.event_reported}")
+            coded.add(f"{e.event_reported}|{e.meddra_pt_code}")
+    clauses = [
+        _keys(src, kind, values)
+        for kind, values in (("evr", reported), ("evk", uncoded), ("evrc", coded))
+        if values
+    ]
+    return ([_any(clauses)] if clauses else []), []
 
 
 def field_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query], list[Query]]:
-    """The engine's exact and partial clauses for one ranked field (empty: nothing to compare)."""
+    """The engine's exact and partial clauses for one ranked field (empty: nothing to compare).
+
+    Only identifying fields retrieve (M13); the others (sex, qualification) have no keys.
+    """
+    if not FIELD_BY_KEY[key].identifying:
+        return [], []
     if key == "patient.initials":
-        return ([_term("patient.initials", src.initials)] if src.initials else []), []
+        return ([_key(src, "pi", src.initials)] if src.initials else []), []
     if key == "patient.dob":
         return _dob_clauses(src)
     if key.startswith("patient.mrn_"):
-        value = src.mrn.get(key.removeprefix("patient.mrn_"))
-        return (
-            [_term(f"patient.mrn.{key.removeprefix('patient.mrn_')}", value)] if value else []
-        ), []
-    if key == "patient.sex":
-        return ([_term("patient.sex", src.sex)] if src.sex else []), []
+        kind = key.removeprefix("patient.mrn_")
+        value = src.mrn.get(kind)
+        return ([_key(src, f"mrn.{kind}", value)] if value else []), []
     if key == "patient.first_name":
-        return _name_variants("patient", src.first_name, src.last_name, "first_name", "last_name")
+        return _name_variants(
+            src, "patient", src.first_name, src.last_name, "first_name", "last_name"
+        )
     if key == "patient.last_name":
-        return _name_variants("patient", src.last_name, src.first_name, "last_name", "first_name")
+        return _name_variants(
+            src, "patient", src.last_name, src.first_name, "last_name", "first_name"
+        )
     if key == "study.study_number":
-        return ([_term("study_number", src.study_number)] if src.study_number else []), []
+        return ([_key(src, "study", fold_key(src.study_number))] if src.study_number else []), []
     if key == "reporter.first_name":
         return _name_variants(
-            "reporter", src.reporter_first, src.reporter_last, "first_name", "last_name"
+            src, "reporter", src.reporter_first, src.reporter_last, "first_name", "last_name"
         )
     if key == "reporter.last_name":
         return _name_variants(
-            "reporter", src.reporter_last, src.reporter_first, "last_name", "first_name"
+            src, "reporter", src.reporter_last, src.reporter_first, "last_name", "first_name"
         )
-    if key == "reporter.qualification":
-        return (
-            [_term("reporter.qualification", src.qualification)] if src.qualification else []
-        ), []
     if key.startswith("product."):
         return _product_clauses(src, profile, key)
     if key.startswith("event."):
@@ -330,13 +390,18 @@ def tier_query(
     *,
     filters: list[Query],
     must_not: list[Query],
-    cutoff_iso: str,
-    country: str | None,
     size: int,
+    scope: str,
+    country: str | None,
     min_identifying: int = 1,
     exclude_higher: bool = True,
 ) -> Query | None:
-    """Possible Matches whose highest matching category is ``category`` (M13-M14), M5 and M6 applied.
+    """Possible Matches whose highest matching category is ``category`` (M13-M14).
+
+    M5 is asked of the country-scoped keys of the tier's own values (``scope``
+    is the source's key scope, ``country`` its primary reporter country); M6
+    is applied in Python on the page, which holds a superset of the eligible
+    records.
 
     ``min_identifying`` asks only for records with at least that many matching
     identifying values in this category or below (M14's count): the head of
@@ -358,14 +423,13 @@ def tier_query(
         return None
     higher = identifying(lambda r: r < rank)
     counted = identifying(lambda r: r >= rank)
-    tier_filters = [*filters, _flat_any(own)]
-    tier_must_not = [*must_not, new_info_exclusion(cutoff_iso)]
+    own_clause = _flat_any(own)
+    if category != "patient" and country is not None:  # M5: same reporter country or none
+        own_clause = in_countries(own_clause, scope, [NO_COUNTRY, country])
+    tier_filters = [*filters, own_clause]
+    tier_must_not = [*must_not]
     if higher and exclude_higher:
         tier_must_not.append(_flat_any(higher))
-    if category != "patient":
-        cf = country_filter(country)
-        if cf is not None:
-            tier_filters.append(cf)
     if min_identifying > 1:
         if len(counted) < min_identifying:
             return None

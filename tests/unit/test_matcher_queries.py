@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from indexer.documents import scope_prefix
 from matcher.facts import Facts, facts_from_record
 from matcher.model import Category
 from matcher.profiles import get_profile
@@ -79,13 +80,7 @@ def clinical_trial() -> Facts:
 
 
 def scope(src: Facts) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    return scope_filter(
-        src,
-        organization="ORG-A",
-        exclude_ids=[src.record_id],
-        clinical_trial=src.clinical_trial,
-        match_inbox_items=True,
-    )
+    return scope_filter(src, exclude_ids=[src.record_id], match_inbox_items=True)
 
 
 def golden(name: str, body: Any) -> None:
@@ -115,13 +110,7 @@ def test_subject_query_golden() -> None:
 
 def test_scope_without_inbox_items_golden() -> None:
     src = postmarketing()
-    filters, must_not = scope_filter(
-        src,
-        organization="ORG-A",
-        exclude_ids=["II-Q1", "C-1"],
-        clinical_trial=False,
-        match_inbox_items=False,
-    )
+    filters, must_not = scope_filter(src, exclude_ids=["II-Q1", "C-1"], match_inbox_items=False)
     golden("scope_cases_only", {"filter": filters, "must_not": must_not})
 
 
@@ -136,7 +125,7 @@ def test_tier_query_golden(profile: str, category: Category) -> None:
         category,
         filters=scope(src)[0],
         must_not=scope(src)[1],
-        cutoff_iso="2023-04-01",
+        scope=scope_prefix(src.organization, src.clinical_trial),
         country=src.country,
         size=135,
     )
@@ -152,7 +141,7 @@ def test_tier_query_selective_level_golden() -> None:
         "product",
         filters=scope(src)[0],
         must_not=scope(src)[1],
-        cutoff_iso="2023-04-01",
+        scope=scope_prefix(src.organization, src.clinical_trial),
         country=src.country,
         size=50,
         min_identifying=3,
@@ -182,7 +171,7 @@ def test_tier_queries_never_score_and_never_count_hits() -> None:
         "patient",
         filters=scope(src)[0],
         must_not=scope(src)[1],
-        cutoff_iso="2023-04-01",
+        scope=scope_prefix(src.organization, src.clinical_trial),
         country=src.country,
         size=10,
     )
@@ -190,3 +179,43 @@ def test_tier_queries_never_score_and_never_count_hits() -> None:
     assert body["track_total_hits"] is False
     assert [next(iter(s)) for s in body["sort"]] == ["new_info_date", "record_id"]
     assert "should" not in body["query"]["bool"]  # filter context only: nothing is scored
+
+
+def _key_values(node: Any) -> list[str]:
+    if isinstance(node, list):
+        return [v for n in node for v in _key_values(n)]
+    if not isinstance(node, dict):
+        return []
+    out: list[str] = []
+    for name, value in node.items():
+        if name == "keys":
+            if isinstance(value, dict):
+                out.append(value["value"])
+            else:
+                out.extend([value] if isinstance(value, str) else value)
+        else:
+            out.extend(_key_values(value))
+    return out
+
+
+@pytest.mark.parametrize("category", ["patient", "reporter", "product", "event"])
+def test_M5_tiers_below_patient_ask_only_same_or_no_country_keys(category: Category) -> None:
+    src = postmarketing()
+    prof = get_profile("enhanced")
+    body = tier_query(
+        possible_clauses(src, prof),
+        prof,
+        category,
+        filters=[],
+        must_not=[],
+        size=10,
+        scope=scope_prefix(src.organization, src.clinical_trial),
+        country=src.country,
+    )
+    assert body is not None
+    own = _key_values(body["query"]["bool"]["filter"])
+    assert own
+    if category == "patient":
+        assert not any("|@" in k for k in own)
+    else:
+        assert all(k.startswith(("ORG-A|pm|@-|", "ORG-A|pm|@US|")) for k in own)
