@@ -107,9 +107,10 @@ def possible_eligible(ev: Evaluation, profile: Profile, cutoff: date) -> bool:
 def country_excluded(ev: Evaluation) -> bool:
     """M5: a different primary reporter country excludes, unless a patient field matches.
 
-    Applied to Possible Matches. An identifier match is never dropped for a
-    country (a follow-up often corrects it), and a Subject Match always shares
-    patient values (EDC subject, MRN-Investigation or initials).
+    Applied to every section, as the seed lists it among the exclusions that
+    scope detection (only M6 is limited to Possible Matches): an identifier match
+    from another reporter country stays when any patient field matches. A Subject
+    Match always shares patient values (EDC subject, MRN-Investigation or initials).
     """
     return ev.country == NONE and _countries_differ(ev) and not ev.patient_match
 
@@ -139,6 +140,8 @@ def assign_sections(
     ranked = Ranked()
     possible: list[tuple[SortKey, Evaluation]] = []
     for ev in evaluations:
+        if country_excluded(ev):  # M5 scopes every section, like M1-M4 and M7
+            continue
         if ev.id_matches:
             ranked.id_matches.append(ev)
         elif ev.subject_tier is not None and src.clinical_trial:

@@ -144,14 +144,24 @@ def m5_country() -> Scenario:
         "C-US", reporter={"first_name": "Jacob", "last_name": "Smith", "country": "USA"}
     )
     no_country = blank("C-NONE", reporter={"first_name": "Jacob", "last_name": "Smith"})
+    id_only = blank("C-FR-ID", reporter=reporter_fr, identifiers={"case_identifiers": ["K-5"]})
+    id_and_patient = blank(
+        "C-FR-ID-PAT",
+        reporter=reporter_fr,
+        identifiers={"case_identifiers": ["K-6"]},
+        patient={"initials": "J.S."},
+    )
 
     def check(d: Detection) -> None:
         assert section_of(d, "C-FR") is None
         assert section_of(d, "C-FR-PAT") == "possible_matches"
         assert section_of(d, "C-US") == "possible_matches"
         assert section_of(d, "C-NONE") == "possible_matches"
+        assert section_of(d, "C-FR-ID") is None  # M5 scopes ID Matches too
+        assert section_of(d, "C-FR-ID-PAT") == "id_matches"
 
-    return Scenario(source(), [no_patient, with_patient, same_country, no_country], check)
+    candidates = [no_patient, with_patient, same_country, no_country, id_only, id_and_patient]
+    return Scenario(source(identifiers={"case_identifiers": ["K-5", "K-6"]}), candidates, check)
 
 
 def m6_old_new_info_date() -> Scenario:
