@@ -41,6 +41,11 @@ def item(record_id: str, **fields: Any) -> Record:
     return Record.model_validate(data)
 
 
+#: A Case reporter in the item's country: an ID match from another reporter country is
+#: excluded unless a patient field matches (M5 scopes every section).
+SAME_COUNTRY = {"last_name": "Reporter", "country": "NO"}
+
+
 def case(case_id: str, **fields: Any) -> Record:
     data: dict[str, Any] = {
         "id": case_id,

@@ -13,7 +13,7 @@ from service.promotion.errors import (
     TransitionError,
 )
 from service.settings import OrganizationSettings
-from tests.integration.promotion_support import WRITER, case, item, service
+from tests.integration.promotion_support import SAME_COUNTRY, WRITER, case, item, service
 
 
 def test_P1_prerequisites_listed_item_by_item(store: RecordStore) -> None:
@@ -75,7 +75,7 @@ def test_P2_no_match_creates_case_and_transmission(store: RecordStore) -> None:
 
 def test_P2_matches_are_returned_and_nothing_is_created(store: RecordStore) -> None:
     svc = service(store)
-    store.put(case("C-1", identifiers={"case_identifiers": ["SHARED-1"]}))
+    store.put(case("C-1", identifiers={"case_identifiers": ["SHARED-1"]}, reporter=SAME_COUNTRY))
     store.put(item("II-1", identifiers={"case_identifiers": ["shared-1"]}))
     out = svc.promote("II-1", WRITER, "op-1")
     assert out["outcome"] == "potential_matches"
@@ -87,7 +87,7 @@ def test_P2_matches_are_returned_and_nothing_is_created(store: RecordStore) -> N
 
 def test_M22_results_log_stored_on_transmission_and_kept_with_the_case(store: RecordStore) -> None:
     svc = service(store)
-    store.put(case("C-1", identifiers={"case_identifiers": ["SHARED-1"]}))
+    store.put(case("C-1", identifiers={"case_identifiers": ["SHARED-1"]}, reporter=SAME_COUNTRY))
     store.put(item("II-1", identifiers={"case_identifiers": ["SHARED-1"]}))
     svc.promote("II-1", WRITER, "op-1")
     svc.decide("II-1", WRITER, "op-2", action="create_new_case")

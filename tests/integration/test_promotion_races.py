@@ -21,7 +21,7 @@ from matcher import Detection, DetectionOptions
 from service.promotion.errors import TransitionError
 from service.promotion.workflows import PromotionService, matcher_detector
 from service.settings import Settings
-from tests.integration.promotion_support import WRITER, case, item, service
+from tests.integration.promotion_support import SAME_COUNTRY, WRITER, case, item, service
 
 
 class DuringDetection:
@@ -125,7 +125,7 @@ def test_P17_detection_racing_another_change_of_the_item_is_409(store: RecordSto
 
 def test_P17_detection_not_raced_still_returns_its_matches(store: RecordStore) -> None:
     """The re-read after a detection changes nothing when nobody touched the item."""
-    store.put(case("C-1", identifiers={"case_identifiers": ["SHARED-1"]}))
+    store.put(case("C-1", identifiers={"case_identifiers": ["SHARED-1"]}, reporter=SAME_COUNTRY))
     store.put(item("II-1", identifiers={"case_identifiers": ["shared-1"]}))
     svc = loser(store, lambda: None)
 
