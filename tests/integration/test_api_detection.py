@@ -16,20 +16,8 @@ from fastapi.testclient import TestClient
 from indexer.engine import Engine
 from indexer.store import IndexNames, RecordStore
 from service.app import Services, create_app
-from service.settings import ApiKey, Settings
-
-KEYS = {
-    "a-writer": ApiKey(organizations=["ORG-A"], permissions=["promote"], name="a-writer"),
-    "a-phi": ApiKey(
-        organizations=["ORG-A"], permissions=["read_matches", "read_phi"], name="a-phi"
-    ),
-    "a-nothing": ApiKey(organizations=["ORG-A"], permissions=[], name="a-nothing"),
-    "b-writer": ApiKey(organizations=["ORG-B"], permissions=["promote"], name="b-writer"),
-}
-
-
-def auth(key: str) -> dict[str, str]:
-    return {"X-API-Key": key}
+from service.settings import Settings
+from tests.integration.api_support import KEYS, auth
 
 
 def record(record_id: str, organization: str = "ORG-A", **fields: Any) -> dict[str, Any]:
