@@ -228,14 +228,7 @@ def reconcile(initial: Record, follow: Record, *, today: date | None = None) -> 
         if value is not None:
             body[field] = value
     body["blinded"] = initial.blinded or follow.blinded
-    ids = initial.identifiers.model_dump()
-    ids["case_identifiers"] = _union(
-        initial.identifiers.case_identifiers, follow.identifiers.case_identifiers
-    )
-    for field in _ID_SCALARS:
-        if ids[field] is None:
-            ids[field] = getattr(follow.identifiers, field)
-    body["identifiers"] = ids
+    body["identifiers"] = _merged_identifiers(initial, follow)
     body["patient"] = reconcile_patient(initial.patient, follow.patient)
     body["reporter"] = reconcile_reporter(initial.reporter, follow.reporter)
     body["products"] = _combine(initial.products, follow.products, _product_key)
@@ -246,6 +239,18 @@ def reconcile(initial: Record, follow: Record, *, today: date | None = None) -> 
     return _next_version(initial, body)
 
 
+def _merged_identifiers(primary: Record, other: Record) -> dict[str, Any]:
+    """``primary``'s identifiers, its case identifiers joined by ``other``'s and its gaps filled."""
+    ids = primary.identifiers.model_dump()
+    ids["case_identifiers"] = _union(
+        primary.identifiers.case_identifiers, other.identifiers.case_identifiers
+    )
+    for field in _ID_SCALARS:
+        if ids[field] is None:
+            ids[field] = getattr(other.identifiers, field)
+    return ids
+
+
 def override_merge(initial: Record, follow: Record, *, today: date | None = None) -> Record:
     """P13 override: the follow-up item's data only, plus the initial's narrative and documents.
 
@@ -254,14 +259,7 @@ def override_merge(initial: Record, follow: Record, *, today: date | None = None
     the item lacks are kept so that the Case stays findable by them.
     """
     body = case_payload(follow)
-    ids = follow.identifiers.model_dump()
-    ids["case_identifiers"] = _union(
-        follow.identifiers.case_identifiers, initial.identifiers.case_identifiers
-    )
-    for field in _ID_SCALARS:
-        if ids[field] is None:
-            ids[field] = getattr(initial.identifiers, field)
-    body["identifiers"] = ids
+    body["identifiers"] = _merged_identifiers(follow, initial)
     body["narrative"] = _join_narratives(follow.narrative, initial.narrative)
     body["documents"] = _union(follow.documents, initial.documents)
     body["receipt_date"], body["new_info_date"] = follow_up_dates(initial, follow, today=today)
