@@ -194,7 +194,86 @@ def build_document(record: Record) -> Document:
         "record": record.model_dump(mode="json", exclude_none=True),
     }
     doc["keys"] = retrieval_keys(doc)
+    doc["match_view"] = match_view(doc)
     return doc
+
+
+# -- the match view ---------------------------------------------------------------
+#
+# Retrieval reads many candidates and lists few. Every candidate is compared, so
+# each hit must carry what the comparators read - but not the stored record, the
+# date ranges or the search-only fields: those make a hit ten times larger, and
+# an engine's time and the JSON decoding grow with the bytes returned. The match
+# view is that subset as one compact JSON array in a stored-only field; the
+# record is fetched afterwards for the matches that are listed.
+
+#: Bumped when the layout below changes (a reindex rebuilds every view).
+MATCH_VIEW_VERSION = 1
+
+
+def match_view(doc: Document) -> str:
+    """The compared values of an index document as one compact JSON array (pure).
+
+    Layout, by position: version, record_id, kind, state, organization,
+    clinical_trial, blinded, study_number, report_type, study, new_info_date,
+    identifiers ``[case_identifiers, wwuid, uid, external_system_uid,
+    case_vault_global_id, event_vault_global_id]``, patient ``[initials,
+    first_name, last_name, name_tokens, sex, dob, [mrn gp, specialist, hospital,
+    investigation], edc_subject, age_group]``, reporter ``[first_name, last_name,
+    name_tokens, qualification, country]``, products ``[[product,
+    product_reported, study_product, rank], ...]``, events ``[[meddra_pt_code,
+    event_reported, country, onset, rank], ...]``. ``matcher.facts`` reads it.
+    """
+    ids, patient, reporter = doc["ids"], doc["patient"], doc["reporter"]
+    dob = patient["dob"]
+    age_group = (doc["record"].get("patient") or {}).get("age_group")
+    view = [
+        MATCH_VIEW_VERSION,
+        doc["record_id"],
+        doc["kind"],
+        doc["state"],
+        doc["organization"],
+        doc["clinical_trial"],
+        doc["blinded"],
+        doc["study_number"],
+        doc["report_type"],
+        doc["study"],
+        doc["new_info_date"],
+        [ids["case_identifiers"], *(ids[name] for name in _ID_FIELDS)],
+        [
+            patient["initials"],
+            patient["first_name"],
+            patient["last_name"],
+            patient["name_tokens"],
+            patient["sex"],
+            dob["value"] if dob else None,
+            [patient["mrn"][kind] for kind in _MRN_FIELDS],
+            patient["edc_subject"],
+            normalize_text(age_group) if isinstance(age_group, str) else None,
+        ],
+        [
+            reporter["first_name"],
+            reporter["last_name"],
+            reporter["name_tokens"],
+            reporter["qualification"],
+            reporter["country"],
+        ],
+        [
+            [p["product"], p["product_reported"], p["study_product"], p["rank"]]
+            for p in doc["products"]
+        ],
+        [
+            [
+                e["meddra_pt_code"],
+                e["event_reported"],
+                e["country"],
+                e["onset"]["value"] if e["onset"] else None,
+                e["rank"],
+            ]
+            for e in doc["events"]
+        ],
+    ]
+    return json.dumps(view, ensure_ascii=False, separators=(",", ":"))
 
 
 # -- retrieval keys -------------------------------------------------------------

@@ -32,7 +32,15 @@ from typing import Any, Protocol
 from indexer.documents import build_document, scope_prefix
 from indexer.records import Record
 from matcher.evaluate import Evaluation, evaluate
-from matcher.facts import SOURCE_EXCLUDES, SOURCE_FIELDS, Facts, facts_from_document
+from matcher.facts import (
+    RECORD_SOURCE,
+    VIEW_SOURCE,
+    Facts,
+    StaleMatchViewError,
+    facts_from_document,
+    facts_from_view,
+    with_record,
+)
 from matcher.model import Category, DetectionOptions, DetectionRun
 from matcher.profiles import FIELD_BY_KEY, Profile, get_profile
 from matcher.queries import (
@@ -112,7 +120,8 @@ class _Run:
     filters: list[Query]
     must_not: list[Query]
     cutoff_iso: str
-    evaluations: dict[str, Evaluation] = field(default_factory=dict)
+    #: Every retrieved candidate, by ``(index, _id)``.
+    evaluations: dict[tuple[str, str], Evaluation] = field(default_factory=dict)
     retrieved: list[str] = field(default_factory=list)
     tiers: dict[tuple[Category, int], _Tier] = field(default_factory=dict)
     round_trips: int = 0
@@ -134,30 +143,37 @@ class _Run:
             exclude_higher=exclude_higher,
         )
 
-    def fetch(self, bodies: list[tuple[_Tier | None, Query]]) -> None:
-        """One ``_msearch`` round trip; every hit is evaluated once."""
-        if not bodies:
-            return
+    def msearch(self, bodies: list[Query]) -> list[dict[str, Any]]:
+        """One ``_msearch`` round trip, timed apart from the matcher's own CPU."""
         self.cpu_s += time.thread_time()
         started = time.perf_counter()
-        responses = self.engine.msearch([(self.index, body) for _, body in bodies])
+        responses = self.engine.msearch([(self.index, body) for body in bodies])
         self.engine_ms += (time.perf_counter() - started) * 1000
         self.cpu_s -= time.thread_time()
         self.round_trips += 1
         self.searches += len(bodies)
+        if any("error" in response for response in responses):
+            raise MatcherError("a detection search failed in the engine")
+        return responses
+
+    def fetch(self, bodies: list[tuple[_Tier | None, Query]]) -> None:
+        """One ``_msearch`` round trip; every hit is evaluated once."""
+        if not bodies:
+            return
+        responses = self.msearch([body for _, body in bodies])
         for (tier, _), response in zip(bodies, responses, strict=True):
-            if "error" in response:
-                raise MatcherError("a detection search failed in the engine")
             hits = response.get("hits", {}).get("hits", [])
+            last: Evaluation | None = None
             for hit in hits:
-                key = f"{hit.get('_index')}/{hit['_id']}"
-                if key not in self.evaluations:
-                    cand = facts_from_document(hit["_source"])
-                    self.evaluations[key] = evaluate(self.src, cand, self.profile)
+                key = (hit["_index"], hit["_id"])
+                last = self.evaluations.get(key)
+                if last is None:
+                    cand = _candidate(hit)
+                    last = self.evaluations[key] = evaluate(self.src, cand, self.profile)
                     self.retrieved.append(cand.record_id)
             if tier is not None:
                 tier.hits = len(hits)
-                tier.past_cutoff = _past_cutoff(hits, self.cutoff_iso)
+                tier.past_cutoff = last is not None and _past_cutoff(last, self.cutoff_iso)
 
     def levels(self, category: Category) -> tuple[int, ...]:
         """Minimum matching identifying values per fetch of a tier, most selective first.
@@ -277,21 +293,28 @@ class _Run:
         )
 
 
-def _past_cutoff(hits: list[dict[str, Any]], cutoff_iso: str) -> bool:
+def _candidate(hit: dict[str, Any]) -> Facts:
+    try:
+        return facts_from_view(hit["_source"]["match_view"])
+    except (KeyError, StaleMatchViewError):
+        raise MatcherError(
+            "the index holds documents of another casematch version: run `casematch reindex`"
+        ) from None
+
+
+def _past_cutoff(last: Evaluation, cutoff_iso: str) -> bool:
     """Whether a page ends on a record M6 excludes (pages run newest first, undated first).
 
     Every record after it on a longer page is older still, so none is an
     eligible Possible Match: the page holds all the eligible ones.
     """
-    if not hits:
-        return False
-    last = hits[-1].get("_source", {}).get("new_info_date")
-    return isinstance(last, str) and last < cutoff_iso
+    day = last.facts.new_info_date
+    return day is not None and day < cutoff_iso
 
 
 def _with_source(body: Query) -> Query:
-    """Only the normalized fields and the record's compared values: never the narrative."""
-    return {**body, "_source": {"includes": SOURCE_FIELDS, "excludes": SOURCE_EXCLUDES}}
+    """Candidates come back as their match views: compared values only, never the record."""
+    return {**body, "_source": VIEW_SOURCE}
 
 
 def _indices(indices: HasIndexNames | Sequence[str] | str, options: DetectionOptions) -> str:
@@ -361,6 +384,7 @@ def detect(
     _fill(run, cap)
 
     ranked = assign_sections(src, run.evaluations.values(), profile, cap=cap, today=options.on())
+    _fetch_records(run, [*ranked.id_matches, *ranked.subject_matches, *ranked.possible_matches])
     cpu_ms = (time.thread_time() - cpu0 - run.cpu_s) * 1000
     took_ms = (time.perf_counter() - wall) * 1000
     detection = to_detection(src, source, ranked, profile, options, took_ms=took_ms)
@@ -388,6 +412,30 @@ def detect(
         matcher_cpu_ms=cpu_ms,
         engine_ms=run.engine_ms,
     )
+
+
+def _fetch_records(run: _Run, listed: list[Evaluation]) -> None:
+    """Give each listed match its stored record (one round trip), for its comparison table."""
+    if not listed:
+        return
+    where = {id(ev): key for key, ev in run.evaluations.items()}
+    keys = [where[id(ev)] for ev in listed]
+    body: Query = {
+        "query": {"ids": {"values": sorted({doc_id for _, doc_id in keys})}},
+        "size": len(keys),
+        "track_total_hits": False,
+        "_source": RECORD_SOURCE,
+    }
+    (response,) = run.msearch([body])
+    # By document id and kind, not index: a reindex may have moved the alias in between.
+    records: dict[tuple[str, str], dict[str, Any]] = {}
+    for hit in response.get("hits", {}).get("hits", []):
+        record = hit["_source"].get("record") or {}
+        records[(hit["_id"], str(record.get("kind")))] = record
+    for (_, doc_id), ev in zip(keys, listed, strict=True):
+        record = records.get((doc_id, ev.facts.kind))
+        if record is not None:  # else removed since it was read: its table shows no values
+            ev.facts = with_record(ev.facts, record)
 
 
 def _fill(run: _Run, cap: int) -> None:

@@ -8,12 +8,14 @@ reference builds them in Python, so both rank on identical values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from indexer.dates import PartialDate
-from indexer.documents import Document, build_document
+from indexer.documents import MATCH_VIEW_VERSION, Document, build_document
 from indexer.normalize import normalize_text
 from indexer.records import Record
 
@@ -40,6 +42,12 @@ SOURCE_FIELDS: list[str] = [
 
 #: Large stored values no comparison shows.
 SOURCE_EXCLUDES: list[str] = ["record.narrative", "record.documents", "record.links"]
+
+#: What retrieval asks of every candidate: its compared values only (see :func:`facts_from_view`).
+VIEW_SOURCE: dict[str, list[str]] = {"includes": ["match_view"]}
+
+#: What is fetched for a listed match: the stored record its comparison table shows.
+RECORD_SOURCE: dict[str, list[str]] = {"includes": ["record"], "excludes": SOURCE_EXCLUDES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +100,10 @@ class Facts:
     reporter_tokens: tuple[str, ...]
     qualification: str | None
     country: str | None
+    age_group: str | None
     products: tuple[ProductFacts, ...]
     events: tuple[EventFacts, ...]
+    #: The stored record, for display; empty when read from a match view (see ``with_record``).
     record: dict[str, Any]
 
     @property
@@ -117,11 +127,6 @@ class Facts:
     @property
     def new_info(self) -> PartialDate | None:
         return _day(self.record.get("new_info_date") or self.record.get("receipt_date"))
-
-    @property
-    def age_group(self) -> str | None:
-        value = (self.record.get("patient") or {}).get("age_group")
-        return normalize_text(value) if isinstance(value, str) else None
 
     def display(self, what: str, rank: int) -> dict[str, Any]:
         """The stored product / event (``what``: ``products`` or ``events``) of this rank."""
@@ -148,6 +153,7 @@ def _day(value: str | None) -> PartialDate | None:
 
 
 _ID_KINDS = ("wwuid", "uid", "external_system_uid", "case_vault_global_id", "event_vault_global_id")
+_MRN_KINDS = ("gp", "specialist", "hospital", "investigation")
 
 
 def facts_from_document(doc: Document) -> Facts:
@@ -196,10 +202,93 @@ def facts_from_document(doc: Document) -> Facts:
         reporter_tokens=tuple(reporter.get("name_tokens") or ()),
         qualification=reporter.get("qualification"),
         country=reporter.get("country"),
+        age_group=_age_group(doc.get("record") or {}),
         products=products,
         events=events,
         record=doc.get("record") or {},
     )
+
+
+def _age_group(record: dict[str, Any]) -> str | None:
+    value = (record.get("patient") or {}).get("age_group")
+    return normalize_text(value) if isinstance(value, str) else None
+
+
+class StaleMatchViewError(ValueError):
+    """A document's match view has another layout than this code reads: reindex."""
+
+
+def facts_from_view(view: str) -> Facts:
+    """The comparable view of a candidate from its ``match_view`` (``indexer.documents``).
+
+    Equal to :func:`facts_from_document` of the same document except for
+    ``record``, which is empty: only listed matches need it (:func:`with_record`).
+    """
+    (
+        version,
+        record_id,
+        kind,
+        state,
+        organization,
+        clinical_trial,
+        blinded,
+        study_number,
+        report_type,
+        study,
+        new_info_date,
+        ids,
+        patient,
+        reporter,
+        products,
+        events,
+    ) = orjson.loads(view)
+    if version != MATCH_VIEW_VERSION:
+        raise StaleMatchViewError(f"match view version {version}, expected {MATCH_VIEW_VERSION}")
+    case_identifiers = ids[0]
+    ids_doc: dict[str, Any] = {"case_identifiers": case_identifiers}
+    ids_doc.update(zip(_ID_KINDS, ids[1:], strict=True))
+    all_ids = frozenset(case_identifiers).union(v for v in ids[1:] if v)
+    ids_doc["all"] = sorted(all_ids)
+    initials, first, last, tokens, sex, dob, mrn, edc, age_group = patient
+    r_first, r_last, r_tokens, qualification, country = reporter
+    return Facts(
+        record_id=record_id,
+        kind=kind,
+        state=state,
+        organization=organization,
+        clinical_trial=bool(clinical_trial),
+        blinded=bool(blinded),
+        study_number=study_number,
+        report_type=report_type,
+        study=study,
+        new_info_date=new_info_date,
+        ids_doc=ids_doc,
+        ids_all=all_ids,
+        initials=initials,
+        first_name=first,
+        last_name=last,
+        patient_tokens=tuple(tokens),
+        sex=sex,
+        dob=_parse(dob) if dob else None,
+        mrn=dict(zip(_MRN_KINDS, mrn, strict=True)),
+        edc_subject=edc,
+        reporter_first=r_first,
+        reporter_last=r_last,
+        reporter_tokens=tuple(r_tokens),
+        qualification=qualification,
+        country=country,
+        age_group=age_group,
+        products=tuple(ProductFacts(p[0], p[1], p[2], p[3]) for p in products),
+        events=tuple(
+            EventFacts(e[0], e[1], e[2], _parse(e[3]) if e[3] else None, e[4]) for e in events
+        ),
+        record={},
+    )
+
+
+def with_record(facts: Facts, record: dict[str, Any]) -> Facts:
+    """``facts`` with its stored record, for the comparison table of a listed match."""
+    return replace(facts, record=record)
 
 
 def facts_from_record(record: Record) -> Facts:
