@@ -115,6 +115,38 @@ def compare_name_field(
     return PARTIAL if same_tokens else NONE
 
 
+def compare_name_rows(
+    a: tuple[str | None, str | None],
+    b: tuple[str | None, str | None],
+    same_tokens: bool | None = None,
+) -> tuple[Result, Result]:
+    """Both name rows of two ``(first, last)`` pairs: ``compare_name_field`` for the first row
+    and for the swapped pairs, with each cross-field pair compared once for both rows.
+    """
+    a_first, a_last = a
+    b_first, b_last = b
+    if a_first is None or a_last is None or b_first is None or b_last is None:
+        return (
+            compare_name_field(a, b, same_tokens),
+            compare_name_field((a_last, a_first), (b_last, b_first), same_tokens),
+        )
+    first: Result | None = EXACT if a_first == b_first else None
+    last: Result | None = EXACT if a_last == b_last else None
+    if first is None and similar_name(a_first, b_first):
+        first = PARTIAL
+    if last is None and similar_name(a_last, b_last):
+        last = PARTIAL
+    if first is not None and last is not None:
+        return first, last
+    # The rows' cross-field pairs are the same two: a_first ~ b_last and b_first ~ a_last.
+    if similar_name(a_first, b_last) or similar_name(b_first, a_last):
+        return first or PARTIAL, last or PARTIAL
+    if same_tokens is None:
+        same_tokens = _tokens(a) == _tokens(b)
+    rest: Result = PARTIAL if same_tokens else NONE
+    return first or rest, last or rest
+
+
 def _tokens(pair: tuple[str | None, str | None]) -> tuple[str, ...]:
     out: list[str] = []
     for part in pair:
@@ -140,8 +172,12 @@ def _share_word(a: str, b: str) -> bool:
     The engine finds candidates by those words (``terms`` on the analysed
     product text), so this keeps retrieval a superset of the comparison.
     """
-    words_a = {t for t in a.split() if len(t) >= 3 and t.isalpha()}
-    return any(t in words_a for t in b.split())
+    return not product_words(a).isdisjoint(b.split())
+
+
+def product_words(text: str) -> frozenset[str]:
+    """The words of 3+ letters of a product text, which similar texts must share."""
+    return frozenset(t for t in text.split() if len(t) >= 3 and t.isalpha())
 
 
 @lru_cache(maxsize=65536)

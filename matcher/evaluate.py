@@ -2,8 +2,12 @@
 
 :func:`evaluate` is the hot path (it runs for every retrieved candidate), so it
 computes only what ranking needs: one result per ranked field, the identifier
-matches and the M12 subject tier. The comparison table is built later, only
-for the matches that are returned (``matcher.table``).
+matches and the M12 subject tier. What ranking then asks of an
+:class:`Evaluation` (the M14 count and score, the categories with a matching
+identifying value) is summed once, when the Evaluation is made. The source's
+side of the product and event comparisons is derived once per source and
+profile (:class:`PreparedSource`), not once per candidate. The comparison table
+is built later, only for the matches that are returned (``matcher.table``).
 """
 
 from __future__ import annotations
@@ -17,12 +21,12 @@ from matcher.compare import (
     EXACT,
     NONE,
     PARTIAL,
-    best,
     compare_dob,
     compare_exact,
-    compare_name_field,
+    compare_name_rows,
     compare_onset,
     compare_product_reported,
+    product_words,
 )
 from matcher.facts import EventFacts, Facts, ProductFacts
 from matcher.model import Badge, Category, Result, Tag
@@ -34,7 +38,11 @@ RESULT_SCORE: dict[Result, int] = {"exact": 2, "partial": 1, "none": 0}
 
 @dataclass(slots=True)
 class Evaluation:
-    """What one candidate shares with the source."""
+    """What one candidate shares with the source.
+
+    ``count``, ``score`` and the identifying categories are derived from
+    ``results`` when the Evaluation is made (ranking reads them many times).
+    """
 
     facts: Facts
     results: dict[str, Result]
@@ -43,6 +51,24 @@ class Evaluation:
     country: Result = NONE
     src_country: str | None = None
     tag: Tag | None = None
+    #: Matching identifying field values (M14's "number of matching field values").
+    count: int = field(init=False, default=0)
+    #: 2 per exact and 1 per partial result over every compared field (M14's tie-break).
+    score: int = field(init=False, default=0)
+    _identifying: frozenset[Category] = field(init=False, default=frozenset())
+
+    def __post_init__(self) -> None:
+        count = score = 0
+        identifying: set[Category] = set()
+        for key, result in self.results.items():
+            if result == NONE:
+                continue
+            score += RESULT_SCORE[result]
+            spec = FIELD_BY_KEY[key]
+            if spec.identifying:
+                count += 1
+                identifying.add(spec.category)
+        self.count, self.score, self._identifying = count, score, frozenset(identifying)
 
     @property
     def wwuid_match(self) -> bool:
@@ -57,40 +83,26 @@ class Evaluation:
     def matching(self) -> list[str]:
         return [k for k, r in self.results.items() if r != NONE]
 
-    @property
-    def count(self) -> int:
-        """Matching identifying field values (M14's "number of matching field values")."""
-        return sum(1 for k, r in self.results.items() if r != NONE and FIELD_BY_KEY[k].identifying)
-
-    @property
-    def score(self) -> int:
-        return sum(RESULT_SCORE[r] for r in self.results.values())
-
     def categories(self) -> set[Category]:
         return {FIELD_BY_KEY[k].category for k, r in self.results.items() if r != NONE}
 
-    def identifying_categories(self) -> set[Category]:
-        return {
-            FIELD_BY_KEY[k].category
-            for k, r in self.results.items()
-            if r != NONE and FIELD_BY_KEY[k].identifying
-        }
+    def identifying_categories(self) -> frozenset[Category]:
+        """Categories with a matching identifying value (M13, M14)."""
+        return self._identifying
 
     def top_category(self, profile: Profile) -> Category | None:
-        cats = self.identifying_categories()
         for category in profile.category_order:
-            if category in cats:
+            if category in self._identifying:
                 return category
         return None
 
     @property
     def patient_match(self) -> bool:
         """M5: an identifying patient field matches (exactly or partially)."""
-        return "patient" in self.identifying_categories()
+        return "patient" in self._identifying
 
 
 P = TypeVar("P", ProductFacts, EventFacts)
-_MRN_KEYS = tuple((kind, f"patient.mrn_{kind}") for kind in MRN_KINDS)
 
 
 def _upto(items: tuple[P, ...], depth: int) -> Sequence[P]:
@@ -100,77 +112,179 @@ def _upto(items: tuple[P, ...], depth: int) -> Sequence[P]:
     return [x for x in items if x.rank <= depth]
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedSource:
+    """The source's side of every comparison, derived once per source and profile depth.
+
+    Products and events are compared as sets: a candidate value equal to *any*
+    compared source value is an exact match, which is what comparing every
+    (source, candidate) pair gives, without the pairs.
+    """
+
+    facts: Facts
+    depth: int
+    ids: dict[str, frozenset[str]]
+    #: (text, words) of every compared Product (Reported) text, for the token-similar test.
+    reported_words: tuple[tuple[str, frozenset[str]], ...]
+    product_ids: frozenset[str]
+    reported: frozenset[str]
+    study_products: frozenset[str]
+    pt_codes: frozenset[str]
+    #: Verbatim texts of every compared event / of the uncoded ones (N7).
+    event_texts: frozenset[str]
+    uncoded_texts: frozenset[str]
+    #: (PT code, verbatim text) of the coded events: coded on both sides -> same code first.
+    coded_texts: frozenset[tuple[str, str]]
+
+
+def prepare_source(src: Facts, depth: int) -> PreparedSource:
+    """The source-side sets :func:`evaluate` compares candidates with (cached for the last source)."""
+    global _last_prepared
+    last = _last_prepared
+    if last is not None and last.facts is src and last.depth == depth:
+        return last
+    products = _upto(src.products, depth)
+    events = _upto(src.events, depth)
+    prepared = PreparedSource(
+        facts=src,
+        depth=depth,
+        ids=src.ids,
+        reported_words=tuple(
+            (p.product_reported, product_words(p.product_reported))
+            for p in products
+            if p.product_reported
+        ),
+        product_ids=frozenset(p.product for p in products if p.product),
+        reported=frozenset(p.product_reported for p in products if p.product_reported),
+        study_products=frozenset(p.study_product for p in products if p.study_product),
+        pt_codes=frozenset(e.meddra_pt_code for e in events if e.meddra_pt_code is not None),
+        event_texts=frozenset(e.event_reported for e in events if e.event_reported),
+        uncoded_texts=frozenset(
+            e.event_reported for e in events if e.event_reported and e.meddra_pt_code is None
+        ),
+        coded_texts=frozenset(
+            (e.meddra_pt_code, e.event_reported)
+            for e in events
+            if e.event_reported and e.meddra_pt_code is not None
+        ),
+    )
+    _last_prepared = prepared  # one detection evaluates all its candidates against one source
+    return prepared
+
+
+_last_prepared: PreparedSource | None = None
+
+
 def evaluate(src: Facts, cand: Facts, profile: Profile) -> Evaluation:
     """Compare one candidate with the source under ``profile`` (pure)."""
-    results: dict[str, Result] = {}
-    results["patient.initials"] = compare_exact(src.initials, cand.initials)
-    results["patient.dob"] = compare_dob(src.dob, cand.dob)
-    for kind, key in _MRN_KEYS:
-        results[key] = compare_exact(src.mrn.get(kind), cand.mrn.get(kind))
-    results["patient.sex"] = compare_exact(src.sex, cand.sex)
+    prep = prepare_source(src, profile.depth)
+    mrn_s, mrn_c = src.mrn, cand.mrn
     same = bool(src.patient_tokens) and src.patient_tokens == cand.patient_tokens
-    results["patient.first_name"] = compare_name_field(
+    patient_first, patient_last = compare_name_rows(
         (src.first_name, src.last_name), (cand.first_name, cand.last_name), same
     )
-    results["patient.last_name"] = compare_name_field(
-        (src.last_name, src.first_name), (cand.last_name, cand.first_name), same
-    )
-    results["study.study_number"] = compare_exact(src.study_number, cand.study_number)
     same = bool(src.reporter_tokens) and src.reporter_tokens == cand.reporter_tokens
-    results["reporter.first_name"] = compare_name_field(
+    reporter_first, reporter_last = compare_name_rows(
         (src.reporter_first, src.reporter_last), (cand.reporter_first, cand.reporter_last), same
     )
-    results["reporter.last_name"] = compare_name_field(
-        (src.reporter_last, src.reporter_first), (cand.reporter_last, cand.reporter_first), same
-    )
-    results["reporter.qualification"] = compare_exact(src.qualification, cand.qualification)
-
-    product, reported, study_product = NONE, NONE, NONE
-    compare_study_products = not (src.blinded or cand.blinded)  # M8
-    for sp in _upto(src.products, profile.depth):
-        for cp in _upto(cand.products, profile.depth):
-            if product is NONE:
-                product = compare_exact(sp.product, cp.product)
-            if reported != EXACT:
-                reported = best(
-                    reported, compare_product_reported(sp.product_reported, cp.product_reported)
-                )
-            if compare_study_products and study_product is NONE:
-                study_product = compare_exact(sp.study_product, cp.study_product)
-    results["product.product_reported"] = reported
-    results["product.product"] = product
-    results["product.study_product"] = study_product
-
-    verbatim, meddra = NONE, NONE
-    for se in _upto(src.events, profile.depth):
-        for ce in _upto(cand.events, profile.depth):
-            both_coded = se.meddra_pt_code is not None and ce.meddra_pt_code is not None
-            if both_coded:
-                if se.meddra_pt_code == ce.meddra_pt_code:
-                    meddra = EXACT
-                    if verbatim is NONE:
-                        verbatim = compare_exact(se.event_reported, ce.event_reported)
-            elif verbatim is NONE:  # N7: uncoded on one side -> compare verbatim text
-                verbatim = compare_exact(se.event_reported, ce.event_reported)
-    results["event.event_reported"] = verbatim
-    results["event.meddra_pt"] = meddra
+    results: dict[str, Result] = {
+        "patient.initials": compare_exact(src.initials, cand.initials),
+        "patient.dob": compare_dob(src.dob, cand.dob),
+        "patient.mrn_gp": compare_exact(mrn_s.get("gp"), mrn_c.get("gp")),
+        "patient.mrn_specialist": compare_exact(mrn_s.get("specialist"), mrn_c.get("specialist")),
+        "patient.mrn_hospital": compare_exact(mrn_s.get("hospital"), mrn_c.get("hospital")),
+        "patient.mrn_investigation": compare_exact(
+            mrn_s.get("investigation"), mrn_c.get("investigation")
+        ),
+        "patient.sex": compare_exact(src.sex, cand.sex),
+        "patient.first_name": patient_first,
+        "patient.last_name": patient_last,
+        "study.study_number": compare_exact(src.study_number, cand.study_number),
+        "reporter.first_name": reporter_first,
+        "reporter.last_name": reporter_last,
+        "reporter.qualification": compare_exact(src.qualification, cand.qualification),
+    }
+    _compare_products(prep, cand, profile.depth, results)
+    _compare_events(prep, cand, profile.depth, results)
 
     ev = Evaluation(facts=cand, results=results)
     ev.country = compare_exact(src.country, cand.country)
     ev.src_country = src.country
-    ev.id_matches = id_matches(src, cand)
+    ev.id_matches = _id_matches(prep.ids, src, cand)
     ev.subject_tier = subject_tier(src, cand, results)
     if profile.tags:
         ev.tag = tag_for(src, cand, ev, profile)
     return ev
 
 
+def _compare_products(
+    prep: PreparedSource, cand: Facts, depth: int, results: dict[str, Result]
+) -> None:
+    """Product results: the best over every (source, candidate) pair of compared products."""
+    products = _upto(cand.products, depth)
+    product = reported = study_product = NONE
+    for cp in products:
+        if cp.product and cp.product in prep.product_ids:
+            product = EXACT
+        if cp.product_reported and cp.product_reported in prep.reported:
+            reported = EXACT
+        if cp.study_product and cp.study_product in prep.study_products:
+            study_product = EXACT
+    if reported is NONE and prep.reported:  # no equal text: is any pair token-similar (M17)?
+        reported = _similar_reported(prep, products)
+    if prep.facts.blinded or cand.blinded:  # M8: study products of blinded cases
+        study_product = NONE
+    results["product.product_reported"] = reported
+    results["product.product"] = product
+    results["product.study_product"] = study_product
+
+
+def _similar_reported(prep: PreparedSource, cand: Sequence[ProductFacts]) -> Result:
+    """Partial when any pair of texts is token-similar (only pairs sharing a word can be)."""
+    for cp in cand:
+        if not cp.product_reported:
+            continue
+        tokens = cp.product_reported.split()
+        for text, words in prep.reported_words:
+            if words.isdisjoint(tokens):
+                continue
+            if compare_product_reported(text, cp.product_reported) != NONE:
+                return PARTIAL
+    return NONE
+
+
+def _compare_events(
+    prep: PreparedSource, cand: Facts, depth: int, results: dict[str, Result]
+) -> None:
+    """Event results; N7: verbatim texts are compared unless both events are coded differently."""
+    verbatim = meddra = NONE
+    for ce in _upto(cand.events, depth):
+        code, text = ce.meddra_pt_code, ce.event_reported
+        if code is not None and code in prep.pt_codes:
+            meddra = EXACT
+        if text and verbatim is NONE:
+            if code is None:
+                same_text = text in prep.event_texts
+            else:
+                same_text = text in prep.uncoded_texts or (code, text) in prep.coded_texts
+            if same_text:
+                verbatim = EXACT
+    results["event.event_reported"] = verbatim
+    results["event.meddra_pt"] = meddra
+
+
 def id_matches(src: Facts, cand: Facts) -> list[tuple[str, str, str]]:
     """M10: every (source kind, candidate kind, value) whose identifiers are equal, cross-field."""
+    return _id_matches(src.ids, src, cand)
+
+
+def _id_matches(
+    src_ids: dict[str, frozenset[str]], src: Facts, cand: Facts
+) -> list[tuple[str, str, str]]:
     if src.ids_all.isdisjoint(cand.ids_all):
         return []
     out: list[tuple[str, str, str]] = []
-    for s_kind, s_values in src.ids.items():
+    for s_kind, s_values in src_ids.items():
         for c_kind, c_values in cand.ids.items():
             for value in sorted(s_values & c_values):
                 out.append((s_kind, c_kind, value))

@@ -12,6 +12,7 @@ from matcher.compare import (
     compare_dob,
     compare_exact,
     compare_name_field,
+    compare_name_rows,
     compare_onset,
     compare_product_reported,
     compare_window_date,
@@ -172,6 +173,19 @@ def test_name_comparison_is_symmetric(a1: str, a2: str, b1: str, b2: str) -> Non
     a = (normalize_name(a1), normalize_name(a2))
     b = (normalize_name(b1), normalize_name(b2))
     assert compare_name_field(a, b) == compare_name_field(b, a)
+
+
+@given(names, names, names, names, st.sampled_from([None, True, False]))
+def test_compare_name_rows_is_both_name_rows(
+    a1: str, a2: str, b1: str, b2: str, same: bool | None
+) -> None:
+    a = (normalize_name(a1), normalize_name(a2))
+    b = (normalize_name(b1), normalize_name(b2))
+    swapped = ((a[1], a[0]), (b[1], b[0]))
+    assert compare_name_rows(a, b, same) == (
+        compare_name_field(a, b, same),
+        compare_name_field(*swapped, same),
+    )
 
 
 @given(names, names)
