@@ -410,23 +410,28 @@ def tier_query(
     also match a higher category (a superset: cheaper, for union searches).
     """
     rank = profile.category_rank(category)
+    # M5: below the Patient tier every record shares the source's reporter country or has
+    # none, so each non-patient clause asks the country-scoped keys: far fewer records.
+    local = category != "patient" and country is not None
 
     def identifying(pred: Callable[[int], bool]) -> list[Query]:
-        return [
-            q
-            for k, q in clauses.items()
-            if FIELD_BY_KEY[k].identifying and pred(profile.category_rank(FIELD_BY_KEY[k].category))
-        ]
+        out: list[Query] = []
+        for k, q in clauses.items():
+            spec = FIELD_BY_KEY[k]
+            if not spec.identifying or not pred(profile.category_rank(spec.category)):
+                continue
+            if local and spec.category != "patient":
+                assert country is not None
+                q = in_countries(q, scope, [NO_COUNTRY, country])
+            out.append(q)
+        return out
 
     own = identifying(lambda r: r == rank)
     if not own:
         return None
     higher = identifying(lambda r: r < rank)
     counted = identifying(lambda r: r >= rank)
-    own_clause = _flat_any(own)
-    if category != "patient" and country is not None:  # M5: same reporter country or none
-        own_clause = in_countries(own_clause, scope, [NO_COUNTRY, country])
-    tier_filters = [*filters, own_clause]
+    tier_filters = [*filters, _flat_any(own)]
     tier_must_not = [*must_not]
     if higher and exclude_higher:
         tier_must_not.append(_flat_any(higher))
