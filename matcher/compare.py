@@ -155,8 +155,13 @@ def _tokens(pair: tuple[str | None, str | None]) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
+@lru_cache(maxsize=65536)
 def compare_product_reported(a: str | None, b: str | None) -> Result:
-    """M17: Product (Reported) texts, exact when equal, partial when token-similar (fuzzy)."""
+    """M17: Product (Reported) texts, exact when equal, partial when token-similar (fuzzy).
+
+    Cached: product texts repeat across candidates, and the fuzzy ratio is the
+    costliest comparison (the table compares the pairs ranking compared).
+    """
     if not a or not b:
         return NONE
     if a == b:

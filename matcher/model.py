@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 ProfileName = Literal["enhanced", "deep_22r1", "deep_22r3"]
 Result = Literal["exact", "partial", "none"]
@@ -61,7 +61,12 @@ class DetectionOptions:
 
 
 class ComparisonRow(BaseModel):
-    """One row of the comparison table (M19): source and match values side by side."""
+    """One row of the comparison table (M19): source and match values side by side.
+
+    Immutable: the matches of one detection share rows that are equal in every value.
+    """
+
+    model_config = ConfigDict(frozen=True)
 
     section: str
     field: str
@@ -72,7 +77,9 @@ class ComparisonRow(BaseModel):
 
 
 class Status(BaseModel):
-    """M18's status bars: which categories have a matching value."""
+    """M18's status bars: which categories have a matching value (immutable, shared)."""
+
+    model_config = ConfigDict(frozen=True)
 
     patient: bool = False
     country: bool = False
@@ -82,6 +89,10 @@ class Status(BaseModel):
 
 
 class RecordRef(BaseModel):
+    """A record's WWUID and UID (immutable: the source's is shared by every header)."""
+
+    model_config = ConfigDict(frozen=True)
+
     wwuid: str | None = None
     uid: str | None = None
 

@@ -22,7 +22,7 @@ from matcher.evaluate import Evaluation, evaluate, new_info_key
 from matcher.facts import Facts, facts_from_document, facts_from_record
 from matcher.model import Detection, DetectionOptions, Match, RecordType, Sections, Tag
 from matcher.profiles import Profile, get_profile
-from matcher.table import comparison_rows, header, status_bars
+from matcher.table import TableBuilder
 
 SortKey = tuple[int | str, ...]
 
@@ -165,6 +165,7 @@ def to_detection(
     took_ms: float = 0.0,
 ) -> Detection:
     """The Detection of SPEC §7, with status bars, comparison tables and masking (M18-M20)."""
+    table = TableBuilder(src, mask=options.mask_phi)
 
     def matches(evs: list[Evaluation], section: str) -> list[Match]:
         out = []
@@ -173,16 +174,16 @@ def to_detection(
             if profile.tags and section == "id_matches":
                 tag = "likely"
             out.append(
-                Match.model_construct(
+                Match(
                     record_type=cast(RecordType, ev.facts.kind),
                     record_id=ev.facts.record_id,
                     rank=rank,
                     badge=ev.badge if section == "id_matches" else None,
                     tag=tag,
-                    status=status_bars(ev, subject=section == "subject_matches"),
-                    comparison=comparison_rows(src, ev, mask=options.mask_phi),
+                    status=table.status(ev, subject=section == "subject_matches"),
+                    comparison=table.rows(ev),
                     state=ev.facts.state,
-                    header=header(src, ev.facts),
+                    header=table.header(ev.facts),
                     top_category=ev.top_category(profile),
                     matching_fields=ev.count,
                 )

@@ -1,6 +1,7 @@
-"""Status bars (M18), the comparison table (M19) and PHI masking (M20) for one listed match.
+"""Status bars (M18), the comparison table (M19) and PHI masking (M20) for the listed matches.
 
-Built only for the matches a detection returns. Values shown are the stored
+Built only for the matches a detection returns, by one :class:`TableBuilder`
+per detection. Values shown are the stored
 record's own values (not the normalized ones); the result of each row comes
 from the same comparators that ranked the match, so a masked value (``***``)
 still says exact / partial / none.
@@ -9,6 +10,7 @@ still says exact / partial / none.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from matcher.compare import (
@@ -57,39 +59,222 @@ _PATIENT_BAR = (
     "patient.mrn_hospital",
     "patient.mrn_investigation",
 )
+_REPORTER_BAR = ("reporter.first_name", "reporter.last_name", "reporter.qualification")
+
+
+class TableBuilder:
+    """Status bars, headers and comparison tables for the listed matches of one detection.
+
+    The source's side of every row (its shown values, masked or not) is read
+    once per detection, not once per match. Rows are immutable and rows equal
+    in every value (common once PHI is masked) are one shared object.
+    """
+
+    def __init__(self, src: Facts, *, mask: bool) -> None:
+        """``mask``: show PHI values as ``***`` (M20)."""
+        self.src = src
+        self.mask = mask
+        self._source_ref = _ref(src)
+        self._receipt, self._new_info = src.receipt_date, src.new_info
+        self._details = self._fixed_values(_DETAIL_ROWS, src.record)
+        self._people = self._fixed_values(_PERSON_ROWS, src.record)
+        self._displays: dict[tuple[str, int], dict[str, Any]] = {}
+        self._rows: dict[Row, ComparisonRow] = {}
+        self._fixed_rows: dict[tuple[str, str | None, Result], ComparisonRow] = {}
+        self._bars: dict[tuple[bool, ...], Status] = {}
+
+    def status(self, ev: Evaluation, *, subject: bool = False) -> Status:
+        """M18 (:func:`status_bars`); equal bars are one shared object."""
+        bars = _bars(ev, subject)
+        status = self._bars.get(bars)
+        if status is None:
+            status = self._bars[bars] = _status(bars)
+        return status
+
+    def header(self, cand: Facts) -> Header:
+        """M19's header: both records' WWUID and UID and the match's lifecycle state."""
+        return Header(source=self._source_ref, match=_ref(cand), state=cand.state)
+
+    def rows(self, ev: Evaluation) -> list[ComparisonRow]:
+        """M19: every compared field side by side; rows with no value on either side are omitted."""
+        src, cand = self.src, ev.facts
+        record = cand.record
+        results = ev.results | {
+            "details.report_type": compare_exact(src.report_type, cand.report_type),
+            "details.receipt_date": compare_window_date(self._receipt, cand.receipt_date),
+            "details.new_info_date": compare_window_date(self._new_info, cand.new_info),
+            "patient.edc_subject": compare_exact(src.edc_subject, cand.edc_subject),
+            "reporter.country": ev.country,
+        }
+        out: list[ComparisonRow] = []
+        self._fixed(out, _DETAIL_ROWS, self._details, record, results)
+        self._add(out, _identifier_rows(src, ev))
+        self._fixed(out, _PERSON_ROWS, self._people, record, results)
+        blinded = src.blinded or cand.blinded
+        for sp, cp in _pairs(src.products, cand.products, _product_score, MAX_PRODUCT_PAIRS):
+            da, db = self._display(src, "products", sp), _display(cand, "products", cp)
+            self._add(out, _product_rows(sp, cp, da, db, blinded))
+        for se, ce in _pairs(src.events, cand.events, _event_score, MAX_EVENT_PAIRS):
+            da, db = self._display(src, "events", se), _display(cand, "events", ce)
+            self._add(out, _event_rows(se, ce, da, db))
+        return out
+
+    def _fixed_values(self, specs: tuple[_Spec, ...], record: dict[str, Any]) -> list[str | None]:
+        """One side's values of fixed rows, as shown (masked when the row is PHI)."""
+        parts = _parts(record)
+        out: list[str | None] = []
+        for spec in specs:
+            value = _show(parts[spec.part].get(spec.name))
+            out.append(MASK if value is not None and spec.phi and self.mask else value)
+        return out
+
+    def _fixed(
+        self,
+        out: list[ComparisonRow],
+        specs: tuple[_Spec, ...],
+        source_values: list[str | None],
+        record: dict[str, Any],
+        results: dict[str, Result],
+    ) -> None:
+        parts = _parts(record)
+        rows = self._fixed_rows
+        for spec, a in zip(specs, source_values, strict=True):
+            b = _show(parts[spec.part].get(spec.name))
+            if b is not None and spec.phi and self.mask:
+                b = MASK
+            if a is None and b is None:
+                continue
+            result = results[spec.result]
+            key = (spec.result, b, result)  # the source's value is the spec's, in one detection
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = ComparisonRow(
+                    section=spec.section, field=spec.field, source=a, match=b, result=result
+                )
+            out.append(row)
+
+    def _add(self, out: list[ComparisonRow], rows: Iterator[Row]) -> None:
+        for section, fld, a, b, result in rows:
+            if a is None and b is None:
+                continue
+            if self.mask and (section, fld) in PHI_ROWS:
+                a = MASK if a is not None else None
+                b = MASK if b is not None else None
+            out.append(self._row((section, fld, a, b, result)))
+
+    def _row(self, key: Row) -> ComparisonRow:
+        row = self._rows.get(key)
+        if row is None:
+            section, fld, a, b, result = key
+            badge: Badge | None = None
+            if section == "identifiers":
+                badge = "WWUID" if fld == "wwuid" else "ID"
+            row = self._rows[key] = ComparisonRow(
+                section=section, field=fld, source=a, match=b, result=result, badge=badge
+            )
+        return row
+
+    def _display(
+        self, f: Facts, what: str, item: ProductFacts | EventFacts | None
+    ) -> dict[str, Any]:
+        if item is None:
+            return {}
+        key = (what, item.rank)
+        found = self._displays.get(key)
+        if found is None:
+            found = self._displays[key] = f.display(what, item.rank)
+        return found
 
 
 def status_bars(ev: Evaluation, *, subject: bool = False) -> Status:
     """M18: which categories of this match have a matching value."""
+    return _status(_bars(ev, subject))
+
+
+def _bars(ev: Evaluation, subject: bool) -> tuple[bool, bool, bool, bool, bool]:
     r = ev.results
-    patient = any(r[k] != NONE for k in _PATIENT_BAR) or (subject and ev.subject_tier == 1)
-    return Status.model_construct(
-        patient=patient,
-        country=ev.country != NONE,
-        reporter=any(
-            r[k] != NONE
-            for k in ("reporter.first_name", "reporter.last_name", "reporter.qualification")
-        ),
-        products=r["product.product_reported"] != NONE or r["product.product"] != NONE,
-        events=r["event.event_reported"] != NONE or r["event.meddra_pt"] != NONE,
+    return (
+        any(r[k] != NONE for k in _PATIENT_BAR) or (subject and ev.subject_tier == 1),
+        ev.country != NONE,
+        any(r[k] != NONE for k in _REPORTER_BAR),
+        r["product.product_reported"] != NONE or r["product.product"] != NONE,
+        r["event.event_reported"] != NONE or r["event.meddra_pt"] != NONE,
+    )
+
+
+def _status(bars: tuple[bool, bool, bool, bool, bool]) -> Status:
+    patient, country, reporter, products, events = bars
+    return Status(
+        patient=patient, country=country, reporter=reporter, products=products, events=events
     )
 
 
 def header(src: Facts, cand: Facts) -> Header:
-    def ref(f: Facts) -> RecordRef:
-        ids = f.record.get("identifiers") or {}
-        return RecordRef.model_construct(wwuid=ids.get("wwuid"), uid=ids.get("uid"))
-
-    return Header.model_construct(source=ref(src), match=ref(cand), state=cand.state)
+    """M19's header: both records' WWUID and UID and the match's lifecycle state."""
+    return Header(source=_ref(src), match=_ref(cand), state=cand.state)
 
 
-def _get(record: dict[str, Any], *path: str) -> Any:
-    value: Any = record
-    for part in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(part)
-    return value
+def comparison_rows(src: Facts, ev: Evaluation, *, mask: bool) -> list[ComparisonRow]:
+    """M19 for one match (:class:`TableBuilder` builds the tables of a whole detection)."""
+    return TableBuilder(src, mask=mask).rows(ev)
+
+
+def _ref(f: Facts) -> RecordRef:
+    ids = f.record.get("identifiers") or {}
+    return RecordRef(wwuid=ids.get("wwuid"), uid=ids.get("uid"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    """A table row every match has: where its value is in a stored record and its result."""
+
+    section: str
+    field: str
+    #: Where the shown value is in a stored record: a part of it (``_parts``) and a name there.
+    part: int
+    name: str
+    #: The row's key in the match's results (``section.field``).
+    result: str
+    phi: bool
+
+
+_RECORD, _PATIENT, _MRN, _REPORTER = range(4)
+
+
+def _parts(record: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The record, its patient, the patient's MRNs and its reporter (empty when absent)."""
+    patient = _mapping(record.get("patient"))
+    return record, patient, _mapping(patient.get("mrn")), _mapping(record.get("reporter"))
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _spec(section: str, fld: str, part: int, name: str | None = None) -> _Spec:
+    phi = (section, fld) in PHI_ROWS
+    return _Spec(section, fld, part, name or fld, f"{section}.{fld}", phi)
+
+
+_DETAIL_ROWS = tuple(
+    _spec("details", fld, _RECORD) for fld in ("report_type", "receipt_date", "new_info_date")
+)
+_PERSON_ROWS = (
+    *(
+        _spec("patient", fld, _PATIENT)
+        for fld in ("initials", "first_name", "last_name", "sex", "dob")
+    ),
+    *(
+        _spec("patient", f"mrn_{kind}", _MRN, kind)
+        for kind in ("gp", "specialist", "hospital", "investigation")
+    ),
+    _spec("patient", "edc_subject", _PATIENT),
+    _spec("study", "study_number", _RECORD),
+    *(
+        _spec("reporter", fld, _REPORTER)
+        for fld in ("first_name", "last_name", "qualification", "country")
+    ),
+)
 
 
 def _show(value: Any) -> str | None:
@@ -102,106 +287,7 @@ Row = tuple[str, str, str | None, str | None, Result]
 T = TypeVar("T", ProductFacts, EventFacts)
 
 
-def comparison_rows(src: Facts, ev: Evaluation, *, mask: bool) -> list[ComparisonRow]:
-    """M19: every compared field side by side; rows with no value on either side are omitted."""
-    rows: list[ComparisonRow] = []
-    for section, fld, a, b, result in _rows(src, ev):
-        if a is None and b is None:
-            continue
-        badge: Badge | None = None
-        if section == "identifiers":
-            badge = "WWUID" if fld == "wwuid" else "ID"
-        if mask and (section, fld) in PHI_ROWS:
-            a = MASK if a is not None else None
-            b = MASK if b is not None else None
-        rows.append(
-            ComparisonRow.model_construct(
-                section=section, field=fld, source=a, match=b, result=result, badge=badge
-            )
-        )
-    return rows
-
-
-def _rows(src: Facts, ev: Evaluation) -> Iterator[Row]:
-    cand = ev.facts
-    s, c, r = src.record, cand.record, ev.results
-    yield (
-        "details",
-        "report_type",
-        _show(s.get("report_type")),
-        _show(c.get("report_type")),
-        compare_exact(src.report_type, cand.report_type),
-    )
-    yield (
-        "details",
-        "receipt_date",
-        _show(s.get("receipt_date")),
-        _show(c.get("receipt_date")),
-        compare_window_date(src.receipt_date, cand.receipt_date),
-    )
-    yield (
-        "details",
-        "new_info_date",
-        _show(s.get("new_info_date")),
-        _show(c.get("new_info_date")),
-        compare_window_date(src.new_info, cand.new_info),
-    )
-    yield from _identifier_rows(src, ev)
-    for fld in ("initials", "first_name", "last_name", "sex", "dob"):
-        yield (
-            "patient",
-            fld,
-            _show(_get(s, "patient", fld)),
-            _show(_get(c, "patient", fld)),
-            r[f"patient.{fld}"],
-        )
-    for kind in ("gp", "specialist", "hospital", "investigation"):
-        yield (
-            "patient",
-            f"mrn_{kind}",
-            _show(_get(s, "patient", "mrn", kind)),
-            _show(_get(c, "patient", "mrn", kind)),
-            r[f"patient.mrn_{kind}"],
-        )
-    yield (
-        "patient",
-        "edc_subject",
-        _show(_get(s, "patient", "edc_subject")),
-        _show(_get(c, "patient", "edc_subject")),
-        compare_exact(src.edc_subject, cand.edc_subject),
-    )
-    yield (
-        "study",
-        "study_number",
-        _show(s.get("study_number")),
-        _show(c.get("study_number")),
-        r["study.study_number"],
-    )
-    for fld in ("first_name", "last_name", "qualification"):
-        yield (
-            "reporter",
-            fld,
-            _show(_get(s, "reporter", fld)),
-            _show(_get(c, "reporter", fld)),
-            r[f"reporter.{fld}"],
-        )
-    yield (
-        "reporter",
-        "country",
-        _show(_get(s, "reporter", "country")),
-        _show(_get(c, "reporter", "country")),
-        ev.country,
-    )
-    blinded = src.blinded or cand.blinded
-    for sp, cp in _pairs(src.products, cand.products, _product_score, MAX_PRODUCT_PAIRS):
-        yield from _product_rows(
-            sp, cp, _shown(src, "products", sp), _shown(cand, "products", cp), blinded
-        )
-    for se, ce in _pairs(src.events, cand.events, _event_score, MAX_EVENT_PAIRS):
-        yield from _event_rows(se, ce, _shown(src, "events", se), _shown(cand, "events", ce))
-
-
-def _shown(f: Facts, what: str, item: ProductFacts | EventFacts | None) -> dict[str, Any]:
+def _display(f: Facts, what: str, item: ProductFacts | EventFacts | None) -> dict[str, Any]:
     return f.display(what, item.rank) if item is not None else {}
 
 
