@@ -29,11 +29,22 @@ from matcher.compare import (
     product_words,
 )
 from matcher.facts import EventFacts, Facts, ProductFacts
-from matcher.model import Badge, Category, Result, Tag
-from matcher.profiles import FIELD_BY_KEY, MRN_KINDS, Profile
+from matcher.model import CATEGORIES, Badge, Category, Result, Tag
+from matcher.profiles import FIELD_BY_KEY, MRN_KINDS, RANKED_FIELDS, Profile
 
 #: Score of one field result for the tie-break after the count (M14 "score").
 RESULT_SCORE: dict[Result, int] = {"exact": 2, "partial": 1, "none": 0}
+
+_CATEGORY_BIT: dict[Category, int] = {c: 1 << i for i, c in enumerate(CATEGORIES)}
+#: Per ranked field, its category's bit if the field identifies (else 0).
+_IDENTIFYING_BIT: dict[str, int] = {
+    f.key: _CATEGORY_BIT[f.category] if f.identifying else 0 for f in RANKED_FIELDS
+}
+#: Every set of categories, by its bits (so an Evaluation makes no new set).
+_CATEGORY_SETS: tuple[frozenset[Category], ...] = tuple(
+    frozenset(c for c in CATEGORIES if bits & _CATEGORY_BIT[c])
+    for bits in range(1 << len(CATEGORIES))
+)
 
 
 @dataclass(slots=True)
@@ -58,17 +69,15 @@ class Evaluation:
     _identifying: frozenset[Category] = field(init=False, default=frozenset())
 
     def __post_init__(self) -> None:
-        count = score = 0
-        identifying: set[Category] = set()
+        count = score = bits = 0
         for key, result in self.results.items():
-            if result == NONE:
-                continue
-            score += RESULT_SCORE[result]
-            spec = FIELD_BY_KEY[key]
-            if spec.identifying:
-                count += 1
-                identifying.add(spec.category)
-        self.count, self.score, self._identifying = count, score, frozenset(identifying)
+            if result != NONE:
+                score += RESULT_SCORE[result]
+                bit = _IDENTIFYING_BIT[key]
+                if bit:
+                    count += 1
+                    bits |= bit
+        self.count, self.score, self._identifying = count, score, _CATEGORY_SETS[bits]
 
     @property
     def wwuid_match(self) -> bool:
