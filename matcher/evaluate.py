@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TypeVar
 
+from indexer.dates import PartialDate
 from matcher.compare import (
     EXACT,
     NONE,
@@ -139,6 +140,9 @@ class PreparedSource:
     reported: frozenset[str]
     study_products: frozenset[str]
     pt_codes: frozenset[str]
+    #: Event countries and onset dates of the compared events (M24's event fields).
+    event_countries: frozenset[str]
+    onsets: tuple[PartialDate, ...]
     #: Verbatim texts of every compared event / of the uncoded ones (N7).
     event_texts: frozenset[str]
     uncoded_texts: frozenset[str]
@@ -167,6 +171,8 @@ def prepare_source(src: Facts, depth: int) -> PreparedSource:
         reported=frozenset(p.product_reported for p in products if p.product_reported),
         study_products=frozenset(p.study_product for p in products if p.study_product),
         pt_codes=frozenset(e.meddra_pt_code for e in events if e.meddra_pt_code is not None),
+        event_countries=frozenset(e.country for e in events if e.country),
+        onsets=tuple(e.onset for e in events if e.onset is not None),
         event_texts=frozenset(e.event_reported for e in events if e.event_reported),
         uncoded_texts=frozenset(
             e.event_reported for e in events if e.event_reported and e.meddra_pt_code is None
@@ -329,26 +335,35 @@ def _primary_event_fields(src: Facts, cand: Facts) -> int:
     )
 
 
-def _event_fields(src: Facts, cand: Facts, depth: int) -> int:
-    """Distinct event field kinds matching across compared events (M24 "any 2 event fields")."""
-    kinds: set[str] = set()
-    for se in _upto(src.events, depth):
-        for ce in _upto(cand.events, depth):
-            if compare_exact(se.event_reported, ce.event_reported) == EXACT:
-                kinds.add("reported")
-            if compare_exact(se.meddra_pt_code, ce.meddra_pt_code) == EXACT:
-                kinds.add("meddra")
-            if compare_exact(se.country, ce.country) == EXACT:
-                kinds.add("country")
-            if compare_onset(se.onset, ce.onset) != NONE:
-                kinds.add("onset")
-    return len(kinds)
+def event_kinds_match(prep: PreparedSource, cand: Facts, enough: int = 2) -> bool:
+    """M24 "any 2 event fields": at least ``enough`` event field kinds (verbatim text, PT code,
+    country, onset) match, each in any pair of compared events."""
+    reported = meddra = country = onset = False
+    for ce in _upto(cand.events, prep.depth):
+        reported = reported or bool(ce.event_reported and ce.event_reported in prep.event_texts)
+        meddra = meddra or bool(ce.meddra_pt_code and ce.meddra_pt_code in prep.pt_codes)
+        country = country or bool(ce.country and ce.country in prep.event_countries)
+        if not onset and ce.onset is not None:
+            onset = any(compare_onset(day, ce.onset) != NONE for day in prep.onsets)
+        if reported + meddra + country + onset >= enough:
+            return True
+    return False
+
+
+_MRN_RESULTS = tuple(f"patient.mrn_{kind}" for kind in MRN_KINDS)
+_PATIENT_RESULTS = (
+    "patient.initials",
+    "patient.dob",
+    "patient.sex",
+    "patient.first_name",
+    "patient.last_name",
+)
 
 
 def tag_for(src: Facts, cand: Facts, ev: Evaluation, profile: Profile) -> Tag | None:
     """M24/M25: ``likely``, ``possible`` or ``None`` (not listed under deep_22r1)."""
     r = ev.results
-    mrn = any(r[f"patient.mrn_{k}"] == EXACT for k in MRN_KINDS)
+    mrn = any(r[key] == EXACT for key in _MRN_RESULTS)
     if profile.name == "deep_22r3":
         if ev.id_matches or mrn or compare_exact(src.study, cand.study) == EXACT:
             return "likely"
@@ -367,21 +382,20 @@ def tag_for(src: Facts, cand: Facts, ev: Evaluation, profile: Profile) -> Tag | 
                 and compare_exact(sp.study_product, cp.study_product) == EXACT
             )
         )
-    patient_fields = sum(
-        r[k] != NONE
-        for k in (
-            "patient.initials",
-            "patient.dob",
-            "patient.sex",
-            "patient.first_name",
-            "patient.last_name",
-        )
-    ) + (compare_exact(src.age_group, cand.age_group) != NONE)
+    patient_fields = sum(r[key] != NONE for key in _PATIENT_RESULTS) + (
+        compare_exact(src.age_group, cand.age_group) != NONE
+    )
     patient = mrn or patient_fields >= 2
-    events = _event_fields(src, cand, profile.depth) >= 2
-    criteria = sum((primary_product, patient, events))
+    if not (primary_product or patient):
+        return None  # at most one of the three criteria
+    events = event_kinds_match(prepare_source(src, profile.depth), cand)
+    criteria = primary_product + patient + events
     if criteria == 3:
         return "likely"
+    if criteria < 2:
+        return None
+    if patient_fields >= 1 or mrn:
+        return "possible"
     reporter_fields = sum(
         x != NONE
         for x in (
@@ -391,10 +405,7 @@ def tag_for(src: Facts, cand: Facts, ev: Evaluation, profile: Profile) -> Tag | 
             ev.country,
         )
     )
-    secondary = (
-        patient_fields >= 1 or mrn or _primary_event_fields(src, cand) >= 1 or reporter_fields >= 3
-    )
-    if criteria >= 2 and secondary:
+    if reporter_fields >= 3 or _primary_event_fields(src, cand) >= 1:
         return "possible"
     return None
 

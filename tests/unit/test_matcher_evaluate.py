@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from indexer.dates import PartialDate
-from matcher.compare import NONE, best, compare_exact, compare_product_reported
-from matcher.evaluate import RESULT_SCORE, Evaluation, evaluate
+from matcher.compare import NONE, best, compare_exact, compare_onset, compare_product_reported
+from matcher.evaluate import RESULT_SCORE, Evaluation, evaluate, event_kinds_match, prepare_source
 from matcher.facts import EventFacts, Facts, ProductFacts, facts_from_record
 from matcher.model import Result
 from matcher.profiles import FIELD_BY_KEY, PROFILES
@@ -29,8 +29,16 @@ products = st.lists(
     ),
     max_size=4,
 ).map(lambda ps: tuple(replace(p, rank=i) for i, p in enumerate(ps, start=1)))
+onsets = st.sampled_from([None, "2024-03-05", "2024-05-03", "2024-03-20", "2024", "2023-01-01"])
 events = st.lists(
-    st.builds(EventFacts, codes, events_text, st.just(None), st.just(None), st.just(1)),
+    st.builds(
+        EventFacts,
+        codes,
+        events_text,
+        st.sampled_from([None, "", "us", "fr"]),
+        onsets.map(lambda day: PartialDate.parse(day) if day else None),
+        st.just(1),
+    ),
     max_size=4,
 ).map(lambda es: tuple(replace(e, rank=i) for i, e in enumerate(es, start=1)))
 facts = st.builds(
@@ -82,6 +90,24 @@ def test_M17_products_and_events_match_as_the_best_pair(src: Facts, cand: Facts,
     assert {k: evaluate(cand, src, profile).results[k] for k in expected} == pairwise(
         cand, src, depth
     )
+
+
+@given(facts, facts, st.integers(1, 3), st.integers(1, 4))
+def test_M24_event_field_kinds_match_across_any_pairs(
+    src: Facts, cand: Facts, depth: int, enough: int
+) -> None:
+    kinds: set[str] = set()
+    for se in [e for e in src.events if e.rank <= depth]:
+        for ce in [e for e in cand.events if e.rank <= depth]:
+            if compare_exact(se.event_reported, ce.event_reported) == "exact":
+                kinds.add("reported")
+            if compare_exact(se.meddra_pt_code, ce.meddra_pt_code) == "exact":
+                kinds.add("meddra")
+            if compare_exact(se.country, ce.country) == "exact":
+                kinds.add("country")
+            if compare_onset(se.onset, ce.onset) != NONE:
+                kinds.add("onset")
+    assert event_kinds_match(prepare_source(src, depth), cand, enough) == (len(kinds) >= enough)
 
 
 @given(st.lists(st.sampled_from(["exact", "partial", "none"]), min_size=18, max_size=18))
