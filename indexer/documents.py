@@ -293,28 +293,8 @@ def scope_prefix(organization: str, clinical_trial: bool) -> str:
 
 #: Key kinds of the fields below the Patient tier, also held per reporter country (M5).
 COUNTRY_SCOPED = frozenset(
-    {
-        *("study", "rfn", "rln", "rnt", "prod", "sprod", "prr", "prw", "pt", "evr", "evk", "evrc"),
-        *("rfn.t1", "rfn.t2", "rln.t1", "rln.t2"),
-    }
+    {"study", "rfn", "rln", "rnt", "prod", "sprod", "prr", "prw", "pt", "evr", "evk", "evrc"}
 )
-
-#: Typos tolerated in a name, by length: none below 3 letters, one up to 7, two from 8.
-TYPO_LENGTHS: tuple[int, int] = (3, 8)
-
-
-def name_tails(name: str | None) -> list[int]:
-    """How many leading letters may be cut for a name's tail keys (``pfn.t1:`` ...).
-
-    A typo in a name's first letter defeats a fuzzy lookup that keeps the first
-    letter fixed (the only kind an embedded engine answers quickly), so every
-    name is also keyed without its first letter, and long names without their
-    first two: one cut per tolerated typo (``TYPO_LENGTHS``). ``matcher.queries``
-    turns an edit in the first letters into lookups of these keys.
-    """
-    if not name:
-        return []
-    return [cut for cut, length in enumerate(TYPO_LENGTHS, start=1) if len(name) >= length]
 
 
 def country_prefix(scope: str, country_key: str) -> str:
@@ -358,15 +338,8 @@ def retrieval_keys(doc: Document) -> list[str]:
     study = fold_key(doc["study_number"]) if doc["study_number"] else None
     add("study", study)
     add("pi", patient["initials"])
-    for kind, name in (
-        ("pfn", patient["first_name"]),
-        ("pln", patient["last_name"]),
-        ("rfn", doc["reporter"]["first_name"]),
-        ("rln", doc["reporter"]["last_name"]),
-    ):
-        add(kind, name)
-        for cut in name_tails(name):
-            add(f"{kind}.t{cut}", name[cut:])
+    add("pfn", patient["first_name"])
+    add("pln", patient["last_name"])
     for token in patient["name_tokens"]:
         add("pnt", token)
     if patient["dob"]:
@@ -382,6 +355,8 @@ def retrieval_keys(doc: Document) -> list[str]:
         if patient["initials"]:
             add("sini", f"{study}|{patient['initials']}")
     reporter = doc["reporter"]
+    add("rfn", reporter["first_name"])
+    add("rln", reporter["last_name"])
     for token in reporter["name_tokens"]:
         add("rnt", token)
     for prod in doc["products"]:

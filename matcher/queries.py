@@ -196,56 +196,22 @@ _NAME_KINDS = {
 }
 
 
-def typo_lookups(kind: str, value: str, edits: int, cut: int = 0) -> list[tuple[str, str, int]]:
-    """Lookups finding every name ``b`` with ``lev(value, b[cut:]) <= edits`` (pure).
-
-    Each lookup is ``(key kind, value, fuzziness)``: fuzziness 0 is a term lookup,
-    otherwise a fuzzy lookup that keeps the value's first letter fixed - the only
-    kind an embedded engine answers quickly. Names whose first letters differ
-    are found through the tail keys (``indexer.documents.name_tails``: ``pfn.t1``
-    holds a name without its first letter) by the edit-distance recurrence: with
-    different first letters, one edit is spent on them - a substitution
-    (both tails), a deletion (the value's tail) or an insertion (the name's tail) -
-    and the rest of the distance lies between what remains.
-    """
-    key = f"{kind}.t{cut}" if cut else kind
-    if edits == 0:
-        return [(key, value, 0)]
-    rest = value[1:]
-    return [
-        (key, value, edits),
-        *typo_lookups(kind, rest, edits - 1, cut + 1),
-        *typo_lookups(kind, rest, edits - 1, cut),
-        *typo_lookups(kind, value, edits - 1, cut + 1),
-    ]
-
-
-def _similar(src: Facts, kind: str, value: str) -> list[Query]:
-    """Keys of names within the comparator's edit distance of ``value`` (``similar_name``)."""
+def _fuzzy(src: Facts, kind: str, value: str) -> Query | None:
+    """Keys within the comparator's edit distance of ``value``; the scoped prefix is fixed."""
     edits = max_edits(len(value))
     if edits == 0:
-        return []
-    scope = _scope(src)
-    terms: set[str] = set()
-    fuzzy: list[Query] = []
-    for key, what, fuzziness in typo_lookups(kind, value, edits):
-        prefix = f"{scope}{key}:"
-        if fuzziness == 0:
-            terms.add(prefix + what)
-            continue
-        fuzzy.append(
-            {
-                "fuzzy": {
-                    KEYS: {
-                        "value": prefix + what,
-                        "fuzziness": fuzziness,
-                        "prefix_length": len(prefix) + 1,
-                        "transpositions": False,
-                    }
-                }
+        return None
+    prefix = f"{_scope(src)}{kind}:"
+    return {
+        "fuzzy": {
+            KEYS: {
+                "value": prefix + value,
+                "fuzziness": edits,
+                "prefix_length": len(prefix),
+                "transpositions": False,
             }
-        )
-    return [*fuzzy, {"terms": {KEYS: sorted(terms)}}]
+        }
+    }
 
 
 def _name_variants(
@@ -260,10 +226,14 @@ def _name_variants(
         for kind in (own, swapped):
             if kind != own:
                 partial.append(_key(src, kind, this))
-            partial.extend(_similar(src, kind, this))
+            fz = _fuzzy(src, kind, this)
+            if fz:
+                partial.append(fz)
     if other:
         partial.append(_key(src, own, other))
-        partial.extend(_similar(src, own, other))
+        fz = _fuzzy(src, own, other)
+        if fz:
+            partial.append(fz)
     tokens = sorted({t for part in (this, other) if part for t in part.split()})
     if len(tokens) > 1:
         kind = _NAME_KINDS[(who, "name_tokens")]
