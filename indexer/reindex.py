@@ -40,6 +40,7 @@ from pydantic import ValidationError
 
 from indexer.documents import build_document, load_mapping
 from indexer.engine import BulkOp, Engine, EngineError
+from indexer.names import NameVocabulary, name_keys
 from indexer.records import Record
 from indexer.store import IndexNames
 
@@ -87,9 +88,12 @@ def _family(engine: Engine, alias: str) -> list[str]:
     return sorted(n for n in found if re.fullmatch(r"\d{6}", n[len(alias) + 1 :]))
 
 
-def _rebuild(hit: dict[str, Any], index: str) -> BulkOp:
+def _rebuild(hit: dict[str, Any], index: str, names: set[str]) -> BulkOp:
+    """The document of a stored record as this version builds it; its name keys go to ``names``."""
     record = Record.model_validate(hit["_source"]["record"])
-    return BulkOp("index", index, str(hit["_id"]), orjson.dumps(build_document(record)))
+    doc = build_document(record)
+    names.update(name_keys(doc))
+    return BulkOp("index", index, str(hit["_id"]), orjson.dumps(doc))
 
 
 def reindex_alias(
@@ -100,6 +104,7 @@ def reindex_alias(
     progress: ReindexProgress | None = None,
     drop_grace_s: float = 1.0,
     stop_after: int | None = None,
+    vocabulary: NameVocabulary | None = None,
 ) -> AliasReport:
     """Rebuild the index behind one alias and swap it (see the module docstring).
 
@@ -158,13 +163,16 @@ def reindex_alias(
             hits = engine.client.search(index=source, body=body)["hits"]["hits"]
             if not hits:
                 break
+            names: set[str] = set()
             try:
-                ops = [_rebuild(h, target) for h in hits]
+                ops = [_rebuild(h, target, names) for h in hits]
             except ValidationError as exc:
                 raise ReindexError(
                     f"a stored record in {source} no longer validates ({exc.error_count()} errors); "
                     "nothing was swapped"
                 ) from None
+            if vocabulary is not None:  # a changed normalization may bring new name keys
+                vocabulary.remember(names)
             result = engine.bulk_ops(ops)
             if result.failed:
                 kinds = sorted({i.error or str(i.status) for i in result.failed})
@@ -225,11 +233,18 @@ def reindex(
     """Rebuild the cases and inbox-items indices behind their aliases (I4)."""
     mapping = load_mapping()
     report = ReindexReport()
+    engine.ensure_index(names.name_vocabulary, load_mapping("names"))
+    vocabulary = NameVocabulary(engine, names.name_vocabulary)
     for alias in names.record_aliases:
         engine.ensure_index(alias, mapping)
         report.aliases.append(
             reindex_alias(
-                engine, alias, batch_size=batch_size, progress=progress, drop_grace_s=drop_grace_s
+                engine,
+                alias,
+                batch_size=batch_size,
+                progress=progress,
+                drop_grace_s=drop_grace_s,
+                vocabulary=vocabulary,
             )
         )
     return report

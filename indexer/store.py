@@ -34,8 +34,9 @@ from typing import Any
 
 import orjson
 
-from indexer.documents import build_document, load_mapping
+from indexer.documents import Document, build_document, load_mapping
 from indexer.engine import BulkOp, Engine, Refresh, VersionConflict
+from indexer.names import NameVocabulary, name_keys
 from indexer.records import Kind, Record
 
 
@@ -61,6 +62,11 @@ class IndexNames:
     @property
     def record_aliases(self) -> tuple[str, str]:
         return (self.cases, self.inbox_items)
+
+    @property
+    def name_vocabulary(self) -> str:
+        """The index of every name key (``indexer.names``), searched by fuzzy name lookups."""
+        return self.aux("name-vocabulary")
 
     def aux(self, name: str) -> str:
         return f"{self.prefix}-{name}"
@@ -120,12 +126,19 @@ class RecordStore:
     def __init__(self, engine: Engine, names: IndexNames) -> None:
         self.engine = engine
         self.names = names
+        self.vocabulary = NameVocabulary(engine, names.name_vocabulary)
 
     def ensure_indices(self) -> None:
         """Create the physical indices and their aliases if they do not exist."""
         mapping = load_mapping()
         for alias in self.names.record_aliases:
             self.engine.ensure_index(alias, mapping)
+        self.engine.ensure_index(self.names.name_vocabulary, load_mapping("names"))
+
+    def _write(self, index: str, doc_id: str, doc: Document, **kwargs: Any) -> dict[str, Any]:
+        """Write one record document, its names first (``indexer.names``)."""
+        self.vocabulary.remember(name_keys(doc), refresh=kwargs.get("refresh", "wait_for"))
+        return self.engine.index(index, doc_id, doc, **kwargs)
 
     # -- reads ----------------------------------------------------------------------
 
@@ -179,7 +192,7 @@ class RecordStore:
     def put(self, record: Record, *, refresh: Refresh = "wait_for") -> StoredRecord:
         """Store one record (create or overwrite its document), applying I2 and I3."""
         if record.kind is not Kind.case:
-            res = self.engine.index(
+            res = self._write(
                 self.names.inbox_items, record.doc_id, build_document(record), refresh=refresh
             )
             return StoredRecord(record, int(res["_seq_no"]), int(res["_primary_term"]))
@@ -192,7 +205,7 @@ class RecordStore:
             for v in others
             if v.record.version < record.version and v.record.state != "superseded"
         ]
-        res = self.engine.index(
+        res = self._write(
             self.names.cases,
             record.doc_id,
             build_document(record),
@@ -209,7 +222,7 @@ class RecordStore:
             if current is None or current.record.state == "superseded":
                 return
             try:
-                self.engine.index(
+                self._write(
                     self.names.cases,
                     current.record.doc_id,
                     build_document(_superseded(current.record)),
@@ -234,7 +247,7 @@ class RecordStore:
         """
         index = self.names.for_kind(new.kind)
         if new.doc_id == current.record.doc_id:
-            res = self.engine.index(
+            res = self._write(
                 index,
                 new.doc_id,
                 build_document(new),
@@ -242,11 +255,9 @@ class RecordStore:
                 if_primary_term=current.primary_term,
             )
             return StoredRecord(new, int(res["_seq_no"]), int(res["_primary_term"]))
-        res = self.engine.index(
-            index, new.doc_id, build_document(new), op_type="create", refresh=False
-        )
+        res = self._write(index, new.doc_id, build_document(new), op_type="create", refresh=False)
         try:
-            self.engine.index(
+            self._write(
                 index,
                 current.record.doc_id,
                 build_document(_superseded(current.record)),
@@ -284,6 +295,7 @@ class RecordStore:
             for w in range(workers)
         ]
         buffers: list[list[tuple[Record, bytes]]] = [[] for _ in range(workers)]
+        names: list[set[str]] = [set() for _ in range(workers)]
         pending: list[collections.deque[concurrent.futures.Future[None]]] = [
             collections.deque() for _ in range(workers)
         ]
@@ -291,17 +303,21 @@ class RecordStore:
         def submit(w: int) -> None:
             while len(pending[w]) >= 2:  # back-pressure: at most two chunks queued per worker
                 pending[w].popleft().result()
-            pending[w].append(pools[w].submit(self._write_chunk, buffers[w], report, lock))
-            buffers[w] = []
+            pending[w].append(
+                pools[w].submit(self._write_chunk, buffers[w], names[w], report, lock)
+            )
+            buffers[w], names[w] = [], set()
 
         try:
             build_s = 0.0
             for record in records:
                 t0 = time.perf_counter()
-                source = _source(record)
+                doc = build_document(record)
+                source = orjson.dumps(doc)
                 build_s += time.perf_counter() - t0
                 w = zlib.crc32((record.case_id or record.id).encode()) % workers
                 buffers[w].append((record, source))
+                names[w].update(name_keys(doc))
                 if len(buffers[w]) >= chunk_size:
                     submit(w)
             report.timings["build"] = build_s
@@ -315,14 +331,19 @@ class RecordStore:
             for pool in pools:
                 pool.shutdown(wait=True, cancel_futures=True)
         if refresh:
-            for alias in self.names.record_aliases:
+            for alias in (*self.names.record_aliases, self.names.name_vocabulary):
                 self.engine.refresh(alias)
         return report
 
     def _write_chunk(
-        self, built: list[tuple[Record, bytes]], report: BulkReport, lock: threading.Lock
+        self,
+        built: list[tuple[Record, bytes]],
+        names: set[str],
+        report: BulkReport,
+        lock: threading.Lock,
     ) -> None:
         t0 = time.perf_counter()
+        self.vocabulary.remember(names)  # before the records that hold them (indexer.names)
         built, supersede = self._plan_versions(built)
         t1 = time.perf_counter()
         ops = [

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from indexer.documents import build_document, scope_prefix
+from indexer.names import FIELD as NAME_FIELD
 from indexer.records import Record
 from matcher.evaluate import Evaluation, evaluate
 from matcher.facts import (
@@ -46,12 +47,17 @@ from matcher.profiles import FIELD_BY_KEY, Profile, get_profile
 from matcher.queries import (
     Query,
     distinguishing,
+    expand_fuzzy,
+    expansions,
+    fuzzy_lookups,
     id_query,
+    lookup_id,
     possible_clauses,
     scope_filter,
     subject_query,
     tier_query,
     union_query,
+    vocabulary_query,
 )
 from matcher.rank import (
     assign_sections,
@@ -62,6 +68,9 @@ from matcher.rank import (
 )
 
 log = logging.getLogger("casematch.matcher")
+
+#: Keys read from the name vocabulary per detection at most (it holds a handful per name).
+VOCABULARY_PAGE = 2000
 
 #: Categories whose values are shared by many records: fetched only when the cap needs them.
 BROAD: frozenset[Category] = frozenset({"study", "product", "event"})
@@ -79,6 +88,9 @@ class HasIndexNames(Protocol):
 
     @property
     def inbox_items(self) -> str: ...
+
+    @property
+    def name_vocabulary(self) -> str: ...
 
 
 class MatcherError(Exception):
@@ -120,6 +132,10 @@ class _Run:
     filters: list[Query]
     must_not: list[Query]
     cutoff_iso: str
+    #: The name-vocabulary index fuzzy name lookups are expanded in (``indexer.names``).
+    vocabulary: str | None = None
+    #: Fuzzy lookups expanded so far: their keys, or ``None`` when left to the engine.
+    expanded: dict[str, list[str] | None] = field(default_factory=dict)
     #: Every retrieved candidate, by ``(index, _id)``.
     evaluations: dict[tuple[str, str], Evaluation] = field(default_factory=dict)
     retrieved: list[str] = field(default_factory=list)
@@ -143,11 +159,19 @@ class _Run:
             exclude_higher=exclude_higher,
         )
 
-    def msearch(self, bodies: list[Query]) -> list[dict[str, Any]]:
-        """One ``_msearch`` round trip, timed apart from the matcher's own CPU."""
+    def msearch(self, bodies: list[Query], index: str | None = None) -> list[dict[str, Any]]:
+        """One ``_msearch`` round trip, timed apart from the matcher's own CPU.
+
+        Fuzzy name lookups are first expanded in the name vocabulary (one more
+        round trip the first time a detection asks them), so the records index
+        only ever sees exact key lookups.
+        """
+        if self.vocabulary is not None and index is None:
+            self.expand([spec for body in bodies for spec in fuzzy_lookups(body)])
+            bodies = [expand_fuzzy(body, self.expanded) for body in bodies]
         self.cpu_s += time.thread_time()
         started = time.perf_counter()
-        responses = self.engine.msearch([(self.index, body) for body in bodies])
+        responses = self.engine.msearch([(index or self.index, body) for body in bodies])
         self.engine_ms += (time.perf_counter() - started) * 1000
         self.cpu_s -= time.thread_time()
         self.round_trips += 1
@@ -155,6 +179,20 @@ class _Run:
         if any("error" in response for response in responses):
             raise MatcherError("a detection search failed in the engine")
         return responses
+
+    def expand(self, specs: list[Query]) -> None:
+        """Find the vocabulary keys of fuzzy lookups not expanded yet (one round trip)."""
+        assert self.vocabulary is not None
+        new = list({lookup_id(s): s for s in specs if lookup_id(s) not in self.expanded}.values())
+        if not new:
+            return
+        body = vocabulary_query(new, NAME_FIELD, VOCABULARY_PAGE)
+        (response,) = self.msearch([body], index=self.vocabulary)
+        hits = response.get("hits", {}).get("hits", [])
+        if len(hits) >= VOCABULARY_PAGE:  # improbable: leave these to the engine's fuzzy
+            self.expanded.update((lookup_id(s), None) for s in new)
+            return
+        self.expanded.update(expansions(new, [str(hit["_id"]) for hit in hits]))
 
     def fetch(self, bodies: list[tuple[_Tier | None, Query]]) -> None:
         """One ``_msearch`` round trip; every hit is evaluated once."""
@@ -359,6 +397,7 @@ def detect(
         filters=filters,
         must_not=must_not,
         cutoff_iso=new_info_cutoff(options.on()).isoformat(),
+        vocabulary=None if isinstance(indices, str | Sequence) else indices.name_vocabulary,
     )
 
     # Stage 1: identifiers, subjects and the selective tiers, as one search when they fit.

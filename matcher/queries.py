@@ -32,6 +32,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from rapidfuzz.distance import Levenshtein
+
 from indexer.documents import NO_COUNTRY, country_prefix, dob_prefixes, fold_key, scope_prefix
 from matcher.compare import max_edits
 from matcher.facts import Facts
@@ -440,6 +442,85 @@ def tier_query(
             return None
         tier_filters.append({"bool": {"should": counted, "minimum_should_match": min_identifying}})
     return _search(tier_filters, tier_must_not, size)
+
+
+# -- fuzzy lookups through the name vocabulary --------------------------------------
+
+
+def fuzzy_lookups(body: Query) -> list[Query]:
+    """Every fuzzy lookup of retrieval keys in a request body (the ``fuzzy.keys`` specs)."""
+    found: list[Query] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            spec = node.get("fuzzy", {}).get(KEYS) if "fuzzy" in node else None
+            if isinstance(spec, dict):
+                found.append(spec)
+                return
+            for value in node.values():
+                walk(value)
+
+    walk(body)
+    return found
+
+
+def lookup_id(spec: Query) -> str:
+    """A fuzzy lookup's identity, to expand each one once per detection."""
+    return json.dumps(spec, sort_keys=True)
+
+
+def vocabulary_query(specs: list[Query], field: str, size: int) -> Query:
+    """The name-vocabulary search for the keys near any of ``specs`` (``indexer.names``)."""
+    should = [{"fuzzy": {field: spec}} for spec in specs]
+    return {
+        "query": {"bool": {"should": should, "minimum_should_match": 1}},
+        "size": size,
+        "track_total_hits": False,
+        "_source": False,
+        "sort": [{field: "asc"}],
+    }
+
+
+def expansions(specs: list[Query], keys: list[str]) -> dict[str, list[str]]:
+    """Which of ``keys`` each fuzzy lookup matches, by the engine's rule (pure).
+
+    A key matches when it shares the lookup's first ``prefix_length``
+    characters and lies within ``fuzziness`` edits (Levenshtein; lookups here
+    never count transpositions). Unlike the engine, no expansion limit: a
+    superset is always safe, since the comparators decide.
+    """
+    out: dict[str, list[str]] = {}
+    for spec in specs:
+        value, limit, fixed = spec["value"], int(spec["fuzziness"]), int(spec["prefix_length"])
+        head = value[:fixed]
+        out[lookup_id(spec)] = [
+            key
+            for key in keys
+            if key.startswith(head)
+            and abs(len(key) - len(value)) <= limit
+            and Levenshtein.distance(key, value, score_cutoff=limit) <= limit
+        ]
+    return out
+
+
+def expand_fuzzy(body: Query, expanded: dict[str, list[str] | None]) -> Query:
+    """``body`` with every expanded fuzzy lookup replaced by a lookup of its keys (pure)."""
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "fuzzy" in node and KEYS in node["fuzzy"]:
+            keys = expanded.get(lookup_id(node["fuzzy"][KEYS]))
+            return node if keys is None else {"terms": {KEYS: keys}}
+        return {k: walk(v) for k, v in node.items()}
+
+    out: Query = walk(body)
+    return out
 
 
 def distinguishing(body: Query, filters: list[Query], must_not: list[Query]) -> Query:

@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 
 from indexer.documents import build_document
 from indexer.engine import EngineUnavailable, VersionConflict
+from indexer.names import name_keys
 from indexer.records import Record
 from indexer.store import RecordStore, StoredRecord
 from service.promotion.audit import AuditEntry, AuditLog, now_iso
@@ -307,15 +308,14 @@ class PlanRunner:
     def _create_cases(self, item: Record, cases: list[Record]) -> None:
         """Create version 1 of each Case unless this item already created it."""
         index = self.store.names.cases
+        docs = [build_document(c) for c in cases]
+        self.store.vocabulary.remember(
+            (key for doc in docs for key in name_keys(doc)), refresh="wait_for"
+        )
         result = self.engine.bulk(
             [
-                {
-                    "_op_type": "create",
-                    "_index": index,
-                    "_id": c.doc_id,
-                    "_source": build_document(c),
-                }
-                for c in cases
+                {"_op_type": "create", "_index": index, "_id": c.doc_id, "_source": doc}
+                for c, doc in zip(cases, docs, strict=True)
             ],
             refresh="wait_for",
         )
