@@ -12,6 +12,7 @@ is built later, only for the matches that are returned (``matcher.table``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -151,9 +152,12 @@ class PreparedSource:
 
 
 def prepare_source(src: Facts, depth: int) -> PreparedSource:
-    """The source-side sets :func:`evaluate` compares candidates with (cached for the last source)."""
-    global _last_prepared
-    last = _last_prepared
+    """The source-side sets :func:`evaluate` compares candidates with.
+
+    Cached for the last source of each thread: one detection evaluates all its
+    candidates against one source, and concurrent detections do not evict each other.
+    """
+    last: PreparedSource | None = getattr(_last, "prepared", None)
     if last is not None and last.facts is src and last.depth == depth:
         return last
     products = _upto(src.products, depth)
@@ -183,11 +187,11 @@ def prepare_source(src: Facts, depth: int) -> PreparedSource:
             if e.event_reported and e.meddra_pt_code is not None
         ),
     )
-    _last_prepared = prepared  # one detection evaluates all its candidates against one source
+    _last.prepared = prepared
     return prepared
 
 
-_last_prepared: PreparedSource | None = None
+_last = threading.local()
 
 
 def evaluate(src: Facts, cand: Facts, profile: Profile) -> Evaluation:

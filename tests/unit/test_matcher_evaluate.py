@@ -3,6 +3,7 @@ comparing every (source, candidate) pair and summing on demand (M8, M13, M14, M1
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from hypothesis import given
@@ -139,3 +140,20 @@ def test_N7_events_coded_alike_match_by_pt_code_not_by_text() -> None:
     cand = replace(BASE, events=(EventFacts("10019211", "migraine", "us", None, 1),))
     results = evaluate(src, cand, PROFILES["enhanced"]).results
     assert (results["event.meddra_pt"], results["event.event_reported"]) == ("exact", "none")
+
+
+def test_sources_evaluated_in_turn_or_in_threads_keep_their_own_results() -> None:
+    a = replace(BASE, products=(ProductFacts("prd-1", "aspirin 100 mg", None, 1),))
+    b = replace(BASE, products=(ProductFacts("prd-2", "warfarin 5 mg", None, 1),))
+    cands = [a, b] * 20
+    profile = PROFILES["enhanced"]
+
+    def product_results(src: Facts) -> list[Result]:
+        return [evaluate(src, c, profile).results["product.product"] for c in cands]
+
+    expected = {id(a): ["exact", "none"] * 20, id(b): ["none", "exact"] * 20}
+    for src in (a, b, a):
+        assert product_results(src) == expected[id(src)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for src, results in zip([a, b] * 8, pool.map(product_results, [a, b] * 8), strict=True):
+            assert results == expected[id(src)]
