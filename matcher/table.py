@@ -154,25 +154,24 @@ class TableBuilder:
             out.append(row)
 
     def _add(self, out: list[ComparisonRow], rows: Iterator[Row]) -> None:
-        for section, fld, a, b, result in rows:
+        """Rows of identifiers, products and events: masked (M20), then shared when equal."""
+        cache = self._rows
+        for key in rows:
+            section, fld, a, b, result = key
             if a is None and b is None:
                 continue
             if self.mask and (section, fld) in PHI_ROWS:
-                a = MASK if a is not None else None
-                b = MASK if b is not None else None
-            out.append(self._row((section, fld, a, b, result)))
-
-    def _row(self, key: Row) -> ComparisonRow:
-        row = self._rows.get(key)
-        if row is None:
-            section, fld, a, b, result = key
-            badge: Badge | None = None
-            if section == "identifiers":
-                badge = "WWUID" if fld == "wwuid" else "ID"
-            row = self._rows[key] = ComparisonRow(
-                section=section, field=fld, source=a, match=b, result=result, badge=badge
-            )
-        return row
+                key = (
+                    section,
+                    fld,
+                    None if a is None else MASK,
+                    None if b is None else MASK,
+                    result,
+                )
+            row = cache.get(key)
+            if row is None:
+                row = cache[key] = _row(*key)
+            out.append(row)
 
     def _display(
         self, f: Facts, what: str, item: ProductFacts | EventFacts | None
@@ -184,6 +183,13 @@ class TableBuilder:
         if found is None:
             found = self._displays[key] = f.display(what, item.rank)
         return found
+
+
+def _row(section: str, fld: str, a: str | None, b: str | None, result: Result) -> ComparisonRow:
+    badge: Badge | None = None
+    if section == "identifiers":
+        badge = "WWUID" if fld == "wwuid" else "ID"
+    return ComparisonRow(section=section, field=fld, source=a, match=b, result=result, badge=badge)
 
 
 def status_bars(ev: Evaluation, *, subject: bool = False) -> Status:
