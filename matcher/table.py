@@ -136,6 +136,7 @@ class TableBuilder:
         record: dict[str, Any],
         results: dict[str, Result],
     ) -> None:
+        """Rows every match has (details, patient, study, reporter), skipping empty ones."""
         parts = _parts(record)
         rows = self._fixed_rows
         for spec, a in zip(specs, source_values, strict=True):
