@@ -226,11 +226,14 @@ def evaluate(src: Facts, cand: Facts, profile: Profile) -> Evaluation:
     _compare_products(prep, cand, profile.depth, results)
     _compare_events(prep, cand, profile.depth, results)
 
-    ev = Evaluation(facts=cand, results=results)
-    ev.country = compare_exact(src.country, cand.country)
-    ev.src_country = src.country
-    ev.id_matches = _id_matches(prep.ids, src, cand)
-    ev.subject_tier = subject_tier(src, cand, results)
+    ev = Evaluation(
+        facts=cand,
+        results=results,
+        id_matches=_id_matches(prep.ids, src, cand),
+        subject_tier=subject_tier(src, cand, results),
+        country=compare_exact(src.country, cand.country),
+        src_country=src.country,
+    )
     if profile.tags:
         ev.tag = tag_for(src, cand, ev, profile)
     return ev
