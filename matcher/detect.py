@@ -8,7 +8,13 @@ as the M26 cap is provably filled in M14's order:
    broad tiers (Study, Product: records matching the tier's own values *and*
    something lower, i.e. the head of that tier in M14 order);
 2. only when the cap is not yet filled: a broad tier in full (Study, then
-   Product, then Event), one at a time, in M14 order.
+   Product, then Event), one at a time, in M14 order;
+3. the stored records of the listed matches, for their comparison tables.
+
+Candidates come back as their match views (``indexer.documents.match_view``),
+a tenth of a full document. Fuzzy name lookups never reach the records index:
+the first search that asks them expands them in the name vocabulary
+(``indexer.names``, one more round trip) into exact key lookups.
 
 Queries only collect (filter context, never scored). A tier's page is
 trusted only when it is complete (not full); a full page is first narrowed to
@@ -234,29 +240,6 @@ class _Run:
                 lower += 1
         return (own + 1, 1) if lower else (1,)
 
-    def fetch_union(self, planned: list[tuple[_Tier | None, Query]], size: int) -> None:
-        """Run planned searches as one union search; if its page is full, run them one by one."""
-        if not planned:
-            return
-        if len(planned) > 1:
-            parts = [
-                distinguishing(self._cheap(tier, body), self.filters, self.must_not)
-                for tier, body in planned
-            ]
-            union = _Tier("patient", 0, size)
-            self.fetch(
-                [(union, _with_source(union_query(parts, self.filters, self.must_not, size)))]
-            )
-            if any(tier is None for tier, _ in planned):
-                union.past_cutoff = False  # M6 never drops an ID / Subject match
-            if not union.saturated:
-                for tier, _ in planned:
-                    if tier is not None:  # complete: the union held it all
-                        tier.size, tier.hits = size, union.hits
-                        tier.past_cutoff = union.past_cutoff
-                return
-        self.fetch([(tier, _with_source(body)) for tier, body in planned])
-
     def _cheap(self, tier: _Tier | None, body: Query) -> Query:
         """A tier's search without its higher-tier exclusions (those records are fetched anyway)."""
         if tier is None:
@@ -400,7 +383,7 @@ def detect(
         vocabulary=None if isinstance(indices, str | Sequence) else indices.name_vocabulary,
     )
 
-    # Stage 1: identifiers, subjects and the selective tiers, as one search when they fit.
+    # Stage 1: identifiers, subjects and the selective tiers.
     planned: list[tuple[_Tier | None, Query]] = []
     for body in (
         id_query(src, filters, must_not),
@@ -417,7 +400,9 @@ def detect(
         if body is not None:
             run.tiers[(category, level)] = tier
             planned.append((tier, body))
-    run.fetch_union(planned, union_size(cap))
+    # Separate searches in one round trip: a union of them reads the same postings and,
+    # when its page is full (most detections at 100k Cases), had to be run again apart.
+    run.fetch([(tier, _with_source(body)) for tier, body in planned])
 
     _fill(run, cap)
     _fill(run, cap)
