@@ -33,6 +33,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any, Protocol
 
 from indexer.documents import build_document, scope_prefix
@@ -121,6 +122,8 @@ class _Tier:
     hits: int = 0
     #: The page reached records M6 excludes: every eligible record of the tier is on it.
     past_cutoff: bool = False
+    #: Sort values of the last record fetched, to continue the tier after it.
+    after: list[Any] | None = None
 
     @property
     def saturated(self) -> bool:
@@ -142,6 +145,9 @@ class _Run:
     vocabulary: str | None = None
     #: Fuzzy lookups expanded so far: their keys, or ``None`` when left to the engine.
     expanded: dict[str, list[str] | None] = field(default_factory=dict)
+    cutoff: date = date.min
+    #: Matching-value counts of the eligible Possible Matches retrieved so far, per tier.
+    possible: dict[Category, list[int]] = field(default_factory=dict)
     #: Every retrieved candidate, by ``(index, _id)``.
     evaluations: dict[tuple[str, str], Evaluation] = field(default_factory=dict)
     retrieved: list[str] = field(default_factory=list)
@@ -215,9 +221,12 @@ class _Run:
                     cand = _candidate(hit)
                     last = self.evaluations[key] = evaluate(self.src, cand, self.profile)
                     self.retrieved.append(cand.record_id)
+                    self.admit(last)
             if tier is not None:
-                tier.hits = len(hits)
+                tier.hits += len(hits)
                 tier.past_cutoff = last is not None and _past_cutoff(last, self.cutoff_iso)
+                if hits:
+                    tier.after = hits[-1].get("sort")
 
     def levels(self, category: Category) -> tuple[int, ...]:
         """Minimum matching identifying values per fetch of a tier, most selective first.
@@ -294,24 +303,26 @@ class _Run:
         return tier
 
     def complete(self, tier: _Tier) -> None:
-        """Fetch a tier level again, larger, until the page holds all of it."""
-        while tier.saturated:
-            tier.size *= 4
-            body = self.tier_body(tier)
+        """Fetch the rest of a tier level, in growing pages after its last record."""
+        while tier.saturated and tier.after is not None:
+            step = tier.size * 3
+            body = self.tier_body(replace(tier, size=step))
             assert body is not None
-            self.fetch([(tier, _with_source(body))])
+            tier.size += step
+            self.fetch([(tier, {**_with_source(body), "search_after": tier.after})])
 
     def eligible_in(self, category: Category, level: int) -> int:
-        cutoff = new_info_cutoff(self.options.on())
-        return sum(
-            1
-            for ev in self.evaluations.values()
-            if not ev.id_matches
-            and not (self.src.clinical_trial and ev.subject_tier is not None)
-            and ev.top_category(self.profile) == category
-            and ev.count >= level
-            and possible_eligible(ev, self.profile, cutoff)
-        )
+        """Retrieved Possible Matches of a tier with at least ``level`` matching values."""
+        return sum(1 for count in self.possible.get(category, ()) if count >= level)
+
+    def admit(self, ev: Evaluation) -> None:
+        """Count a new candidate in its tier if it is an eligible Possible Match (M5, M6, M15)."""
+        if ev.id_matches or (self.src.clinical_trial and ev.subject_tier is not None):
+            return
+        if possible_eligible(ev, self.profile, self.cutoff):
+            category = ev.top_category(self.profile)
+            assert category is not None
+            self.possible.setdefault(category, []).append(ev.count)
 
 
 def _candidate(hit: dict[str, Any]) -> Facts:
@@ -380,6 +391,7 @@ def detect(
         filters=filters,
         must_not=must_not,
         cutoff_iso=new_info_cutoff(options.on()).isoformat(),
+        cutoff=new_info_cutoff(options.on()),
         vocabulary=None if isinstance(indices, str | Sequence) else indices.name_vocabulary,
     )
 

@@ -50,7 +50,7 @@ VIEW_SOURCE: dict[str, list[str]] = {"includes": ["match_view"]}
 RECORD_SOURCE: dict[str, list[str]] = {"includes": ["record"], "excludes": SOURCE_EXCLUDES}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ProductFacts:
     product: str | None
     product_reported: str | None
@@ -58,7 +58,7 @@ class ProductFacts:
     rank: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EventFacts:
     meddra_pt_code: str | None
     event_reported: str | None
@@ -67,9 +67,13 @@ class EventFacts:
     rank: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Facts:
     """Normalized values of one record, plus its stored record for display.
+
+    Never changed once made (``with_record`` makes a new one). Not ``frozen``:
+    detection builds one per candidate, and a frozen dataclass takes four
+    times as long to construct.
 
     Only what ranking needs is read eagerly; the rest (identifier kinds, the
     details dates, display values) is derived on demand for listed matches.

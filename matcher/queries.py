@@ -144,6 +144,7 @@ def _search(
 _SORT: list[Query] = [
     {"new_info_date": {"order": "desc", "missing": "_first"}},
     {"record_id": {"order": "asc"}},
+    {"kind": {"order": "asc"}},  # a Case and an Inbox Item never tie: search_after is exact
 ]
 
 

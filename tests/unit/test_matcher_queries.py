@@ -177,7 +177,7 @@ def test_tier_queries_never_score_and_never_count_hits() -> None:
     )
     assert body is not None
     assert body["track_total_hits"] is False
-    assert [next(iter(s)) for s in body["sort"]] == ["new_info_date", "record_id"]
+    assert [next(iter(s)) for s in body["sort"]] == ["new_info_date", "record_id", "kind"]
     assert "should" not in body["query"]["bool"]  # filter context only: nothing is scored
 
 
