@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.engine import EngineUnavailable, VersionConflict
 from indexer.records import PHI_FIELDS, describe_errors
+from matcher import MatcherError
 
 log = logging.getLogger("casematch.service")
 
@@ -140,6 +141,15 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     return _body(422, describe_errors(exc))
 
 
+async def _matcher_error(request: Request, exc: Exception) -> JSONResponse:
+    """Detection could not run (an engine search failed, or the index needs a reindex).
+
+    ``MatcherError`` messages carry no record values (M21), so the caller sees it.
+    """
+    log.error("detection failed during %s %s", request.method, request.url.path)
+    return _body(503, str(exc))
+
+
 async def _engine_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("engine unavailable during %s %s", request.method, request.url.path)
     return _body(
@@ -199,4 +209,5 @@ def install(app: FastAPI) -> None:
     # connection errors mean the same thing.
     app.add_exception_handler(opensearchpy.ConnectionError, _engine_unavailable)
     app.add_exception_handler(VersionConflict, _version_conflict)
+    app.add_exception_handler(MatcherError, _matcher_error)
     app.add_middleware(CatchAll)

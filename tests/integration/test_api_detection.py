@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from indexer.documents import build_document
 from indexer.engine import Engine
+from indexer.records import Record
+from indexer.reindex import reindex
 from indexer.store import IndexNames, RecordStore
 from service.app import Services, create_app
 from service.settings import Settings
@@ -89,3 +92,22 @@ def test_duplicate_check_changes_nothing(client: TestClient) -> None:
 )
 def test_duplicate_check_refusals(client: TestClient, key: str, item: str, status: int) -> None:
     assert _check(client, key, item).status_code == status
+
+
+def test_documents_of_an_older_version_ask_for_a_reindex(
+    client: TestClient, engine: Engine, index_names: IndexNames
+) -> None:
+    """A Case indexed before match views existed: a clear 503, and ``reindex`` repairs it."""
+    old = build_document(Record.model_validate({**record("C-OLD"), "kind": "case"}))
+    del old["match_view"]
+    engine.index(index_names.cases, "C-OLD~v1", old)
+    res = _check(client, "a-writer")
+    assert res.status_code == 503
+    assert "casematch reindex" in res.json()["detail"]
+    assert "Jacob" not in res.text and "Smith" not in res.text  # M21
+
+    reindex(engine, index_names, drop_grace_s=0.0)
+    res = _check(client, "a-writer")
+    assert res.status_code == 200, res.text
+    found = {m["record_id"] for m in res.json()["sections"]["id_matches"]}
+    assert found == {"C-A", "C-OLD"}
