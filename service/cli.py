@@ -40,6 +40,7 @@ from rich.progress import (
 from indexer.engine import EngineStartupError, EngineUnavailable
 from indexer.records import Kind, Record, describe_errors, parse_record
 from service.app import Services, create_app, open_services
+from service.runtime import tune_gc
 from service.settings import Settings
 
 app = typer.Typer(
@@ -154,6 +155,7 @@ def serve(
                         "casematch: no API keys configured (CASEMATCH_API_KEYS); every /v1 "
                         "call will be refused with 401. Use --sample for a local demo key."
                     )
+                tune_gc()  # startup done: detection's short-lived objects (service.runtime)
                 config = uvicorn.Config(
                     create_app(settings, services=services),
                     host=host,
