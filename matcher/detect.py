@@ -17,10 +17,11 @@ the first search that asks them expands them in the name vocabulary
 (``indexer.names``, one more round trip) into exact key lookups.
 
 Queries only collect (filter context, never scored). A tier's page is
-trusted only when it is complete (not full); a full page is first narrowed to
-records with more matching values (the head of the tier, M14's count) and
-grown only when the head is too small - so a lower tier never displaces a
-higher one and the cap never changes the head (M26). Every retrieved document
+trusted only when it is complete (not full). A full page of a selective tier
+(Patient, Reporter) is read to its end (``search_after``); one of a broad tier
+is first narrowed to records with more matching values (the head of the tier,
+M14's count) and grown only when the head is too small - so a lower tier never
+displaces a higher one and the cap never changes the head (M26). Every retrieved document
 is then compared with the source in Python (``matcher.evaluate``) and ranked by
 ``matcher.rank``: the same code as the brute-force reference, never ``_score``.
 
@@ -53,7 +54,6 @@ from matcher.model import Category, DetectionOptions, DetectionRun
 from matcher.profiles import FIELD_BY_KEY, Profile, get_profile
 from matcher.queries import (
     Query,
-    distinguishing,
     expand_fuzzy,
     expansions,
     fuzzy_lookups,
@@ -63,7 +63,6 @@ from matcher.queries import (
     scope_filter,
     subject_query,
     tier_query,
-    union_query,
     vocabulary_query,
 )
 from matcher.rank import (
@@ -102,11 +101,6 @@ class HasIndexNames(Protocol):
 
 class MatcherError(Exception):
     """Detection could not run; the message carries no record values (M21)."""
-
-
-def union_size(cap: int) -> int:
-    """The page of a union search: room for the cap, its margin and the ID / Subject matches."""
-    return 2 * cap + 50
 
 
 def margin(cap: int) -> int:
@@ -148,6 +142,8 @@ class _Run:
     cutoff: date = date.min
     #: Matching-value counts of the eligible Possible Matches retrieved so far, per tier.
     possible: dict[Category, list[int]] = field(default_factory=dict)
+    #: A tier page came back full: the index holds many records like the source.
+    crowded: bool = False
     #: Every retrieved candidate, by ``(index, _id)``.
     evaluations: dict[tuple[str, str], Evaluation] = field(default_factory=dict)
     retrieved: list[str] = field(default_factory=list)
@@ -157,7 +153,7 @@ class _Run:
     engine_ms: float = 0.0
     cpu_s: float = 0.0
 
-    def tier_body(self, tier: _Tier, *, exclude_higher: bool = True) -> Query | None:
+    def tier_body(self, tier: _Tier) -> Query | None:
         return tier_query(
             self.clauses,
             self.profile,
@@ -168,7 +164,6 @@ class _Run:
             scope=scope_prefix(self.src.organization, self.src.clinical_trial),
             country=self.src.country,
             min_identifying=tier.level,
-            exclude_higher=exclude_higher,
         )
 
     def msearch(self, bodies: list[Query], index: str | None = None) -> list[dict[str, Any]]:
@@ -211,7 +206,7 @@ class _Run:
         if not bodies:
             return
         responses = self.msearch([body for _, body in bodies])
-        for (tier, _), response in zip(bodies, responses, strict=True):
+        for (tier, body), response in zip(bodies, responses, strict=True):
             hits = response.get("hits", {}).get("hits", [])
             last: Evaluation | None = None
             for hit in hits:
@@ -223,6 +218,7 @@ class _Run:
                     self.retrieved.append(cand.record_id)
                     self.admit(last)
             if tier is not None:
+                self.crowded |= len(hits) >= body["size"]
                 tier.hits += len(hits)
                 tier.past_cutoff = last is not None and _past_cutoff(last, self.cutoff_iso)
                 if hits:
@@ -249,36 +245,6 @@ class _Run:
                 lower += 1
         return (own + 1, 1) if lower else (1,)
 
-    def _cheap(self, tier: _Tier | None, body: Query) -> Query:
-        """A tier's search without its higher-tier exclusions (those records are fetched anyway)."""
-        if tier is None:
-            return body
-        cheap = self.tier_body(tier, exclude_higher=False)
-        return cheap if cheap is not None else body
-
-    def broad_union(self, categories: list[Category], size: int) -> None:
-        """The remaining broad tiers in full, as one search; kept only if its page is complete."""
-        planned: list[tuple[_Tier, Query]] = []
-        for category in categories:
-            if (category, 1) in self.tiers:
-                continue
-            candidate = _Tier(category, 1, size)
-            body = self.tier_body(candidate)
-            if body is not None:
-                planned.append((candidate, body))
-        if len(planned) < 2:
-            return
-        parts = [
-            distinguishing(self._cheap(tier, body), self.filters, self.must_not)
-            for tier, body in planned
-        ]
-        union = _Tier(categories[0], 0, size)
-        self.fetch([(union, _with_source(union_query(parts, self.filters, self.must_not, size)))])
-        if not union.saturated:
-            for tier, _ in planned:
-                tier.hits, tier.past_cutoff = union.hits, union.past_cutoff
-                self.tiers[(tier.category, 1)] = tier
-
     def max_level(self, category: Category) -> int:
         """Identifying values a record of this tier can match at most (this category and below)."""
         rank = self.profile.category_rank(category)
@@ -291,16 +257,21 @@ class _Run:
 
     def page(self, category: Category, level: int, size: int) -> _Tier | None:
         """The fetched page of a tier level, fetching it (one round trip) if need be."""
-        tier = self.tiers.get((category, level))
-        if tier is not None:
-            return tier
-        tier = _Tier(category, level, size)
-        body = self.tier_body(tier)
-        if body is None:
-            return None
-        self.tiers[(category, level)] = tier
-        self.fetch([(tier, _with_source(body))])
-        return tier
+        self.pages([(category, level)], size)
+        return self.tiers.get((category, level))
+
+    def pages(self, wanted: list[tuple[Category, int]], size: int) -> None:
+        """Fetch the pages of tier levels not fetched yet, all in one round trip."""
+        planned: list[tuple[_Tier | None, Query]] = []
+        for category, level in wanted:
+            if (category, level) in self.tiers:
+                continue
+            tier = _Tier(category, level, size + self.eligible_in(category, level))
+            body = self.tier_body(tier)
+            if body is not None:
+                self.tiers[(category, level)] = tier
+                planned.append((tier, _with_source(body)))
+        self.fetch(planned)
 
     def complete(self, tier: _Tier) -> None:
         """Fetch the rest of a tier level, in growing pages after its last record."""
@@ -412,8 +383,8 @@ def detect(
         if body is not None:
             run.tiers[(category, level)] = tier
             planned.append((tier, body))
-    # Separate searches in one round trip: a union of them reads the same postings and,
-    # when its page is full (most detections at 100k Cases), had to be run again apart.
+    # Separate searches in one round trip (a union of them would read the same postings and,
+    # when its page is full - most detections at 100k Cases - run again apart).
     run.fetch([(tier, _with_source(body)) for tier, body in planned])
 
     _fill(run, cap)
@@ -480,26 +451,31 @@ def _fill(run: _Run, cap: int) -> None:
     Within a tier M14 orders by the number of matching identifying values, so
     a *complete* page of the records with at least *k* of them (a level) that
     holds ``needed`` eligible records contains the tier's first ``needed``:
-    anything missing from it matches fewer values. A level that does not fit
-    its page is first narrowed (k + 1, ...) and only fetched in full when the
-    narrower levels are too small. Pages are complete when not full.
+    anything missing from it matches fewer values. A selective tier that does
+    not fit its page is read whole: its records are few, while narrowing counts
+    matches over the broad categories, whose keys match many records. A broad
+    level that does not fit is first narrowed (k + 1, ...) and only fetched in
+    full when the narrower levels are too small. Pages are complete when not full.
     """
     needed = cap
     order = run.profile.category_order
-    tried_union = False
     for position, category in enumerate(order):
         if needed <= 0:
             return
         size = needed + margin(cap)
-        if category in BROAD and not tried_union and (category, 1) not in run.tiers:
-            # The broad tiers still needed, in full, in one search: complete on small data.
-            tried_union = True
-            run.broad_union([c for c in order[position:] if c in BROAD], union_size(cap))
+        if category in BROAD and (category, 1) not in run.tiers and not run.crowded:
+            # Every page so far held its whole tier (a small index, or a rare source): the
+            # broad tiers still ahead are likely small too, so ask them in one round trip.
+            run.pages([(c, 1) for c in order[position:] if c in BROAD], size)
         for level in run.levels(category):
-            tier = run.page(category, level, size + run.eligible_in(category, level))
+            tier = run.page(category, level, size)
             if tier is None:
                 continue
-            if tier.saturated:
+            if tier.saturated and category not in BROAD:
+                # A selective tier is cheaper read whole than narrowed: narrowing counts
+                # matches over the broad categories too, whose keys match many records.
+                run.complete(tier)
+            elif tier.saturated:
                 narrower: _Tier | None = tier
                 k = level
                 while narrower is not None and narrower.saturated and k < run.max_level(category):

@@ -397,7 +397,6 @@ def tier_query(
     scope: str,
     country: str | None,
     min_identifying: int = 1,
-    exclude_higher: bool = True,
 ) -> Query | None:
     """Possible Matches whose highest matching category is ``category`` (M13-M14).
 
@@ -409,8 +408,7 @@ def tier_query(
     ``min_identifying`` asks only for records with at least that many matching
     identifying values in this category or below (M14's count): the head of
     the tier. Pure filter context, no scoring: the engine only collects the
-    records, Python orders them. ``exclude_higher=False`` keeps records that
-    also match a higher category (a superset: cheaper, for union searches).
+    records, Python orders them.
     """
     rank = profile.category_rank(category)
     # M5: below the Patient tier every record shares the source's reporter country or has
@@ -436,7 +434,7 @@ def tier_query(
     counted = identifying(lambda r: r >= rank)
     tier_filters = [*filters, _flat_any(own)]
     tier_must_not = [*must_not]
-    if higher and exclude_higher:
+    if higher:
         tier_must_not.append(_flat_any(higher))
     if min_identifying > 1:
         if len(counted) < min_identifying:
@@ -522,25 +520,3 @@ def expand_fuzzy(body: Query, expanded: dict[str, list[str] | None]) -> Query:
 
     out: Query = walk(body)
     return out
-
-
-def distinguishing(body: Query, filters: list[Query], must_not: list[Query]) -> Query:
-    """What sets one search apart from the scope: its own filters and exclusions, as one clause."""
-    query = body["query"]["bool"]
-    clause: Query = {"bool": {"filter": query["filter"][len(filters) :]}}
-    extra = [c for c in query["must_not"] if c not in must_not]
-    if extra:
-        clause["bool"]["must_not"] = extra
-    return clause
-
-
-def union_query(
-    parts: list[Query], filters: list[Query], must_not: list[Query], size: int
-) -> Query:
-    """Several searches as one: records matching any of ``parts`` (see :func:`distinguishing`).
-
-    When the page is not full it holds every record each part would have
-    returned, so one round trip and one search can stand for many.
-    """
-    clause = {"bool": {"should": parts, "minimum_should_match": 1}}
-    return _search([*filters, clause], must_not, size)
