@@ -481,13 +481,14 @@ def _fill(run: _Run, cap: int) -> None:
                 while narrower is not None and narrower.saturated and k < run.max_level(category):
                     k += 1
                     narrower = run.page(category, k, size)
-                if (
-                    narrower is not None
-                    and not narrower.saturated
-                    and run.eligible_in(category, k) >= needed
-                ):
-                    break
-                run.complete(tier)
+                # Back down from the narrowest level: complete each until one holds enough
+                # (its records are the tier's first in M14 order), the widest last.
+                for j in range(k, level - 1, -1):
+                    page = run.tiers.get((category, j))
+                    if page is not None:
+                        run.complete(page)
+                        if run.eligible_in(category, j) >= needed:
+                            break
             if run.eligible_in(category, level) >= needed:
                 break
         needed -= run.eligible_in(category, 1)
