@@ -13,8 +13,8 @@ as the M26 cap is provably filled in M14's order:
 
 Candidates come back as their match views (``indexer.documents.match_view``),
 a tenth of a full document. Fuzzy name lookups never reach the records index:
-the first search that asks them expands them in the name vocabulary
-(``indexer.names``, one more round trip) into exact key lookups.
+before the first search, one round trip to the name vocabulary
+(``indexer.names``) turns them into exact key lookups.
 
 Queries only collect (filter context, never scored). A tier's page is
 trusted only when it is complete (not full). A full page of a selective tier
@@ -137,8 +137,6 @@ class _Run:
     cutoff_iso: str
     #: The name-vocabulary index fuzzy name lookups are expanded in (``indexer.names``).
     vocabulary: str | None = None
-    #: Fuzzy lookups expanded so far: their keys, or ``None`` when left to the engine.
-    expanded: dict[str, list[str] | None] = field(default_factory=dict)
     cutoff: date = date.min
     #: Matching-value counts of the eligible Possible Matches retrieved so far, per tier.
     possible: dict[Category, list[int]] = field(default_factory=dict)
@@ -167,15 +165,7 @@ class _Run:
         )
 
     def msearch(self, bodies: list[Query], index: str | None = None) -> list[dict[str, Any]]:
-        """One ``_msearch`` round trip, timed apart from the matcher's own CPU.
-
-        Fuzzy name lookups are first expanded in the name vocabulary (one more
-        round trip the first time a detection asks them), so the records index
-        only ever sees exact key lookups.
-        """
-        if self.vocabulary is not None and index is None:
-            self.expand([spec for body in bodies for spec in fuzzy_lookups(body)])
-            bodies = [expand_fuzzy(body, self.expanded) for body in bodies]
+        """One ``_msearch`` round trip, timed apart from the matcher's own CPU."""
         self.cpu_s += time.thread_time()
         started = time.perf_counter()
         responses = self.engine.msearch([(index or self.index, body) for body in bodies])
@@ -187,19 +177,26 @@ class _Run:
             raise MatcherError("a detection search failed in the engine")
         return responses
 
-    def expand(self, specs: list[Query]) -> None:
-        """Find the vocabulary keys of fuzzy lookups not expanded yet (one round trip)."""
-        assert self.vocabulary is not None
-        new = list({lookup_id(s): s for s in specs if lookup_id(s) not in self.expanded}.values())
-        if not new:
+    def expand_names(self) -> None:
+        """Turn the fuzzy name lookups of every field clause into exact key lookups.
+
+        One round trip asks the name vocabulary (``indexer.names``) for the keys
+        near each lookup, so the records index never sees a fuzzy lookup. The
+        country-scoped lookups of lower tiers are derived from the expanded
+        clauses (``queries.in_countries`` maps each key), so they need none.
+        """
+        if self.vocabulary is None:
             return
-        body = vocabulary_query(new, NAME_FIELD, VOCABULARY_PAGE)
+        specs = {lookup_id(s): s for q in self.clauses.values() for s in fuzzy_lookups(q)}
+        if not specs:
+            return
+        body = vocabulary_query(list(specs.values()), NAME_FIELD, VOCABULARY_PAGE)
         (response,) = self.msearch([body], index=self.vocabulary)
         hits = response.get("hits", {}).get("hits", [])
-        if len(hits) >= VOCABULARY_PAGE:  # improbable: leave these to the engine's fuzzy
-            self.expanded.update((lookup_id(s), None) for s in new)
+        if len(hits) >= VOCABULARY_PAGE:  # improbable: leave them to the engine's fuzzy
             return
-        self.expanded.update(expansions(new, [str(hit["_id"]) for hit in hits]))
+        found = expansions(list(specs.values()), [str(hit["_id"]) for hit in hits])
+        self.clauses = {key: expand_fuzzy(q, dict(found)) for key, q in self.clauses.items()}
 
     def fetch(self, bodies: list[tuple[_Tier | None, Query]]) -> None:
         """One ``_msearch`` round trip; every hit is evaluated once."""
@@ -365,6 +362,7 @@ def detect(
         cutoff=new_info_cutoff(options.on()),
         vocabulary=None if isinstance(indices, str | Sequence) else indices.name_vocabulary,
     )
+    run.expand_names()
 
     # Stage 1: identifiers, subjects and the selective tiers.
     planned: list[tuple[_Tier | None, Query]] = []
