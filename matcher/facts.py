@@ -19,27 +19,6 @@ from indexer.documents import MATCH_VIEW_VERSION, Document, build_document
 from indexer.normalize import normalize_text
 from indexer.records import Record
 
-#: The ``_source`` fields the matcher needs from the engine (normalized values + the record).
-SOURCE_FIELDS: list[str] = [
-    "record_id",
-    "kind",
-    "state",
-    "organization",
-    "clinical_trial",
-    "study",
-    "study_number",
-    "blinded",
-    "receipt_date",
-    "new_info_date",
-    "report_type",
-    "ids",
-    "patient",
-    "reporter",
-    "products",
-    "events",
-    "record",
-]
-
 #: Large stored values no comparison shows.
 SOURCE_EXCLUDES: list[str] = ["record.narrative", "record.documents", "record.links"]
 
