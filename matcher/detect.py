@@ -134,10 +134,10 @@ class _Run:
     clauses: dict[str, Query]
     filters: list[Query]
     must_not: list[Query]
-    cutoff_iso: str
+    #: M6: Possible Matches with a New Info Date before this day are excluded.
+    cutoff: date
     #: The name-vocabulary index fuzzy name lookups are expanded in (``indexer.names``).
     vocabulary: str | None = None
-    cutoff: date = date.min
     #: Matching-value counts of the eligible Possible Matches retrieved so far, per tier.
     possible: dict[Category, list[int]] = field(default_factory=dict)
     #: A tier page came back full: the index holds many records like the source.
@@ -217,7 +217,7 @@ class _Run:
             if tier is not None:
                 self.crowded |= len(hits) >= body["size"]
                 tier.hits += len(hits)
-                tier.past_cutoff = last is not None and _past_cutoff(last, self.cutoff_iso)
+                tier.past_cutoff = last is not None and _past_cutoff(last, self.cutoff)
                 if hits:
                     tier.after = hits[-1].get("sort")
 
@@ -302,14 +302,14 @@ def _candidate(hit: dict[str, Any]) -> Facts:
         ) from None
 
 
-def _past_cutoff(last: Evaluation, cutoff_iso: str) -> bool:
+def _past_cutoff(last: Evaluation, cutoff: date) -> bool:
     """Whether a page ends on a record M6 excludes (pages run newest first, undated first).
 
     Every record after it on a longer page is older still, so none is an
     eligible Possible Match: the page holds all the eligible ones.
     """
     day = last.facts.new_info_date
-    return day is not None and day < cutoff_iso
+    return day is not None and day < cutoff.isoformat()
 
 
 def _with_source(body: Query) -> Query:
@@ -358,7 +358,6 @@ def detect(
         clauses=possible_clauses(src, profile),
         filters=filters,
         must_not=must_not,
-        cutoff_iso=new_info_cutoff(options.on()).isoformat(),
         cutoff=new_info_cutoff(options.on()),
         vocabulary=None if isinstance(indices, str | Sequence) else indices.name_vocabulary,
     )
@@ -390,7 +389,6 @@ def detect(
 
     ranked = assign_sections(src, run.evaluations.values(), profile, cap=cap, today=options.on())
     _fetch_records(run, [*ranked.id_matches, *ranked.subject_matches, *ranked.possible_matches])
-    cpu_ms = (time.thread_time() - cpu0 - run.cpu_s) * 1000
     took_ms = (time.perf_counter() - wall) * 1000
     detection = to_detection(src, source, ranked, profile, options, took_ms=took_ms)
     cpu_ms = (time.thread_time() - cpu0 - run.cpu_s) * 1000

@@ -96,19 +96,17 @@ def in_countries(clause: Query, scope: str, countries: list[str]) -> Query:
     def keys(value: str) -> list[str]:
         return [p + value.removeprefix(scope) for p in prefixes]
 
-    def walk(node: Any) -> Any:
-        if isinstance(node, list):
-            return [walk(n) for n in node]
-        if not isinstance(node, dict):
-            return node
-        if "term" in node and KEYS in node["term"]:
+    def leaf(node: Query) -> Query | None:
+        if KEYS in node.get("term", ()):
             return {"terms": {KEYS: keys(node["term"][KEYS])}}
-        if "terms" in node and KEYS in node["terms"]:
+        if KEYS in node.get("terms", ()):
             values = sorted(k for v in node["terms"][KEYS] for k in keys(v))
             return {"terms": {**node["terms"], KEYS: values}}
-        if "fuzzy" in node and KEYS in node["fuzzy"]:
-            spec = node["fuzzy"][KEYS]
-            variants = [
+        spec = _fuzzy_spec(node)
+        if spec is None:
+            return None
+        return _any(
+            [
                 {
                     "fuzzy": {
                         KEYS: {
@@ -120,11 +118,28 @@ def in_countries(clause: Query, scope: str, countries: list[str]) -> Query:
                 }
                 for p, key in zip(prefixes, keys(spec["value"]), strict=True)
             ]
-            return _any(variants)
-        return {k: walk(v) for k, v in node.items()}
+        )
 
-    out: Query = walk(clause)
+    out: Query = _rewrite(clause, leaf)
     return out
+
+
+def _rewrite(node: Any, leaf: Callable[[Query], Query | None]) -> Any:
+    """``node`` with every clause ``leaf`` answers for replaced by that answer (pure)."""
+    if isinstance(node, list):
+        return [_rewrite(item, leaf) for item in node]
+    if not isinstance(node, dict):
+        return node
+    replaced = leaf(node)
+    if replaced is not None:
+        return replaced
+    return {k: _rewrite(v, leaf) for k, v in node.items()}
+
+
+def _fuzzy_spec(node: Query) -> Query | None:
+    """The spec of a fuzzy lookup of retrieval keys, if ``node`` is one."""
+    spec = node["fuzzy"].get(KEYS) if isinstance(node.get("fuzzy"), dict) else None
+    return spec if isinstance(spec, dict) else None
 
 
 def _search(
@@ -450,19 +465,13 @@ def fuzzy_lookups(body: Query) -> list[Query]:
     """Every fuzzy lookup of retrieval keys in a request body (the ``fuzzy.keys`` specs)."""
     found: list[Query] = []
 
-    def walk(node: Any) -> None:
-        if isinstance(node, list):
-            for item in node:
-                walk(item)
-        elif isinstance(node, dict):
-            spec = node.get("fuzzy", {}).get(KEYS) if "fuzzy" in node else None
-            if isinstance(spec, dict):
-                found.append(spec)
-                return
-            for value in node.values():
-                walk(value)
+    def leaf(node: Query) -> Query | None:
+        spec = _fuzzy_spec(node)
+        if spec is not None:
+            found.append(spec)
+        return None if spec is None else node
 
-    walk(body)
+    _rewrite(body, leaf)
     return found
 
 
@@ -508,15 +517,12 @@ def expansions(specs: list[Query], keys: list[str]) -> dict[str, list[str]]:
 def expand_fuzzy(body: Query, expanded: dict[str, list[str] | None]) -> Query:
     """``body`` with every expanded fuzzy lookup replaced by a lookup of its keys (pure)."""
 
-    def walk(node: Any) -> Any:
-        if isinstance(node, list):
-            return [walk(item) for item in node]
-        if not isinstance(node, dict):
-            return node
-        if "fuzzy" in node and KEYS in node["fuzzy"]:
-            keys = expanded.get(lookup_id(node["fuzzy"][KEYS]))
-            return node if keys is None else {"terms": {KEYS: keys}}
-        return {k: walk(v) for k, v in node.items()}
+    def leaf(node: Query) -> Query | None:
+        spec = _fuzzy_spec(node)
+        if spec is None:
+            return None
+        keys = expanded.get(lookup_id(spec))
+        return node if keys is None else {"terms": {KEYS: keys}}
 
-    out: Query = walk(body)
+    out: Query = _rewrite(body, leaf)
     return out

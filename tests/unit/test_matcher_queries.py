@@ -83,6 +83,21 @@ def scope(src: Facts) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return scope_filter(src, exclude_ids=[src.record_id], match_inbox_items=True)
 
 
+def tier(src: Facts, category: Category, *, profile: str = "enhanced", **options: Any) -> Any:
+    """``tier_query`` for ``src`` under its usual scope (``options``: size, min_identifying)."""
+    prof = get_profile(profile)
+    return tier_query(
+        possible_clauses(src, prof),
+        prof,
+        category,
+        filters=scope(src)[0],
+        must_not=scope(src)[1],
+        scope=scope_prefix(src.organization, src.clinical_trial),
+        country=src.country,
+        **options,
+    )
+
+
 def golden(name: str, body: Any) -> None:
     path = GOLDEN / f"{name}.json"
     text = json.dumps(body, indent=2, sort_keys=True) + "\n"
@@ -118,34 +133,11 @@ def test_scope_without_inbox_items_golden() -> None:
 @pytest.mark.parametrize("profile", ["enhanced", "deep_22r3"])
 def test_tier_query_golden(profile: str, category: Category) -> None:
     src = postmarketing() if category != "study" else clinical_trial()
-    prof = get_profile(profile)
-    body = tier_query(
-        possible_clauses(src, prof),
-        prof,
-        category,
-        filters=scope(src)[0],
-        must_not=scope(src)[1],
-        scope=scope_prefix(src.organization, src.clinical_trial),
-        country=src.country,
-        size=135,
-    )
-    golden(f"tier_{profile}_{category}", body)
+    golden(f"tier_{profile}_{category}", tier(src, category, profile=profile, size=135))
 
 
 def test_tier_query_selective_level_golden() -> None:
-    src = postmarketing()
-    prof = get_profile("enhanced")
-    body = tier_query(
-        possible_clauses(src, prof),
-        prof,
-        "product",
-        filters=scope(src)[0],
-        must_not=scope(src)[1],
-        scope=scope_prefix(src.organization, src.clinical_trial),
-        country=src.country,
-        size=50,
-        min_identifying=3,
-    )
+    body = tier(postmarketing(), "product", size=50, min_identifying=3)
     golden("tier_enhanced_product_level3", body)
 
 
@@ -163,18 +155,7 @@ def test_M8_blinded_source_never_asks_for_study_products() -> None:
 
 
 def test_tier_queries_never_score_and_never_count_hits() -> None:
-    src = postmarketing()
-    prof = get_profile("enhanced")
-    body = tier_query(
-        possible_clauses(src, prof),
-        prof,
-        "patient",
-        filters=scope(src)[0],
-        must_not=scope(src)[1],
-        scope=scope_prefix(src.organization, src.clinical_trial),
-        country=src.country,
-        size=10,
-    )
+    body = tier(postmarketing(), "patient", size=10)
     assert body is not None
     assert body["track_total_hits"] is False
     assert [next(iter(s)) for s in body["sort"]] == ["new_info_date", "record_id", "kind"]
