@@ -8,6 +8,8 @@ detection must pass the rule's check *and* list exactly what
 from __future__ import annotations
 
 import logging
+import time
+from typing import Any
 
 import pytest
 
@@ -198,3 +200,25 @@ def test_round_trips_stay_small(store: RecordStore, engine: Engine) -> None:
     result = check(store, engine, "M14")
     assert result.round_trips <= 4
     assert result.searches >= 1
+
+
+class _CpuBurningEngine:
+    """The engine, with every ``msearch`` first spending ``burn_s`` of this thread's CPU."""
+
+    def __init__(self, engine: Engine, burn_s: float) -> None:
+        self.engine, self.burn_s = engine, burn_s
+
+    def msearch(self, searches: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        until = time.thread_time() + self.burn_s
+        while time.thread_time() < until:
+            pass
+        return self.engine.msearch(searches)
+
+
+def test_matcher_cpu_excludes_the_engine_calls(store: RecordStore, engine: Engine) -> None:
+    """``matcher_cpu_ms`` counts the matcher's own work, never CPU spent in engine calls."""
+    s = SCENARIOS["M14"]()
+    store.put_many(s.candidates)
+    result = detect(_CpuBurningEngine(engine, 0.25), store.names, s.source, s.options)
+    assert result.round_trips >= 2
+    assert 0 < result.matcher_cpu_ms < 250
