@@ -10,16 +10,16 @@ the engine queries apply, for tests and quality benchmarks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import cast
+from typing import Any, cast
 
 from indexer.documents import build_document, is_searchable
 from indexer.records import Record
 from matcher.compare import NONE
 from matcher.evaluate import Evaluation, evaluate, new_info_key
-from matcher.facts import Facts, facts_from_document, facts_from_record
+from matcher.facts import Facts, facts_from_document, facts_from_record, with_record
 from matcher.model import Detection, DetectionOptions, Match, RecordType, Sections, Tag
 from matcher.profiles import Profile, get_profile
 from matcher.table import TableBuilder
@@ -226,9 +226,16 @@ def rank_reference(
 
 
 def rank_reference_facts(
-    source: Record, candidates: Iterable[Facts], options: DetectionOptions
+    source: Record,
+    candidates: Iterable[Facts],
+    options: DetectionOptions,
+    records: Mapping[tuple[str, str], dict[str, Any]] | None = None,
 ) -> Detection:
-    """:func:`rank_reference` over candidates already read as facts (to reuse them across runs)."""
+    """:func:`rank_reference` over candidates already read as facts (to reuse them across runs).
+
+    ``records``: the stored records of candidates read from match views (by kind and
+    record id), given to the listed matches for their tables as ``detect`` does.
+    """
     profile = get_profile(options.profile)
     ct = source_is_clinical_trial(source, options.known_studies)
     src = _with_clinical_trial(facts_from_record(source), ct)
@@ -238,6 +245,9 @@ def rank_reference_facts(
     ranked = assign_sections(
         src, evs, profile, cap=options.cap(clinical_trial=ct), today=options.on()
     )
+    if records is not None:
+        for ev in [*ranked.id_matches, *ranked.subject_matches, *ranked.possible_matches]:
+            ev.facts = with_record(ev.facts, records[(ev.facts.kind, ev.facts.record_id)])
     return to_detection(src, source, ranked, profile, options)
 
 
