@@ -208,24 +208,27 @@ def build_document(record: Record) -> Document:
 # record is fetched afterwards for the matches that are listed.
 
 #: Bumped when the layout below changes (a reindex rebuilds every view).
-MATCH_VIEW_VERSION = 1
+MATCH_VIEW_VERSION = 2
 
 
 def match_view(doc: Document) -> str:
-    """The compared values of an index document as one compact JSON array (pure).
+    """The compared values of an index document as one compact, flat JSON array (pure).
 
-    Layout, by position: version, record_id, kind, state, organization,
-    clinical_trial, blinded, study_number, report_type, study, new_info_date,
-    identifiers ``[case_identifiers, wwuid, uid, external_system_uid,
-    case_vault_global_id, event_vault_global_id]``, patient ``[initials,
-    first_name, last_name, name_tokens, sex, dob, [mrn gp, specialist, hospital,
-    investigation], edc_subject, age_group]``, reporter ``[first_name, last_name,
-    name_tokens, qualification, country]``, products ``[[product,
-    product_reported, study_product, rank], ...]``, events ``[[meddra_pt_code,
-    event_reported, country, onset, rank], ...]``. ``matcher.facts`` reads it.
+    Layout, by position: version; record_id, kind, state, organization,
+    clinical_trial, blinded, study_number, report_type, study, new_info_date;
+    patient initials, first_name, last_name, name_text, sex, MRN gp, specialist,
+    hospital, investigation, edc_subject, age_group; reporter first_name,
+    last_name, name_text, qualification, country; patient dob; identifiers
+    ``[wwuid, uid, external_system_uid, case_vault_global_id,
+    event_vault_global_id, *case_identifiers]``; products ``[[product,
+    product_reported, study_product, rank], ...]``; events ``[[meddra_pt_code,
+    event_reported, country, onset, rank], ...]``. Flat and in the order
+    ``matcher.facts.Facts`` holds them, so that reading a candidate (which
+    detection does for every hit) builds no other object than the values.
     """
     ids, patient, reporter = doc["ids"], doc["patient"], doc["reporter"]
     dob = patient["dob"]
+    mrn = patient["mrn"]
     age_group = (doc["record"].get("patient") or {}).get("age_group")
     view = [
         MATCH_VIEW_VERSION,
@@ -239,25 +242,21 @@ def match_view(doc: Document) -> str:
         doc["report_type"],
         doc["study"],
         doc["new_info_date"],
-        [ids["case_identifiers"], *(ids[name] for name in _ID_FIELDS)],
-        [
-            patient["initials"],
-            patient["first_name"],
-            patient["last_name"],
-            patient["name_tokens"],
-            patient["sex"],
-            dob["value"] if dob else None,
-            [patient["mrn"][kind] for kind in _MRN_FIELDS],
-            patient["edc_subject"],
-            normalize_text(age_group) if isinstance(age_group, str) else None,
-        ],
-        [
-            reporter["first_name"],
-            reporter["last_name"],
-            reporter["name_tokens"],
-            reporter["qualification"],
-            reporter["country"],
-        ],
+        patient["initials"],
+        patient["first_name"],
+        patient["last_name"],
+        patient["name_text"],
+        patient["sex"],
+        *(mrn[kind] for kind in _MRN_FIELDS),
+        patient["edc_subject"],
+        normalize_text(age_group) if isinstance(age_group, str) else None,
+        reporter["first_name"],
+        reporter["last_name"],
+        reporter["name_text"],
+        reporter["qualification"],
+        reporter["country"],
+        dob["value"] if dob else None,
+        [*(ids[name] for name in _ID_FIELDS), *ids["case_identifiers"]],
         [
             [p["product"], p["product_reported"], p["study_product"], p["rank"]]
             for p in doc["products"]

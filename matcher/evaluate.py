@@ -49,6 +49,38 @@ _CATEGORY_SETS: tuple[frozenset[Category], ...] = tuple(
 )
 
 
+#: Ranked field keys in the order :func:`evaluate` fills an Evaluation's results.
+_KEYS: tuple[str, ...] = tuple(f.key for f in RANKED_FIELDS)
+#: (count, score, category bits) per tuple of results in ``_KEYS`` order, computed once each:
+#: candidates share few distinct combinations, and summing 18 results is costlier than a lookup.
+_SUMS: dict[tuple[Result, ...], tuple[int, int, frozenset[Category]]] = {}
+_SUMS_MAX = 1 << 14
+
+
+def _sums(results: dict[str, Result]) -> tuple[int, int, frozenset[Category]]:
+    """M14's count and score, and the categories with a matching identifying value."""
+    canonical = tuple(results) == _KEYS
+    if canonical:
+        values = tuple(results.values())
+        found = _SUMS.get(values)
+        if found is not None:
+            return found
+    count = score = bits = 0
+    for key, result in results.items():
+        if result != NONE:
+            score += RESULT_SCORE[result]
+            bit = _IDENTIFYING_BIT[key]
+            if bit:
+                count += 1
+                bits |= bit
+    sums = count, score, _CATEGORY_SETS[bits]
+    if canonical:
+        if len(_SUMS) >= _SUMS_MAX:
+            _SUMS.clear()
+        _SUMS[values] = sums
+    return sums
+
+
 @dataclass(slots=True)
 class Evaluation:
     """What one candidate shares with the source.
@@ -71,15 +103,7 @@ class Evaluation:
     _identifying: frozenset[Category] = field(init=False, default=frozenset())
 
     def __post_init__(self) -> None:
-        count = score = bits = 0
-        for key, result in self.results.items():
-            if result != NONE:
-                score += RESULT_SCORE[result]
-                bit = _IDENTIFYING_BIT[key]
-                if bit:
-                    count += 1
-                    bits |= bit
-        self.count, self.score, self._identifying = count, score, _CATEGORY_SETS[bits]
+        self.count, self.score, self._identifying = _sums(self.results)
 
     @property
     def wwuid_match(self) -> bool:
@@ -135,6 +159,10 @@ class PreparedSource:
     facts: Facts
     depth: int
     ids: dict[str, frozenset[str]]
+    ids_all: frozenset[str]
+    #: Whether the source has a patient / reporter name (else no name row can match).
+    patient_names: bool
+    reporter_names: bool
     #: (text, words) of every compared Product (Reported) text, for the token-similar test.
     reported_words: tuple[tuple[str, frozenset[str]], ...]
     product_ids: frozenset[str]
@@ -166,6 +194,9 @@ def prepare_source(src: Facts, depth: int) -> PreparedSource:
         facts=src,
         depth=depth,
         ids=src.ids,
+        ids_all=src.ids_all,
+        patient_names=src.first_name is not None or src.last_name is not None,
+        reporter_names=src.reporter_first is not None or src.reporter_last is not None,
         reported_words=tuple(
             (p.product_reported, product_words(p.product_reported))
             for p in products
@@ -195,44 +226,70 @@ _last = threading.local()
 
 
 def evaluate(src: Facts, cand: Facts, profile: Profile) -> Evaluation:
-    """Compare one candidate with the source under ``profile`` (pure)."""
+    """Compare one candidate with the source under ``profile`` (pure).
+
+    The hot path of detection: M16's exact comparisons are written out
+    (``a and a == b``: no value never matches, not even another no value).
+    """
     prep = prepare_source(src, profile.depth)
-    mrn_s, mrn_c = src.mrn, cand.mrn
-    same = bool(src.patient_tokens) and src.patient_tokens == cand.patient_tokens
-    patient_first, patient_last = compare_name_rows(
-        (src.first_name, src.last_name), (cand.first_name, cand.last_name), same
-    )
-    same = bool(src.reporter_tokens) and src.reporter_tokens == cand.reporter_tokens
-    reporter_first, reporter_last = compare_name_rows(
-        (src.reporter_first, src.reporter_last), (cand.reporter_first, cand.reporter_last), same
-    )
-    results: dict[str, Result] = {
-        "patient.initials": compare_exact(src.initials, cand.initials),
+    if prep.patient_names and (cand.first_name is not None or cand.last_name is not None):
+        patient_first, patient_last = compare_name_rows(
+            (src.first_name, src.last_name),
+            (cand.first_name, cand.last_name),
+            src.patient_name is not None and src.patient_name == cand.patient_name,
+        )
+    else:
+        patient_first = patient_last = NONE
+    if prep.reporter_names and (cand.reporter_first is not None or cand.reporter_last is not None):
+        reporter_first, reporter_last = compare_name_rows(
+            (src.reporter_first, src.reporter_last),
+            (cand.reporter_first, cand.reporter_last),
+            src.reporter_name is not None and src.reporter_name == cand.reporter_name,
+        )
+    else:
+        reporter_first = reporter_last = NONE
+    value = src.initials
+    initials = EXACT if value and value == cand.initials else NONE
+    value = src.mrn_investigation
+    mrn_investigation = EXACT if value and value == cand.mrn_investigation else NONE
+    value = src.study_number
+    study_number = EXACT if value and value == cand.study_number else NONE
+    value = src.mrn_gp
+    mrn_gp = EXACT if value and value == cand.mrn_gp else NONE
+    value = src.mrn_specialist
+    mrn_specialist = EXACT if value and value == cand.mrn_specialist else NONE
+    value = src.mrn_hospital
+    mrn_hospital = EXACT if value and value == cand.mrn_hospital else NONE
+    value = src.sex
+    sex = EXACT if value and value == cand.sex else NONE
+    value = src.qualification
+    qualification = EXACT if value and value == cand.qualification else NONE
+    results: dict[str, Result] = {  # in RANKED_FIELDS order (``_sums``)
+        "patient.initials": initials,
         "patient.dob": compare_dob(src.dob, cand.dob),
-        "patient.mrn_gp": compare_exact(mrn_s.get("gp"), mrn_c.get("gp")),
-        "patient.mrn_specialist": compare_exact(mrn_s.get("specialist"), mrn_c.get("specialist")),
-        "patient.mrn_hospital": compare_exact(mrn_s.get("hospital"), mrn_c.get("hospital")),
-        "patient.mrn_investigation": compare_exact(
-            mrn_s.get("investigation"), mrn_c.get("investigation")
-        ),
-        "patient.sex": compare_exact(src.sex, cand.sex),
+        "patient.mrn_gp": mrn_gp,
+        "patient.mrn_specialist": mrn_specialist,
+        "patient.mrn_hospital": mrn_hospital,
+        "patient.mrn_investigation": mrn_investigation,
+        "patient.sex": sex,
         "patient.first_name": patient_first,
         "patient.last_name": patient_last,
-        "study.study_number": compare_exact(src.study_number, cand.study_number),
+        "study.study_number": study_number,
         "reporter.first_name": reporter_first,
         "reporter.last_name": reporter_last,
-        "reporter.qualification": compare_exact(src.qualification, cand.qualification),
+        "reporter.qualification": qualification,
     }
     _compare_products(prep, cand, profile.depth, results)
     _compare_events(prep, cand, profile.depth, results)
 
+    value = src.country
     ev = Evaluation(
         facts=cand,
         results=results,
-        id_matches=_id_matches(prep.ids, src, cand),
-        subject_tier=subject_tier(src, cand, results),
-        country=compare_exact(src.country, cand.country),
-        src_country=src.country,
+        id_matches=_id_matches(prep, cand),
+        subject_tier=subject_tier(src, cand, results) if src.clinical_trial else None,
+        country=EXACT if value and value == cand.country else NONE,
+        src_country=value,
     )
     if profile.tags:
         ev.tag = tag_for(src, cand, ev, profile)
@@ -295,18 +352,12 @@ def _compare_events(
     results["event.meddra_pt"] = meddra
 
 
-def id_matches(src: Facts, cand: Facts) -> list[tuple[str, str, str]]:
+def _id_matches(prep: PreparedSource, cand: Facts) -> list[tuple[str, str, str]]:
     """M10: every (source kind, candidate kind, value) whose identifiers are equal, cross-field."""
-    return _id_matches(src.ids, src, cand)
-
-
-def _id_matches(
-    src_ids: dict[str, frozenset[str]], src: Facts, cand: Facts
-) -> list[tuple[str, str, str]]:
-    if src.ids_all.isdisjoint(cand.ids_all):
+    if prep.ids_all.isdisjoint(cand.id_values):
         return []
     out: list[tuple[str, str, str]] = []
-    for s_kind, s_values in src_ids.items():
+    for s_kind, s_values in prep.ids.items():
         for c_kind, c_values in cand.ids.items():
             for value in sorted(s_values & c_values):
                 out.append((s_kind, c_kind, value))
@@ -317,7 +368,7 @@ def subject_tier(src: Facts, cand: Facts, results: dict[str, Result]) -> int | N
     """M12: 1 EDC subject equal; 2 study number + MRN-Investigation; 3 study number + initials."""
     if not src.clinical_trial:
         return None
-    if compare_exact(src.edc_subject, cand.edc_subject) == EXACT:
+    if src.edc_subject and src.edc_subject == cand.edc_subject:
         return 1
     if results["study.study_number"] == EXACT:
         if results["patient.mrn_investigation"] == EXACT:

@@ -8,6 +8,7 @@ reference builds them in Python, so both rank on identical values.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -52,10 +53,13 @@ class Facts:
 
     Never changed once made (``with_record`` makes a new one). Not ``frozen``:
     detection builds one per candidate, and a frozen dataclass takes four
-    times as long to construct.
+    times as long to construct. The fields from ``record_id`` to ``country``
+    are in the order of the match view (``indexer.documents.match_view``), which
+    :func:`facts_from_view` passes on as they are.
 
-    Only what ranking needs is read eagerly; the rest (identifier kinds, the
-    details dates, display values) is derived on demand for listed matches.
+    Only what ranking needs is held; what else a caller asks for (identifiers by
+    kind, the MRNs as a mapping, name tokens, details dates, display values) is
+    derived on demand, for the source or the listed matches.
     """
 
     record_id: str
@@ -68,40 +72,76 @@ class Facts:
     report_type: str | None
     study: str | None
     new_info_date: str | None  # ISO day, for the tie-break
-    ids_doc: dict[str, Any]
-    ids_all: frozenset[str]
     initials: str | None
     first_name: str | None
     last_name: str | None
-    patient_tokens: tuple[str, ...]
+    #: The patient's sorted name tokens joined by spaces (N3), ``None`` without a name.
+    patient_name: str | None
     sex: str | None
-    dob: PartialDate | None
-    mrn: dict[str, str | None]
+    mrn_gp: str | None
+    mrn_specialist: str | None
+    mrn_hospital: str | None
+    mrn_investigation: str | None
     edc_subject: str | None
+    age_group: str | None
     reporter_first: str | None
     reporter_last: str | None
-    reporter_tokens: tuple[str, ...]
+    #: The reporter's sorted name tokens joined by spaces (N3), ``None`` without a name.
+    reporter_name: str | None
     qualification: str | None
     country: str | None
-    age_group: str | None
+    dob: PartialDate | None
+    #: Normalized identifiers (N4): one per kind of ``ID_KINDS``, then the case identifiers.
+    id_values: list[str | None]
     products: tuple[ProductFacts, ...]
     events: tuple[EventFacts, ...]
     #: The stored record, for display; empty when read from a match view (see ``with_record``).
     record: dict[str, Any]
 
     @property
+    def ids_all(self) -> frozenset[str]:
+        """Every identifier of the record, whatever its kind (M10 matches across kinds)."""
+        return frozenset(value for value in self.id_values if value)
+
+    @property
+    def ids_doc(self) -> dict[str, Any]:
+        """The identifiers as the index document holds them (``ids``)."""
+        doc: dict[str, Any] = {"case_identifiers": self.id_values[len(ID_KINDS) :]}
+        doc.update(zip(ID_KINDS, self.id_values, strict=False))
+        doc["all"] = sorted(self.ids_all)
+        return doc
+
+    @property
     def ids(self) -> dict[str, frozenset[str]]:
         """Identifier values per kind (``case_identifier``, ``wwuid``, ...), normalized (N4)."""
-        out = {"case_identifier": frozenset(self.ids_doc.get("case_identifiers") or ())}
-        for kind in _ID_KINDS:
-            value = self.ids_doc.get(kind)
+        values = self.id_values
+        out = {"case_identifier": frozenset(v for v in values[len(ID_KINDS) :] if v)}
+        for kind, value in zip(ID_KINDS, values, strict=False):
             out[kind] = frozenset((value,)) if value else frozenset()
         return out
 
     @property
     def wwuid(self) -> str | None:
-        value = self.ids_doc.get("wwuid")
-        return value if isinstance(value, str) else None
+        return self.id_values[0]
+
+    @property
+    def mrn(self) -> dict[str, str | None]:
+        """The patient's MRNs by kind (``gp``, ``specialist``, ``hospital``, ``investigation``)."""
+        return dict(
+            zip(
+                MRN_KINDS,
+                (self.mrn_gp, self.mrn_specialist, self.mrn_hospital, self.mrn_investigation),
+                strict=True,
+            )
+        )
+
+    @property
+    def patient_tokens(self) -> tuple[str, ...]:
+        return tuple(self.patient_name.split()) if self.patient_name else ()
+
+    @property
+    def reporter_tokens(self) -> tuple[str, ...]:
+        return tuple(self.reporter_name.split()) if self.reporter_name else ()
 
     @property
     def receipt_date(self) -> PartialDate | None:
@@ -135,8 +175,9 @@ def _day(value: str | None) -> PartialDate | None:
     return _parse(value) if value else None
 
 
-_ID_KINDS = ("wwuid", "uid", "external_system_uid", "case_vault_global_id", "event_vault_global_id")
-_MRN_KINDS = ("gp", "specialist", "hospital", "investigation")
+#: Identifier kinds with one value per record, in the order ``Facts.id_values`` holds them.
+ID_KINDS = ("wwuid", "uid", "external_system_uid", "case_vault_global_id", "event_vault_global_id")
+MRN_KINDS = ("gp", "specialist", "hospital", "investigation")
 
 
 def facts_from_document(doc: Document) -> Facts:
@@ -144,6 +185,7 @@ def facts_from_document(doc: Document) -> Facts:
     ids_doc = doc.get("ids") or {}
     patient = doc.get("patient") or {}
     reporter = doc.get("reporter") or {}
+    mrn = patient.get("mrn") or {}
     products = tuple(
         ProductFacts(p.get("product"), p.get("product_reported"), p.get("study_product"), p["rank"])
         for p in doc.get("products") or ()
@@ -170,22 +212,27 @@ def facts_from_document(doc: Document) -> Facts:
         report_type=doc.get("report_type"),
         study=doc.get("study"),
         new_info_date=doc.get("new_info_date"),
-        ids_doc=ids_doc,
-        ids_all=frozenset(ids_doc.get("all") or ()),
         initials=patient.get("initials"),
         first_name=patient.get("first_name"),
         last_name=patient.get("last_name"),
-        patient_tokens=tuple(patient.get("name_tokens") or ()),
+        patient_name=" ".join(patient.get("name_tokens") or ()) or None,
         sex=patient.get("sex"),
-        dob=_parse(dob["value"]) if dob else None,
-        mrn=patient.get("mrn") or {},
+        mrn_gp=mrn.get("gp"),
+        mrn_specialist=mrn.get("specialist"),
+        mrn_hospital=mrn.get("hospital"),
+        mrn_investigation=mrn.get("investigation"),
         edc_subject=patient.get("edc_subject"),
+        age_group=_age_group(doc.get("record") or {}),
         reporter_first=reporter.get("first_name"),
         reporter_last=reporter.get("last_name"),
-        reporter_tokens=tuple(reporter.get("name_tokens") or ()),
+        reporter_name=" ".join(reporter.get("name_tokens") or ()) or None,
         qualification=reporter.get("qualification"),
         country=reporter.get("country"),
-        age_group=_age_group(doc.get("record") or {}),
+        dob=_parse(dob["value"]) if dob else None,
+        id_values=[
+            *(ids_doc.get(kind) for kind in ID_KINDS),
+            *(ids_doc.get("case_identifiers") or ()),
+        ],
         products=products,
         events=events,
         record=doc.get("record") or {},
@@ -201,72 +248,40 @@ class StaleMatchViewError(ValueError):
     """A document's match view has another layout than this code reads: reindex."""
 
 
+#: Positions in a match view (``indexer.documents.match_view``): the values ``Facts`` takes
+#: as they are (``record_id`` to ``country``), then the date of birth, identifiers,
+#: products and events.
+_PLAIN_END, _DOB, _IDS, _PRODUCTS, _EVENTS = 27, 27, 28, 29, 30
+
+
 def facts_from_view(view: str) -> Facts:
     """The comparable view of a candidate from its ``match_view`` (``indexer.documents``).
 
     Equal to :func:`facts_from_document` of the same document except for
     ``record``, which is empty: only listed matches need it (:func:`with_record`).
+    Detection reads every hit through here, so it builds nothing it need not.
     """
-    (
-        version,
-        record_id,
-        kind,
-        state,
-        organization,
-        clinical_trial,
-        blinded,
-        study_number,
-        report_type,
-        study,
-        new_info_date,
-        ids,
-        patient,
-        reporter,
-        products,
-        events,
-    ) = orjson.loads(view)
-    if version != MATCH_VIEW_VERSION:
-        raise StaleMatchViewError(f"match view version {version}, expected {MATCH_VIEW_VERSION}")
-    case_identifiers = ids[0]
-    ids_doc: dict[str, Any] = {"case_identifiers": case_identifiers}
-    ids_doc.update(zip(_ID_KINDS, ids[1:], strict=True))
-    all_ids = frozenset(case_identifiers).union(v for v in ids[1:] if v)
-    ids_doc["all"] = sorted(all_ids)
-    initials, first, last, tokens, sex, dob, mrn, edc, age_group = patient
-    r_first, r_last, r_tokens, qualification, country = reporter
-    return Facts(
-        record_id=record_id,
-        kind=kind,
-        state=state,
-        organization=organization,
-        clinical_trial=bool(clinical_trial),
-        blinded=bool(blinded),
-        study_number=study_number,
-        report_type=report_type,
-        study=study,
-        new_info_date=new_info_date,
-        ids_doc=ids_doc,
-        ids_all=all_ids,
-        initials=initials,
-        first_name=first,
-        last_name=last,
-        patient_tokens=tuple(tokens),
-        sex=sex,
-        dob=_parse(dob) if dob else None,
-        mrn=dict(zip(_MRN_KINDS, mrn, strict=True)),
-        edc_subject=edc,
-        reporter_first=r_first,
-        reporter_last=r_last,
-        reporter_tokens=tuple(r_tokens),
-        qualification=qualification,
-        country=country,
-        age_group=age_group,
-        products=tuple(ProductFacts(p[0], p[1], p[2], p[3]) for p in products),
-        events=tuple(
-            EventFacts(e[0], e[1], e[2], _parse(e[3]) if e[3] else None, e[4]) for e in events
+    values = orjson.loads(view)
+    if values[0] != MATCH_VIEW_VERSION:
+        raise StaleMatchViewError(f"match view version {values[0]}, expected {MATCH_VIEW_VERSION}")
+    dob = values[_DOB]
+    return _make_facts(
+        *values[1:_PLAIN_END],
+        _parse(dob) if dob else None,
+        values[_IDS],
+        tuple([ProductFacts(*p) for p in values[_PRODUCTS]]),
+        tuple(
+            [
+                EventFacts(code, text, country, _parse(onset) if onset else None, rank)
+                for code, text, country, onset, rank in values[_EVENTS]
+            ]
         ),
-        record={},
+        {},
     )
+
+
+#: ``Facts`` called with its fields by position (a type checker cannot count a view's values).
+_make_facts: Callable[..., Facts] = Facts
 
 
 def with_record(facts: Facts, record: dict[str, Any]) -> Facts:
