@@ -76,8 +76,8 @@ class TableBuilder:
         self.mask = mask
         self._source_ref = _ref(src)
         self._receipt, self._new_info = src.receipt_date, src.new_info
-        self._details = self._fixed_values(_DETAIL_ROWS, src.record)
-        self._people = self._fixed_values(_PERSON_ROWS, src.record)
+        self._details = self._bind(_DETAIL_ROWS, src.record)
+        self._people = self._bind(_PERSON_ROWS, src.record)
         self._displays: dict[tuple[str, int], dict[str, Any]] = {}
         self._rows: dict[Row, ComparisonRow] = {}
         self._fixed_rows: dict[tuple[str, str | None, Result], ComparisonRow] = {}
@@ -107,9 +107,9 @@ class TableBuilder:
             "reporter.country": ev.country,
         }
         out: list[ComparisonRow] = []
-        self._fixed(out, _DETAIL_ROWS, self._details, record, results)
+        self._fixed(out, self._details, record, results)
         self._add(out, _identifier_rows(src, ev))
-        self._fixed(out, _PERSON_ROWS, self._people, record, results)
+        self._fixed(out, self._people, record, results)
         blinded = src.blinded or cand.blinded
         for sp, cp in _pairs(src.products, cand.products, _product_score, MAX_PRODUCT_PAIRS):
             da, db = self._display(src, "products", sp), _display(cand, "products", cp)
@@ -119,38 +119,43 @@ class TableBuilder:
             self._add(out, _event_rows(se, ce, da, db))
         return out
 
-    def _fixed_values(self, specs: tuple[_Spec, ...], record: dict[str, Any]) -> list[str | None]:
-        """One side's values of fixed rows, as shown (masked when the row is PHI)."""
+    def _bind(self, specs: tuple[_Spec, ...], record: dict[str, Any]) -> tuple[_Bound, ...]:
+        """Fixed rows with the source's value as shown (masked when the row is PHI), read once."""
         parts = _parts(record)
-        out: list[str | None] = []
+        out: list[_Bound] = []
         for spec in specs:
+            masked = spec.phi and self.mask
             value = _show(parts[spec.part].get(spec.name))
-            out.append(MASK if value is not None and spec.phi and self.mask else value)
-        return out
+            shown = MASK if value is not None and masked else value
+            out.append((spec.section, spec.field, spec.part, spec.name, spec.result, masked, shown))
+        return tuple(out)
 
     def _fixed(
         self,
         out: list[ComparisonRow],
-        specs: tuple[_Spec, ...],
-        source_values: list[str | None],
+        bound: tuple[_Bound, ...],
         record: dict[str, Any],
         results: dict[str, Result],
     ) -> None:
         """Rows every match has (details, patient, study, reporter), skipping empty ones."""
         parts = _parts(record)
         rows = self._fixed_rows
-        for spec, a in zip(specs, source_values, strict=True):
-            b = _show(parts[spec.part].get(spec.name))
-            if b is not None and spec.phi and self.mask:
+        for section, fld, part, name, key, masked, a in bound:
+            b = parts[part].get(name)
+            if not b and (b is None or b == "" or b == []):  # ``_show`` of a stored value
+                if a is None:
+                    continue
+                b = None
+            elif masked:
                 b = MASK
-            if a is None and b is None:
-                continue
-            result = results[spec.result]
-            key = (spec.result, b, result)  # the source's value is the spec's, in one detection
-            row = rows.get(key)
+            else:
+                b = str(b)
+            result = results[key]
+            row_key = (key, b, result)  # the source's value is the spec's, in one detection
+            row = rows.get(row_key)
             if row is None:
-                row = rows[key] = ComparisonRow(
-                    section=spec.section, field=spec.field, source=a, match=b, result=result
+                row = rows[row_key] = ComparisonRow(
+                    section=section, field=fld, source=a, match=b, result=result
                 )
             out.append(row)
 
@@ -252,6 +257,11 @@ def _parts(record: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     """The record, its patient, the patient's MRNs and its reporter (empty when absent)."""
     patient = _mapping(record.get("patient"))
     return record, patient, _mapping(patient.get("mrn")), _mapping(record.get("reporter"))
+
+
+#: A fixed row bound to one detection: section, field, part, name, result key, whether
+#: its values are masked, and the source's value as shown.
+_Bound = tuple[str, str, int, str, str, bool, str | None]
 
 
 def _mapping(value: Any) -> dict[str, Any]:

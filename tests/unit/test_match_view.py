@@ -15,7 +15,12 @@ import pytest
 
 from benchmarks.generator import Population, generate_queries
 from indexer.documents import MATCH_VIEW_VERSION, build_document
-from matcher.facts import StaleMatchViewError, facts_from_document, facts_from_view
+from matcher.facts import (
+    StaleMatchViewError,
+    facts_from_document,
+    facts_from_view,
+    with_record,
+)
 
 TODAY = date(2026, 1, 15)
 
@@ -39,3 +44,11 @@ def test_a_view_of_another_layout_is_refused() -> None:
     stale[0] = MATCH_VIEW_VERSION + 1
     with pytest.raises(StaleMatchViewError):
         facts_from_view(orjson.dumps(stale).decode())
+
+
+def test_with_record_changes_only_the_record() -> None:
+    doc = build_document(next(iter(Population(seed=11, n=1, today=TODAY))))
+    bare = facts_from_view(doc["match_view"])
+    assert with_record(bare, doc["record"]) == replace(bare, record=doc["record"])
+    assert with_record(bare, doc["record"]) == facts_from_document(doc)
+    assert bare.record == {}
