@@ -17,10 +17,12 @@ before the first search, one round trip to the name vocabulary
 (``indexer.names``) turns them into exact key lookups.
 
 Queries only collect (filter context, never scored). A tier's page is
-trusted only when it is complete (not full). A full page of a selective tier
-(Patient, Reporter) is read to its end (``search_after``); one of a broad tier
-is first narrowed to records with more matching values (the head of the tier,
-M14's count) and grown only when the head is too small - so a lower tier never
+trusted only when it is complete (not full). Each page counts the records of
+its level, so a full page is read to its end (``search_after``) in one more
+page. A full page of a selective tier (Patient, Reporter) is read to its end;
+so is one of a broad tier whose rest fits a page three times its size; a larger
+one is first narrowed to records with more matching values (the head of the
+tier, M14's count) and read whole only when the head is too small - so a lower tier never
 displaces a higher one and the cap never changes the head (M26). Every retrieved document
 is then compared with the source in Python (``matcher.evaluate``) and ranked by
 ``matcher.rank``: the same code as the brute-force reference, never ``_score``.
@@ -118,10 +120,25 @@ class _Tier:
     past_cutoff: bool = False
     #: Sort values of the last record fetched, to continue the tier after it.
     after: list[Any] | None = None
+    #: How many records the level holds (``hits.total`` of its first page), if counted exactly.
+    total: int | None = None
 
     @property
     def saturated(self) -> bool:
+        """The level may hold records not fetched yet: its pages came back full, short of
+        both its count and the M6 cutoff."""
+        if self.total is not None and self.hits >= self.total:
+            return False
         return self.hits >= self.size and not self.past_cutoff
+
+    @property
+    def rest(self) -> int | None:
+        """Records of a saturated level not fetched yet, when its count is known."""
+        return None if self.total is None else max(self.total - self.hits, 0)
+
+    def completes_in_one(self) -> bool:
+        """Whether one more page, at most three times this one, fetches the rest of the level."""
+        return self.rest is not None and self.rest < 3 * self.size
 
 
 @dataclass
@@ -217,6 +234,9 @@ class _Run:
                     self.admit(last)
             if tier is not None:
                 self.crowded |= len(hits) >= body["size"]
+                total = response.get("hits", {}).get("total")
+                if "search_after" not in body and isinstance(total, dict):
+                    tier.total = total.get("value") if total.get("relation") == "eq" else None
                 tier.hits += len(hits)
                 tier.past_cutoff = last is not None and _past_cutoff(last, self.cutoff)
                 if hits:
@@ -272,9 +292,12 @@ class _Run:
         self.fetch(planned)
 
     def complete(self, tier: _Tier) -> None:
-        """Fetch the rest of a tier level, in growing pages after its last record."""
+        """Fetch the rest of a tier level after its last record: in one page when the level
+        was counted (one record more than the count, so the page comes back not full), else
+        (or when records were added meanwhile) in growing pages."""
         while tier.saturated and tier.after is not None:
-            step = tier.size * 3
+            rest = tier.rest
+            step = rest + 1 if rest else tier.size * 3
             body = self.tier_body(replace(tier, size=step))
             assert body is not None
             tier.size += step
@@ -451,8 +474,9 @@ def _fill(run: _Run, cap: int) -> None:
     anything missing from it matches fewer values. A selective tier that does
     not fit its page is read whole: its records are few, while narrowing counts
     matches over the broad categories, whose keys match many records. A broad
-    level that does not fit is first narrowed (k + 1, ...) and only fetched in
-    full when the narrower levels are too small. Pages are complete when not full.
+    level that does not fit is read whole when its rest fits one more page (pages
+    count their level), else first narrowed (k + 1, ...) and only fetched in full
+    when the narrower levels are too small. Pages are complete when not full.
     """
     needed = cap
     order = run.profile.category_order
@@ -468,14 +492,21 @@ def _fill(run: _Run, cap: int) -> None:
             tier = run.page(category, level, size)
             if tier is None:
                 continue
-            if tier.saturated and category not in BROAD:
+            if tier.saturated and (category not in BROAD or tier.completes_in_one()):
                 # A selective tier is cheaper read whole than narrowed: narrowing counts
-                # matches over the broad categories too, whose keys match many records.
+                # matches over the broad categories too, whose keys match many records. So
+                # is a broad level whose rest fits one more page: every narrower page would
+                # read the same keys again.
                 run.complete(tier)
             elif tier.saturated:
                 narrower: _Tier | None = tier
                 k = level
-                while narrower is not None and narrower.saturated and k < run.max_level(category):
+                while (
+                    narrower is not None
+                    and narrower.saturated
+                    and not narrower.completes_in_one()
+                    and k < run.max_level(category)
+                ):
                     k += 1
                     narrower = run.page(category, k, size)
                 # Back down from the narrowest level: complete each until one holds enough

@@ -11,7 +11,7 @@ clauses:
   of the candidate (M10, cross-field: ``id:`` keys hold every identifier kind).
 - :func:`subject_query` - clinical-trial sources only (M12).
 - :func:`tier_query` - Possible Matches of one M14 category ("tier"): records
-  with an identifying value of that category and none of a higher one,
+  with an identifying value of that category (higher tiers' records too),
   optionally only those with at least *k* matching identifying values (the
   head of the tier in M14 order).
 
@@ -48,6 +48,11 @@ SUBJECT_LIMIT = 100
 
 #: The field holding every scoped retrieval key of a searchable record.
 KEYS = "keys"
+
+#: A tier page counts its tier's records up to this many (``hits.total``), so detection
+#: can fetch the rest of a tier in one page instead of growing pages blindly. The embedded
+#: engine reads every matching record anyway, so the count costs it nothing.
+TIER_TOTAL_LIMIT = 10_000
 
 
 def scope_filter(
@@ -143,12 +148,17 @@ def _fuzzy_spec(node: Query) -> Query | None:
 
 
 def _search(
-    filters: list[Query], must_not: list[Query], size: int, *, extra: Query | None = None
+    filters: list[Query],
+    must_not: list[Query],
+    size: int,
+    *,
+    extra: Query | None = None,
+    total: int | bool = False,
 ) -> Query:
     body: Query = {
         "query": {"bool": {"filter": filters, "must_not": must_not, **(extra or {})}},
         "size": size,
-        "track_total_hits": False,
+        "track_total_hits": total,
         "sort": _SORT,
     }
     return body
@@ -413,7 +423,15 @@ def tier_query(
     country: str | None,
     min_identifying: int = 1,
 ) -> Query | None:
-    """Possible Matches whose highest matching category is ``category`` (M13-M14).
+    """Records with a matching identifying value of ``category``: its tier of Possible
+    Matches (M13-M14), whose highest matching category is ``category``, and records of
+    higher tiers that match it too.
+
+    Higher tiers are not excluded here: their keys would be read a second time (reporter
+    names and study numbers match many records), and Python gives every record its own
+    tier (``Evaluation.top_category``) whichever page brought it. A page is then a
+    superset of its tier, which the paging in ``matcher.detect`` allows: a page that is
+    not full holds every record of the tier it asks for.
 
     M5 is asked of the country-scoped keys of the tier's own values (``scope``
     is the source's key scope, ``country`` its primary reporter country); M6
@@ -423,11 +441,12 @@ def tier_query(
     ``min_identifying`` asks only for records with at least that many matching
     identifying values in this category or below (M14's count): the head of
     the tier. Pure filter context, no scoring: the engine only collects the
-    records, Python orders them.
+    records, Python orders them. The page counts the records it stands for (up to
+    :data:`TIER_TOTAL_LIMIT`), so the rest of a full page can be fetched in one more page.
     """
     rank = profile.category_rank(category)
     # M5: below the Patient tier every record shares the source's reporter country or has
-    # none, so each non-patient clause asks the country-scoped keys: far fewer records.
+    # none, so each clause asks the country-scoped keys: far fewer records.
     local = category != "patient" and country is not None
 
     def identifying(pred: Callable[[int], bool]) -> list[Query]:
@@ -436,7 +455,7 @@ def tier_query(
             spec = FIELD_BY_KEY[k]
             if not spec.identifying or not pred(profile.category_rank(spec.category)):
                 continue
-            if local and spec.category != "patient":
+            if local:
                 assert country is not None
                 q = in_countries(q, scope, [NO_COUNTRY, country])
             out.append(q)
@@ -445,17 +464,13 @@ def tier_query(
     own = identifying(lambda r: r == rank)
     if not own:
         return None
-    higher = identifying(lambda r: r < rank)
     counted = identifying(lambda r: r >= rank)
     tier_filters = [*filters, _flat_any(own)]
-    tier_must_not = [*must_not]
-    if higher:
-        tier_must_not.append(_flat_any(higher))
     if min_identifying > 1:
         if len(counted) < min_identifying:
             return None
         tier_filters.append({"bool": {"should": counted, "minimum_should_match": min_identifying}})
-    return _search(tier_filters, tier_must_not, size)
+    return _search(tier_filters, must_not, size, total=TIER_TOTAL_LIMIT)
 
 
 # -- fuzzy lookups through the name vocabulary --------------------------------------

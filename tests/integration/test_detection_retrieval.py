@@ -8,12 +8,15 @@ full.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from indexer.engine import Engine
 from indexer.records import Record
 from indexer.store import RecordStore
 from matcher import Detection, detect, rank_reference
+from matcher.detect import margin
 from tests.matcher_scenarios import blank, ids, opts, source
 
 pytestmark = pytest.mark.integration
@@ -63,3 +66,44 @@ def test_M26_product_tier_larger_than_a_page_gives_the_exact_head(
     if cap == 2:
         # the head of the tier (all four values) settles it, whatever else was fetched
         assert ids(run.detection.sections.possible_matches) == ["C-04", "C-03"]
+
+
+class _Recording:
+    """The engine, keeping every search body; ``uncounted`` drops ``hits.total`` from responses
+    (as an engine does past ``track_total_hits``) so detection must grow its pages instead."""
+
+    def __init__(self, engine: Engine, *, uncounted: bool = False) -> None:
+        self.engine, self.uncounted = engine, uncounted
+        self.bodies: list[dict[str, Any]] = []
+
+    def msearch(self, searches: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        self.bodies.extend(body for _, body in searches)
+        responses = self.engine.msearch(searches)
+        if self.uncounted:
+            for r in responses:
+                r["hits"].pop("total", None)
+        return responses
+
+
+@pytest.mark.parametrize("uncounted", [False, True], ids=["counted", "uncounted"])
+@pytest.mark.parametrize("cap", [8, 40], ids=["rest-of-level", "page-holds-level"])
+def test_M26_a_counted_level_is_read_to_its_end_in_one_more_page(
+    store: RecordStore, engine: Engine, cap: int, uncounted: bool
+) -> None:
+    """The head of the Product tier (product, text and PT: 60 records) is larger than the
+    first page for cap 8 and exactly its size for cap 40."""
+    cands = _candidates()
+    store.put_many(cands)
+    src = source(patient={}, reporter={"country": "US"}, products=[PRODUCT], events=[EVENT])
+    options = opts(max_possible_matches=cap)
+    recording = _Recording(engine, uncounted=uncounted)
+    run = detect(recording, store.names, src, options)
+    assert _comparable(run.detection) == _comparable(rank_reference(src, cands, options))
+    continued = [b["size"] for b in recording.bodies if "search_after" in b]
+    first = cap + margin(cap)
+    if uncounted:  # unknown: the page grows by three times its size, whatever is left
+        assert continued == [3 * first]
+    elif cap == 8:  # the rest of the head, and one record more so the page ends short
+        assert continued == [60 - first + 1]
+    else:  # the first page held the whole head: nothing to continue
+        assert continued == []

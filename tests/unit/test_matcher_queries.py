@@ -19,6 +19,7 @@ from matcher.facts import Facts, facts_from_record
 from matcher.model import Category
 from matcher.profiles import get_profile
 from matcher.queries import (
+    TIER_TOTAL_LIMIT,
     id_query,
     possible_clauses,
     scope_filter,
@@ -154,10 +155,10 @@ def test_M8_blinded_source_never_asks_for_study_products() -> None:
     assert "product.study_product" not in clauses
 
 
-def test_tier_queries_never_score_and_never_count_hits() -> None:
+def test_tier_queries_never_score_and_count_their_level_up_to_a_limit() -> None:
     body = tier(postmarketing(), "patient", size=10)
     assert body is not None
-    assert body["track_total_hits"] is False
+    assert body["track_total_hits"] == TIER_TOTAL_LIMIT
     assert [next(iter(s)) for s in body["sort"]] == ["new_info_date", "record_id", "kind"]
     assert "should" not in body["query"]["bool"]  # filter context only: nothing is scored
 
