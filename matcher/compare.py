@@ -66,11 +66,13 @@ def max_edits(length: int) -> int:
     return 1 if length <= 7 else 2
 
 
+@lru_cache(maxsize=65536)
 def similar_name(a: str, b: str) -> bool:
     """Two single names are similar: equal, or within ``max_edits`` of the shorter (Levenshtein).
 
     The engine's fuzzy clause uses the same edit distance with the source term's
-    length, so it retrieves at least every pair this function accepts.
+    length, so it retrieves at least every pair this function accepts. Cached:
+    a source's names are compared with the same few hundred names again and again.
     """
     if a == b:
         return True
@@ -195,7 +197,7 @@ def compare_dob(a: PartialDate | None, b: PartialDate | None) -> Result:
     """Date of birth: exact when equal at the same precision, partial when one contains the other."""
     if a is None or b is None:
         return NONE
-    if a == b:
+    if a is b or a == b:  # parsed dates are shared (``matcher.facts``): equal ones are often one
         return EXACT
     a0, a1 = span(a)
     b0, b1 = span(b)

@@ -142,7 +142,7 @@ P = TypeVar("P", ProductFacts, EventFacts)
 
 def _upto(items: tuple[P, ...], depth: int) -> Sequence[P]:
     """Products or events compared under a profile: rank 1 (primary) up to ``depth``."""
-    if not items or max(items[0].rank, items[-1].rank) <= depth:
+    if not items or (items[-1].rank <= depth and items[0].rank <= depth):
         return items  # documents list them by rank
     return [x for x in items if x.rank <= depth]
 
@@ -177,6 +177,8 @@ class PreparedSource:
     uncoded_texts: frozenset[str]
     #: (PT code, verbatim text) of the coded events: coded on both sides -> same code first.
     coded_texts: frozenset[tuple[str, str]]
+    #: Candidate Product (Reported) texts found token-similar (or not) to a compared source text.
+    similar_texts: dict[str, bool] = field(default_factory=dict, compare=False)
 
 
 def prepare_source(src: Facts, depth: int) -> PreparedSource:
@@ -283,13 +285,13 @@ def evaluate(src: Facts, cand: Facts, profile: Profile) -> Evaluation:
     _compare_events(prep, cand, profile.depth, results)
 
     value = src.country
-    ev = Evaluation(
-        facts=cand,
-        results=results,
-        id_matches=_id_matches(prep, cand),
-        subject_tier=subject_tier(src, cand, results) if src.clinical_trial else None,
-        country=EXACT if value and value == cand.country else NONE,
-        src_country=value,
+    ev = Evaluation(  # by position: facts, results, id_matches, subject_tier, country, src_country
+        cand,
+        results,
+        _id_matches(prep, cand),
+        subject_tier(src, cand, results) if src.clinical_trial else None,
+        EXACT if value and value == cand.country else NONE,
+        value,
     )
     if profile.tags:
         ev.tag = tag_for(src, cand, ev, profile)
@@ -319,17 +321,27 @@ def _compare_products(
 
 
 def _similar_reported(prep: PreparedSource, cand: Sequence[ProductFacts]) -> Result:
-    """Partial when any pair of texts is token-similar (only pairs sharing a word can be)."""
+    """Partial when any pair of texts is token-similar (remembered per candidate text)."""
+    known = prep.similar_texts
     for cp in cand:
-        if not cp.product_reported:
+        text = cp.product_reported
+        if not text:
             continue
-        tokens = cp.product_reported.split()
-        for text, words in prep.reported_words:
-            if words.isdisjoint(tokens):
-                continue
-            if compare_product_reported(text, cp.product_reported) != NONE:
-                return PARTIAL
+        similar = known.get(text)
+        if similar is None:
+            similar = known[text] = _similar_to_source(prep, text)
+        if similar:
+            return PARTIAL
     return NONE
+
+
+def _similar_to_source(prep: PreparedSource, text: str) -> bool:
+    """Whether a compared source text is token-similar (only texts sharing a word can be)."""
+    tokens = text.split()
+    for source_text, words in prep.reported_words:
+        if not words.isdisjoint(tokens) and compare_product_reported(source_text, text) != NONE:
+            return True
+    return False
 
 
 def _compare_events(
