@@ -465,10 +465,13 @@ def tier_query(
     if not own:
         return None
     counted = identifying(lambda r: r >= rank)
-    tier_filters = [*filters, _flat_any(own)]
+    if len(counted) < min_identifying:
+        return None
+    tier_filters = [*filters]
+    if min_identifying == 1 or min_identifying <= len(counted) - len(own):
+        # Else the count alone implies a value of this category: its keys are read once.
+        tier_filters.append(_flat_any(own))
     if min_identifying > 1:
-        if len(counted) < min_identifying:
-            return None
         tier_filters.append({"bool": {"should": counted, "minimum_should_match": min_identifying}})
     return _search(tier_filters, must_not, size, total=TIER_TOTAL_LIMIT)
 

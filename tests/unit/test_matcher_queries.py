@@ -142,6 +142,29 @@ def test_tier_query_selective_level_golden() -> None:
     golden("tier_enhanced_product_level3", body)
 
 
+@pytest.mark.parametrize(
+    ("level", "asks_own"),
+    [(1, True), (2, True), (3, False), (4, False)],
+    ids=["whole-tier", "count-within-lower", "count-implies-product", "all-four"],
+)
+def test_M14_tier_head_reads_its_own_keys_once_when_the_count_implies_them(
+    level: int, asks_own: bool
+) -> None:
+    """The product tier of a source with two product and two event fields: from level 3 on,
+    any record with that many matching fields matches a product field, so the "any product
+    field" filter would only read the product keys a second time."""
+    body = tier(postmarketing(), "product", size=50, min_identifying=level)
+    filters = body["query"]["bool"]["filter"]
+    own = [
+        f
+        for f in filters
+        if "minimum_should_match" in f.get("bool", {}) and f["bool"]["minimum_should_match"] == 1
+    ]
+    assert bool(own) is asks_own
+    counts = [f["bool"]["minimum_should_match"] for f in filters if "bool" in f]
+    assert max(counts) == level
+
+
 def test_possible_clauses_are_named_for_matched_queries() -> None:
     src = postmarketing()
     clauses = possible_clauses(src, get_profile("enhanced"))
