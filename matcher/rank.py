@@ -207,7 +207,7 @@ def in_scope(source: Record, cand: Facts, options: DetectionOptions, clinical_tr
     """M1, M3/M4, M7, M9 and self-exclusion: the filters every engine query carries."""
     if cand.organization != source.organization:
         return False
-    if cand.record_id in {source.id, source.case_id}:
+    if cand.record_id == source.id or cand.record_id == source.case_id:
         return False
     if cand.clinical_trial != clinical_trial:
         return False

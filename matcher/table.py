@@ -9,7 +9,7 @@ still says exact / partial / none.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -74,6 +74,8 @@ class TableBuilder:
         """``mask``: show PHI values as ``***`` (M20)."""
         self.src = src
         self.mask = mask
+        #: Fields of which some section's values are masked (a quick test before ``PHI_ROWS``).
+        self._masked = frozenset(fld for _, fld in PHI_ROWS) if mask else frozenset()
         self._source_ref = _ref(src)
         self._receipt, self._new_info = src.receipt_date, src.new_info
         self._details = self._bind(_DETAIL_ROWS, src.record)
@@ -159,14 +161,15 @@ class TableBuilder:
                 )
             out.append(row)
 
-    def _add(self, out: list[ComparisonRow], rows: Iterator[Row]) -> None:
+    def _add(self, out: list[ComparisonRow], rows: Iterable[Row]) -> None:
         """Rows of identifiers, products and events: masked (M20), then shared when equal."""
         cache = self._rows
+        masked = self._masked
         for key in rows:
             section, fld, a, b, result = key
             if a is None and b is None:
                 continue
-            if self.mask and (section, fld) in PHI_ROWS:
+            if fld in masked and (section, fld) in PHI_ROWS:
                 key = (
                     section,
                     fld,
@@ -330,33 +333,42 @@ def _raw_id(f: Facts, kind: str, normalized: str) -> str:
 
 
 def _product_score(a: ProductFacts, b: ProductFacts) -> int:
-    return (
-        2 * (compare_exact(a.product, b.product) != NONE)
-        + (compare_product_reported(a.product_reported, b.product_reported) != NONE)
-        + (compare_exact(a.study_product, b.study_product) != NONE)
-    )
+    value = a.product
+    score = 2 if value and value == b.product else 0
+    if compare_product_reported(a.product_reported, b.product_reported) != NONE:
+        score += 1
+    value = a.study_product
+    return score + 1 if value and value == b.study_product else score
 
 
 def _event_score(a: EventFacts, b: EventFacts) -> int:
-    return 2 * (compare_exact(a.meddra_pt_code, b.meddra_pt_code) != NONE) + (
-        compare_exact(a.event_reported, b.event_reported) != NONE
-    )
+    value = a.meddra_pt_code
+    score = 2 if value and value == b.meddra_pt_code else 0
+    value = a.event_reported
+    return score + 1 if value and value == b.event_reported else score
 
 
 def _pairs(
     src: tuple[T, ...], cand: tuple[T, ...], score: Callable[[T, T], int], limit: int
 ) -> list[tuple[T | None, T | None]]:
-    """Up to ``limit`` (source, match) pairs, matching pairs first, then primary with primary."""
+    """Up to ``limit`` (source, match) pairs, matching pairs first, then primary with primary.
+
+    Each source item is paired with the unpaired match item it scores best with
+    (the later one on a tie), if it scores at all.
+    """
     pairs: list[tuple[T | None, T | None]] = []
     used: set[int] = set()
     for a in src:
-        scored = [(score(a, b), i) for i, b in enumerate(cand) if i not in used]
-        top = max(scored, default=(0, -1))
-        if top[0] > 0:
-            used.add(top[1])
-            pairs.append((a, cand[top[1]]))
-        if len(pairs) == limit:
-            return pairs
+        top, pick = 0, -1
+        for i, b in enumerate(cand):
+            points = score(a, b)
+            if points and points >= top and i not in used:
+                top, pick = points, i
+        if pick >= 0:
+            used.add(pick)
+            pairs.append((a, cand[pick]))
+            if len(pairs) == limit:
+                return pairs
     if not pairs and (src or cand):
         pairs.append((src[0] if src else None, cand[0] if cand else None))
     return pairs
@@ -368,65 +380,70 @@ def _product_rows(
     da: dict[str, Any],
     db: dict[str, Any],
     blinded: bool,
-) -> Iterator[Row]:
-    yield (
-        "products",
-        "product_reported",
-        _show(da.get("product_reported")),
-        _show(db.get("product_reported")),
-        compare_product_reported(
-            a.product_reported if a else None, b.product_reported if b else None
-        ),
-    )
-    yield (
-        "products",
-        "product",
-        _show(da.get("product")),
-        _show(db.get("product")),
-        compare_exact(a.product if a else None, b.product if b else None),
-    )
-    if not blinded:  # M8: study products of blinded study cases are never compared
-        yield (
+) -> list[Row]:
+    rows: list[Row] = [
+        (
             "products",
-            "study_product",
-            _show(da.get("study_product")),
-            _show(db.get("study_product")),
-            compare_exact(a.study_product if a else None, b.study_product if b else None),
+            "product_reported",
+            _show(da.get("product_reported")),
+            _show(db.get("product_reported")),
+            compare_product_reported(
+                a.product_reported if a else None, b.product_reported if b else None
+            ),
+        ),
+        (
+            "products",
+            "product",
+            _show(da.get("product")),
+            _show(db.get("product")),
+            compare_exact(a.product if a else None, b.product if b else None),
+        ),
+    ]
+    if not blinded:  # M8: study products of blinded study cases are never compared
+        rows.append(
+            (
+                "products",
+                "study_product",
+                _show(da.get("study_product")),
+                _show(db.get("study_product")),
+                compare_exact(a.study_product if a else None, b.study_product if b else None),
+            )
         )
+    return rows
 
 
 def _event_rows(
     a: EventFacts | None, b: EventFacts | None, da: dict[str, Any], db: dict[str, Any]
-) -> Iterator[Row]:
+) -> list[Row]:
     both_coded = bool(a and b and a.meddra_pt_code and b.meddra_pt_code)
     codes_equal = compare_exact(a.meddra_pt_code if a else None, b.meddra_pt_code if b else None)
     verbatim = compare_exact(a.event_reported if a else None, b.event_reported if b else None)
     if both_coded and codes_equal == NONE:
         verbatim = NONE  # N7: coded on both sides -> compared by PT code
-    yield (
-        "events",
-        "event_reported",
-        _show(da.get("event_reported")),
-        _show(db.get("event_reported")),
-        verbatim,
-    )
-    meddra_a = _meddra(da)
-    meddra_b = _meddra(db)
-    yield ("events", "meddra_pt", meddra_a, meddra_b, codes_equal)
-    yield (
-        "events",
-        "country",
-        _show(da.get("country")),
-        _show(db.get("country")),
-        compare_exact(a.country if a else None, b.country if b else None),
-    )
-    yield (
-        "events",
-        "onset",
-        _show(da.get("onset")),
-        _show(db.get("onset")),
-        compare_onset(a.onset if a else None, b.onset if b else None),
-    )
+    return [
+        (
+            "events",
+            "event_reported",
+            _show(da.get("event_reported")),
+            _show(db.get("event_reported")),
+            verbatim,
+        ),
+        ("events", "meddra_pt", _meddra(da), _meddra(db), codes_equal),
+        (
+            "events",
+            "country",
+            _show(da.get("country")),
+            _show(db.get("country")),
+            compare_exact(a.country if a else None, b.country if b else None),
+        ),
+        (
+            "events",
+            "onset",
+            _show(da.get("onset")),
+            _show(db.get("onset")),
+            compare_onset(a.onset if a else None, b.onset if b else None),
+        ),
+    ]
 
 
 def _meddra(display: dict[str, Any]) -> str | None:
