@@ -16,13 +16,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from matcher import ComparisonRow, Detection, rank_reference
 from matcher.evaluate import evaluate
-from matcher.facts import facts_from_record
+from matcher.facts import ProductFacts, facts_from_record
 from matcher.profiles import get_profile
-from matcher.table import TableBuilder, comparison_rows, header, status_bars
+from matcher.table import (
+    TableBuilder,
+    _pairs,
+    _product_score,
+    comparison_rows,
+    header,
+    status_bars,
+)
 from tests.matcher_scenarios import SCENARIOS, Scenario, opts, source
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "detections" / "scenarios.json"
@@ -103,3 +112,52 @@ def test_M20_source_values_are_masked_once_per_detection() -> None:
     assert shown[("patient", "first_name")] == "Jacob"
     assert hidden[("patient", "first_name")] == hidden[("patient", "initials")] == "***"
     assert hidden[("details", "receipt_date")] == shown[("details", "receipt_date")]
+
+
+_products = st.lists(
+    st.builds(
+        ProductFacts,
+        st.sampled_from([None, "", "prd-1", "prd-2"]),
+        st.sampled_from([None, "aspirin 100 mg", "aspirin 100mg", "warfarin 5 mg"]),
+        st.sampled_from([None, "ip-1", "ip-2"]),
+        st.just(1),
+    ),
+    max_size=5,
+).map(tuple)
+
+
+@given(_products, _products, st.integers(1, 3))
+def test_M19_products_pair_with_their_best_scoring_match_first(
+    src: tuple[ProductFacts, ...], cand: tuple[ProductFacts, ...], limit: int
+) -> None:
+    """Each source product takes the unpaired match product it scores best with (the later
+    one on a tie), up to ``limit`` pairs; with no scoring pair, primary faces primary."""
+    expected: list[tuple[ProductFacts | None, ProductFacts | None]] = []
+    used: set[int] = set()
+    for a in src:
+        scored = [(_product_score(a, b), i) for i, b in enumerate(cand) if i not in used]
+        top, i = max(scored, default=(0, -1))
+        if top > 0 and len(expected) < limit:
+            used.add(i)
+            expected.append((a, cand[i]))
+    if not expected and (src or cand):
+        expected.append((src[0] if src else None, cand[0] if cand else None))
+    assert _pairs(src, cand, _product_score, limit) == expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "score"),
+    [
+        (("prd-1", "aspirin 100 mg", "ip-1"), ("prd-1", "aspirin 100mg", "ip-1"), 4),
+        (("prd-1", None, None), ("prd-1", None, None), 2),
+        (("", "", ""), ("", "", ""), 0),
+        ((None, "aspirin 100 mg", None), (None, "warfarin 5 mg", "ip-1"), 0),
+    ],
+    ids=["all", "product-only", "empty-never-matches", "different"],
+)
+def test_M19_product_pair_score(
+    a: tuple[str | None, str | None, str | None],
+    b: tuple[str | None, str | None, str | None],
+    score: int,
+) -> None:
+    assert _product_score(ProductFacts(*a, rank=1), ProductFacts(*b, rank=1)) == score
