@@ -16,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from indexer.dates import PartialDate
 from indexer.normalize import (
     event_key,
@@ -195,7 +197,23 @@ def build_document(record: Record) -> Document:
     }
     doc["keys"] = retrieval_keys(doc)
     doc["match_view"] = match_view(doc)
+    doc["record_view"] = record_view(doc["record"])
     return doc
+
+
+#: Stored record fields no comparison table shows, and the largest (narratives, attachments).
+RECORD_VIEW_OMITS = frozenset({"narrative", "documents", "links"})
+
+
+def record_view(record: dict[str, Any]) -> str:
+    """The stored record as a listed match's comparison table reads it, as one JSON string
+    in a stored-only field (pure).
+
+    Detection fetches it for the matches it lists: asking the engine for one string
+    costs it half of what filtering the ``record`` object (``_source`` includes and
+    excludes) does.
+    """
+    return orjson.dumps({k: v for k, v in record.items() if k not in RECORD_VIEW_OMITS}).decode()
 
 
 # -- the match view ---------------------------------------------------------------

@@ -94,12 +94,13 @@ def test_duplicate_check_refusals(client: TestClient, key: str, item: str, statu
     assert _check(client, key, item).status_code == status
 
 
+@pytest.mark.parametrize("view", ["match_view", "record_view"])
 def test_documents_of_an_older_version_ask_for_a_reindex(
-    client: TestClient, engine: Engine, index_names: IndexNames
+    client: TestClient, engine: Engine, index_names: IndexNames, view: str
 ) -> None:
-    """A Case indexed before match views existed: a clear 503, and ``reindex`` repairs it."""
+    """A Case indexed before its views existed: a clear 503, and ``reindex`` repairs it."""
     old = build_document(Record.model_validate({**record("C-OLD"), "kind": "case"}))
-    del old["match_view"]
+    del old[view]
     engine.index(index_names.cases, "C-OLD~v1", old)
     res = _check(client, "a-writer")
     assert res.status_code == 503

@@ -331,3 +331,21 @@ def test_M6_partial_new_info_date_is_indexed_as_its_latest_day(
         }
     )
     assert build_document(record)["new_info_date"] == indexed
+
+
+def test_record_view_is_the_stored_record_without_narrative_documents_and_links() -> None:
+    base = next(iter(Population(seed=3, n=1, today=date(2026, 1, 15))))
+    record = base.model_copy(
+        update={
+            "narrative": "A long narrative. " * 200,
+            "documents": [{"name": "source.pdf"}],
+            "links": {"e2b": "urn:x"},
+        }
+    )
+    doc = build_document(record)
+    shown = orjson.loads(doc["record_view"])
+    assert shown == {
+        k: v for k, v in doc["record"].items() if k not in {"narrative", "documents", "links"}
+    }
+    assert {"narrative", "documents", "links"} <= doc["record"].keys()
+    assert len(doc["record_view"]) * 2 < len(orjson.dumps(doc["record"]))
