@@ -49,6 +49,9 @@ PHI_ROWS: frozenset[tuple[str, str]] = frozenset(
     }
 )
 
+#: Fields of which some section's values are PHI (a quick test before ``PHI_ROWS``).
+_PHI_FIELDS = frozenset(fld for _, fld in PHI_ROWS)
+
 _PATIENT_BAR = (
     "patient.initials",
     "patient.first_name",
@@ -74,8 +77,7 @@ class TableBuilder:
         """``mask``: show PHI values as ``***`` (M20)."""
         self.src = src
         self.mask = mask
-        #: Fields of which some section's values are masked (a quick test before ``PHI_ROWS``).
-        self._masked = frozenset(fld for _, fld in PHI_ROWS) if mask else frozenset()
+        self._masked = _PHI_FIELDS if mask else frozenset()
         self._source_ref = _ref(src)
         self._receipt, self._new_info = src.receipt_date, src.new_info
         self._details = self._bind(_DETAIL_ROWS, src.record)
