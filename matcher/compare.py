@@ -226,6 +226,22 @@ def compare_window_date(a: PartialDate | None, b: PartialDate | None) -> Result:
     return NONE
 
 
+def compare_window_days(a: str | None, b: str | None) -> Result:
+    """:func:`compare_window_date` of two stored dates (``YYYY[-MM[-DD]]`` text).
+
+    Full days, nearly every receipt and new-info date, are compared without
+    making a :class:`PartialDate` of each (the comparison tables do it per listed match).
+    """
+    if not a or not b:
+        return NONE
+    if len(a) == 10 and len(b) == 10:
+        if a == b:
+            return EXACT
+        apart = abs(date.fromisoformat(a).toordinal() - date.fromisoformat(b).toordinal())
+        return PARTIAL if apart <= DATE_WINDOW_DAYS else NONE
+    return compare_window_date(PartialDate.parse(a), PartialDate.parse(b))
+
+
 def swapped_day_month(value: PartialDate) -> PartialDate | None:
     """The date with month and day swapped (``2024-03-05`` -> ``2024-05-03``), if that is a date."""
     if value.day is None or value.month is None or value.day > 12 or value.day == value.month:

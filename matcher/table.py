@@ -18,7 +18,7 @@ from matcher.compare import (
     compare_exact,
     compare_onset,
     compare_product_reported,
-    compare_window_date,
+    compare_window_days,
 )
 from matcher.evaluate import Evaluation
 from matcher.facts import EventFacts, Facts, ProductFacts
@@ -79,7 +79,7 @@ class TableBuilder:
         self.mask = mask
         self._masked = _PHI_FIELDS if mask else frozenset()
         self._source_ref = _ref(src)
-        self._receipt, self._new_info = src.receipt_date, src.new_info
+        self._receipt, self._new_info = _dates(src.record)
         self._details = self._bind(_DETAIL_ROWS, src.record)
         self._people = self._bind(_PERSON_ROWS, src.record)
         self._displays: dict[tuple[str, int], dict[str, Any]] = {}
@@ -103,10 +103,11 @@ class TableBuilder:
         """M19: every compared field side by side; rows with no value on either side are omitted."""
         src, cand = self.src, ev.facts
         record = cand.record
+        receipt, new_info = _dates(record)
         results = ev.results | {
             "details.report_type": compare_exact(src.report_type, cand.report_type),
-            "details.receipt_date": compare_window_date(self._receipt, cand.receipt_date),
-            "details.new_info_date": compare_window_date(self._new_info, cand.new_info),
+            "details.receipt_date": compare_window_days(self._receipt, receipt),
+            "details.new_info_date": compare_window_days(self._new_info, new_info),
             "patient.edc_subject": compare_exact(src.edc_subject, cand.edc_subject),
             "reporter.country": ev.country,
         }
@@ -267,6 +268,12 @@ def _parts(record: dict[str, Any]) -> tuple[dict[str, Any], ...]:
 #: A fixed row bound to one detection: section, field, part, name, result key, whether
 #: its values are masked, and the source's value as shown.
 _Bound = tuple[str, str, int, str, str, bool, str | None]
+
+
+def _dates(record: dict[str, Any]) -> tuple[str | None, str | None]:
+    """A stored record's Receipt Date and New Info Date (its receipt date when it has none)."""
+    receipt = record.get("receipt_date")
+    return receipt, record.get("new_info_date") or receipt
 
 
 def _mapping(value: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from matcher.compare import (
     compare_onset,
     compare_product_reported,
     compare_window_date,
+    compare_window_days,
     max_edits,
     similar_name,
     swapped_day_month,
@@ -118,6 +119,7 @@ def test_compare_dob(a: str, b: str, expected: str) -> None:
 def test_M17_receipt_and_new_info_dates_within_30_days(a: str, b: str, expected: str) -> None:
     assert compare_window_date(d(a), d(b)) == expected
     assert compare_window_date(d(b), d(a)) == expected
+    assert compare_window_days(a, b) == compare_window_days(b, a) == expected
 
 
 @pytest.mark.parametrize(
@@ -238,3 +240,12 @@ def test_date_comparisons_are_symmetric(a: PartialDate, b: PartialDate) -> None:
 @given(dates)
 def test_a_date_matches_itself(a: PartialDate) -> None:
     assert compare_dob(a, a) == compare_window_date(a, a) == compare_onset(a, a) == "exact"
+
+
+@given(st.one_of(st.none(), dates), st.one_of(st.none(), dates))
+def test_M17_stored_dates_compare_as_their_partial_dates(
+    a: PartialDate | None, b: PartialDate | None
+) -> None:
+    text_a = None if a is None else str(a)
+    text_b = None if b is None else str(b)
+    assert compare_window_days(text_a, text_b) == compare_window_date(a, b)
