@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from indexer.dates import PartialDate
-from matcher.compare import NONE, best, compare_exact, compare_onset, compare_product_reported
+from matcher.compare import (
+    NONE,
+    best,
+    compare_exact,
+    compare_name_rows,
+    compare_onset,
+    compare_product_reported,
+)
 from matcher.evaluate import RESULT_SCORE, Evaluation, evaluate, event_kinds_match, prepare_source
 from matcher.facts import EventFacts, Facts, ProductFacts, facts_from_record
 from matcher.model import Result
@@ -157,3 +164,71 @@ def test_sources_evaluated_in_turn_or_in_threads_keep_their_own_results() -> Non
     with ThreadPoolExecutor(max_workers=4) as pool:
         for src, results in zip([a, b] * 8, pool.map(product_results, [a, b] * 8), strict=True):
             assert results == expected[id(src)]
+
+
+_names = st.sampled_from([None, "anna", "anne", "maria", "anna maria", "schmidt"])
+_codes = st.sampled_from([None, "", "x-1", "x-2"])
+
+
+def _person(first: str | None, last: str | None) -> str | None:
+    return " ".join(sorted(f"{first or ''} {last or ''}".split())) or None
+
+
+@given(_names, _names, _names, _names, _codes, _codes)
+def test_M16_M17_evaluate_compares_like_the_comparators(
+    s_first: str | None,
+    s_last: str | None,
+    c_first: str | None,
+    c_last: str | None,
+    s_code: str | None,
+    c_code: str | None,
+) -> None:
+    """evaluate writes out its exact checks and skips name rows without names: same results."""
+    src = replace(
+        BASE,
+        first_name=s_first,
+        last_name=s_last,
+        patient_name=_person(s_first, s_last),
+        reporter_first=s_last,
+        reporter_last=s_first,
+        reporter_name=_person(s_last, s_first),
+        initials=s_code,
+        sex=s_code,
+        mrn_gp=s_code,
+        mrn_investigation=s_code,
+        study_number=s_code,
+        qualification=s_code,
+        country=s_code,
+    )
+    cand = replace(
+        BASE,
+        first_name=c_first,
+        last_name=c_last,
+        patient_name=_person(c_first, c_last),
+        reporter_first=c_first,
+        reporter_last=None,
+        reporter_name=_person(c_first, None),
+        initials=c_code,
+        sex=c_code,
+        mrn_gp=c_code,
+        mrn_investigation=c_code,
+        study_number=c_code,
+        qualification=c_code,
+        country=c_code,
+    )
+    ev = evaluate(src, cand, PROFILES["enhanced"])
+    patient = compare_name_rows((s_first, s_last), (c_first, c_last))
+    reporter = compare_name_rows((s_last, s_first), (c_first, None))
+    assert (ev.results["patient.first_name"], ev.results["patient.last_name"]) == patient
+    assert (ev.results["reporter.first_name"], ev.results["reporter.last_name"]) == reporter
+    exact = compare_exact(s_code, c_code)
+    for key in (
+        "patient.initials",
+        "patient.sex",
+        "patient.mrn_gp",
+        "patient.mrn_investigation",
+        "study.study_number",
+        "reporter.qualification",
+    ):
+        assert ev.results[key] == exact, key
+    assert ev.country == exact
