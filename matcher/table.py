@@ -112,9 +112,10 @@ class TableBuilder:
             "reporter.country": ev.country,
         }
         out: list[ComparisonRow] = []
-        self._fixed(out, self._details, record, results)
+        parts = _parts(record)
+        self._fixed(out, self._details, parts, results)
         self._add(out, _identifier_rows(src, ev))
-        self._fixed(out, self._people, record, results)
+        self._fixed(out, self._people, parts, results)
         blinded = src.blinded or cand.blinded
         for sp, cp in _pairs(src.products, cand.products, _product_score, MAX_PRODUCT_PAIRS):
             da, db = self._display(src, "products", sp), _display(cand, "products", cp)
@@ -139,11 +140,13 @@ class TableBuilder:
         self,
         out: list[ComparisonRow],
         bound: tuple[_Bound, ...],
-        record: dict[str, Any],
+        parts: tuple[dict[str, Any], ...],
         results: dict[str, Result],
     ) -> None:
-        """Rows every match has (details, patient, study, reporter), skipping empty ones."""
-        parts = _parts(record)
+        """Rows every match has (details, patient, study, reporter), skipping empty ones.
+
+        ``parts``: the match's stored record, patient, MRNs and reporter (``_parts``).
+        """
         rows = self._fixed_rows
         for section, fld, part, name, key, masked, a in bound:
             b = parts[part].get(name)
