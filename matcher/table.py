@@ -82,7 +82,7 @@ class TableBuilder:
         self._receipt, self._new_info = _dates(src.record)
         self._details = self._bind(_DETAIL_ROWS, src.record)
         self._people = self._bind(_PERSON_ROWS, src.record)
-        self._displays: dict[tuple[str, int], dict[str, Any]] = {}
+        self._shown: dict[tuple[str, int], tuple[str | None, ...]] = {}
         self._rows: dict[Row, ComparisonRow] = {}
         self._fixed_rows: dict[tuple[str, str | None, Result], ComparisonRow] = {}
         self._bars: dict[tuple[bool, ...], Status] = {}
@@ -118,11 +118,13 @@ class TableBuilder:
         self._fixed(out, self._people, parts, results)
         blinded = src.blinded or cand.blinded
         for sp, cp in _pairs(src.products, cand.products, _product_score, MAX_PRODUCT_PAIRS):
-            da, db = self._display(src, "products", sp), _display(cand, "products", cp)
-            self._add(out, _product_rows(sp, cp, da, db, blinded))
+            va = self._source_shown("products", sp, _shown_product)
+            vb = _shown_product(_display(cand, "products", cp))
+            self._add(out, _product_rows(sp, cp, va, vb, blinded))
         for se, ce in _pairs(src.events, cand.events, _event_score, MAX_EVENT_PAIRS):
-            da, db = self._display(src, "events", se), _display(cand, "events", ce)
-            self._add(out, _event_rows(se, ce, da, db))
+            va = self._source_shown("events", se, _shown_event)
+            vb = _shown_event(_display(cand, "events", ce))
+            self._add(out, _event_rows(se, ce, va, vb))
         return out
 
     def _bind(self, specs: tuple[_Spec, ...], record: dict[str, Any]) -> tuple[_Bound, ...]:
@@ -188,15 +190,17 @@ class TableBuilder:
                 row = cache[key] = _row(*key)
             out.append(row)
 
-    def _display(
-        self, f: Facts, what: str, item: ProductFacts | EventFacts | None
-    ) -> dict[str, Any]:
-        if item is None:
-            return {}
-        key = (what, item.rank)
-        found = self._displays.get(key)
+    def _source_shown(
+        self,
+        what: str,
+        item: ProductFacts | EventFacts | None,
+        shown: Callable[[dict[str, Any]], tuple[str | None, ...]],
+    ) -> tuple[str | None, ...]:
+        """A source product's / event's values as shown (``shown``), read once per detection."""
+        key = (what, item.rank if item is not None else 0)
+        found = self._shown.get(key)
         if found is None:
-            found = self._displays[key] = f.display(what, item.rank)
+            found = self._shown[key] = shown(_display(self.src, what, item))
         return found
 
 
@@ -386,19 +390,39 @@ def _pairs(
     return pairs
 
 
+def _shown_product(display: dict[str, Any]) -> tuple[str | None, ...]:
+    """A stored product's shown Product (Reported), Product and Study Product."""
+    return (
+        _show(display.get("product_reported")),
+        _show(display.get("product")),
+        _show(display.get("study_product")),
+    )
+
+
+def _shown_event(display: dict[str, Any]) -> tuple[str | None, ...]:
+    """A stored event's shown verbatim text, MedDRA PT, country and onset."""
+    return (
+        _show(display.get("event_reported")),
+        _meddra(display),
+        _show(display.get("country")),
+        _show(display.get("onset")),
+    )
+
+
 def _product_rows(
     a: ProductFacts | None,
     b: ProductFacts | None,
-    da: dict[str, Any],
-    db: dict[str, Any],
+    va: tuple[str | None, ...],
+    vb: tuple[str | None, ...],
     blinded: bool,
 ) -> list[Row]:
+    """``va`` / ``vb``: each side's shown values (``_shown_product``)."""
     rows: list[Row] = [
         (
             "products",
             "product_reported",
-            _show(da.get("product_reported")),
-            _show(db.get("product_reported")),
+            va[0],
+            vb[0],
             compare_product_reported(
                 a.product_reported if a else None, b.product_reported if b else None
             ),
@@ -406,8 +430,8 @@ def _product_rows(
         (
             "products",
             "product",
-            _show(da.get("product")),
-            _show(db.get("product")),
+            va[1],
+            vb[1],
             compare_exact(a.product if a else None, b.product if b else None),
         ),
     ]
@@ -416,8 +440,8 @@ def _product_rows(
             (
                 "products",
                 "study_product",
-                _show(da.get("study_product")),
-                _show(db.get("study_product")),
+                va[2],
+                vb[2],
                 compare_exact(a.study_product if a else None, b.study_product if b else None),
             )
         )
@@ -425,34 +449,32 @@ def _product_rows(
 
 
 def _event_rows(
-    a: EventFacts | None, b: EventFacts | None, da: dict[str, Any], db: dict[str, Any]
+    a: EventFacts | None,
+    b: EventFacts | None,
+    va: tuple[str | None, ...],
+    vb: tuple[str | None, ...],
 ) -> list[Row]:
+    """``va`` / ``vb``: each side's shown values (``_shown_event``)."""
     both_coded = bool(a and b and a.meddra_pt_code and b.meddra_pt_code)
     codes_equal = compare_exact(a.meddra_pt_code if a else None, b.meddra_pt_code if b else None)
     verbatim = compare_exact(a.event_reported if a else None, b.event_reported if b else None)
     if both_coded and codes_equal == NONE:
         verbatim = NONE  # N7: coded on both sides -> compared by PT code
     return [
-        (
-            "events",
-            "event_reported",
-            _show(da.get("event_reported")),
-            _show(db.get("event_reported")),
-            verbatim,
-        ),
-        ("events", "meddra_pt", _meddra(da), _meddra(db), codes_equal),
+        ("events", "event_reported", va[0], vb[0], verbatim),
+        ("events", "meddra_pt", va[1], vb[1], codes_equal),
         (
             "events",
             "country",
-            _show(da.get("country")),
-            _show(db.get("country")),
+            va[2],
+            vb[2],
             compare_exact(a.country if a else None, b.country if b else None),
         ),
         (
             "events",
             "onset",
-            _show(da.get("onset")),
-            _show(db.get("onset")),
+            va[3],
+            vb[3],
             compare_onset(a.onset if a else None, b.onset if b else None),
         ),
     ]
