@@ -13,7 +13,7 @@ is built later, only for the matches that are returned (``matcher.table``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TypeVar
@@ -49,35 +49,33 @@ _CATEGORY_SETS: tuple[frozenset[Category], ...] = tuple(
 )
 
 
-#: Ranked field keys in the order :func:`evaluate` fills an Evaluation's results.
+#: Ranked field keys, in the order of an Evaluation's ``values``.
 _KEYS: tuple[str, ...] = tuple(f.key for f in RANKED_FIELDS)
-#: (count, score, category bits) per tuple of results in ``_KEYS`` order, computed once each:
-#: candidates share few distinct combinations, and summing 18 results is costlier than a lookup.
+_IDENTIFYING_BITS: tuple[int, ...] = tuple(_IDENTIFYING_BIT[key] for key in _KEYS)
+#: (count, score, categories) per tuple of results, computed once each: candidates
+#: share few distinct combinations, and summing 18 results costs more than a lookup.
 _SUMS: dict[tuple[Result, ...], tuple[int, int, frozenset[Category]]] = {}
 _SUMS_MAX = 1 << 14
 
 
-def _sums(results: dict[str, Result]) -> tuple[int, int, frozenset[Category]]:
+def _sums(values: tuple[Result, ...]) -> tuple[int, int, frozenset[Category]]:
     """M14's count and score, and the categories with a matching identifying value."""
-    canonical = tuple(results) == _KEYS
-    if canonical:
-        values = tuple(results.values())
-        found = _SUMS.get(values)
-        if found is not None:
-            return found
+    found = _SUMS.get(values)
+    if found is not None:
+        return found
+    if len(values) != len(_KEYS):
+        raise ValueError(f"expected {len(_KEYS)} results (one per ranked field)")
     count = score = bits = 0
-    for key, result in results.items():
+    for bit, result in zip(_IDENTIFYING_BITS, values, strict=True):
         if result != NONE:
             score += RESULT_SCORE[result]
-            bit = _IDENTIFYING_BIT[key]
             if bit:
                 count += 1
                 bits |= bit
     sums = count, score, _CATEGORY_SETS[bits]
-    if canonical:
-        if len(_SUMS) >= _SUMS_MAX:
-            _SUMS.clear()
-        _SUMS[values] = sums
+    if len(_SUMS) >= _SUMS_MAX:
+        _SUMS.clear()
+    _SUMS[values] = sums
     return sums
 
 
@@ -85,13 +83,16 @@ def _sums(results: dict[str, Result]) -> tuple[int, int, frozenset[Category]]:
 class Evaluation:
     """What one candidate shares with the source.
 
-    ``count``, ``score`` and the identifying categories are derived from
-    ``results`` when the Evaluation is made (ranking reads them many times).
+    ``values`` holds one result per ranked field in ``RANKED_FIELDS`` order
+    (``results`` maps them by key): a tuple, as detection makes one per
+    candidate and reads them by key only for the listed ones. ``count``,
+    ``score`` and the identifying categories are derived from them when the
+    Evaluation is made (ranking reads them many times).
     """
 
     facts: Facts
-    results: dict[str, Result]
-    id_matches: list[tuple[str, str, str]] = field(default_factory=list)
+    values: tuple[Result, ...]
+    id_matches: tuple[tuple[str, str, str], ...] = ()
     subject_tier: int | None = None
     country: Result = NONE
     src_country: str | None = None
@@ -103,7 +104,17 @@ class Evaluation:
     _identifying: frozenset[Category] = field(init=False, default=frozenset())
 
     def __post_init__(self) -> None:
-        self.count, self.score, self._identifying = _sums(self.results)
+        self.count, self.score, self._identifying = _sums(self.values)
+
+    @classmethod
+    def of(cls, facts: Facts, results: Mapping[str, Result]) -> Evaluation:
+        """An Evaluation from each ranked field's result by key."""
+        return cls(facts, tuple(results[key] for key in _KEYS))
+
+    @property
+    def results(self) -> dict[str, Result]:
+        """Each ranked field's result by key (``patient.initials``, ...)."""
+        return dict(zip(_KEYS, self.values, strict=True))
 
     @property
     def wwuid_match(self) -> bool:
@@ -116,10 +127,10 @@ class Evaluation:
         return "WWUID" if self.wwuid_match else "ID"
 
     def matching(self) -> list[str]:
-        return [k for k, r in self.results.items() if r != NONE]
+        return [k for k, r in zip(_KEYS, self.values, strict=True) if r != NONE]
 
     def categories(self) -> set[Category]:
-        return {FIELD_BY_KEY[k].category for k, r in self.results.items() if r != NONE}
+        return {FIELD_BY_KEY[k].category for k in self.matching()}
 
     def identifying_categories(self) -> frozenset[Category]:
         """Categories with a matching identifying value (M13, M14)."""
@@ -266,30 +277,34 @@ def evaluate(src: Facts, cand: Facts, profile: Profile) -> Evaluation:
     sex = EXACT if value and value == cand.sex else NONE
     value = src.qualification
     qualification = EXACT if value and value == cand.qualification else NONE
-    results: dict[str, Result] = {  # in RANKED_FIELDS order (``_sums``)
-        "patient.initials": initials,
-        "patient.dob": compare_dob(src.dob, cand.dob),
-        "patient.mrn_gp": mrn_gp,
-        "patient.mrn_specialist": mrn_specialist,
-        "patient.mrn_hospital": mrn_hospital,
-        "patient.mrn_investigation": mrn_investigation,
-        "patient.sex": sex,
-        "patient.first_name": patient_first,
-        "patient.last_name": patient_last,
-        "study.study_number": study_number,
-        "reporter.first_name": reporter_first,
-        "reporter.last_name": reporter_last,
-        "reporter.qualification": qualification,
-    }
-    _compare_products(prep, cand, profile.depth, results)
-    _compare_events(prep, cand, profile.depth, results)
-
+    reported, product, study_product = _compare_products(prep, cand, profile.depth)
+    verbatim, meddra = _compare_events(prep, cand, profile.depth)
+    values: tuple[Result, ...] = (  # RANKED_FIELDS order
+        initials,
+        compare_dob(src.dob, cand.dob),
+        mrn_gp,
+        mrn_specialist,
+        mrn_hospital,
+        mrn_investigation,
+        sex,
+        patient_first,
+        patient_last,
+        study_number,
+        reporter_first,
+        reporter_last,
+        qualification,
+        reported,
+        product,
+        study_product,
+        verbatim,
+        meddra,
+    )
     value = src.country
-    ev = Evaluation(  # by position: facts, results, id_matches, subject_tier, country, src_country
+    ev = Evaluation(  # by position: facts, values, id_matches, subject_tier, country, src_country
         cand,
-        results,
+        values,
         _id_matches(prep, cand),
-        subject_tier(src, cand, results) if src.clinical_trial else None,
+        subject_tier(src, cand, values) if src.clinical_trial else None,
         EXACT if value and value == cand.country else NONE,
         value,
     )
@@ -299,9 +314,9 @@ def evaluate(src: Facts, cand: Facts, profile: Profile) -> Evaluation:
 
 
 def _compare_products(
-    prep: PreparedSource, cand: Facts, depth: int, results: dict[str, Result]
-) -> None:
-    """Product results: the best over every (source, candidate) pair of compared products."""
+    prep: PreparedSource, cand: Facts, depth: int
+) -> tuple[Result, Result, Result]:
+    """Product (Reported), Product and Study Product: the best over every compared pair."""
     products = _upto(cand.products, depth)
     product = reported = study_product = NONE
     for cp in products:
@@ -315,9 +330,7 @@ def _compare_products(
         reported = _similar_reported(prep, products)
     if prep.facts.blinded or cand.blinded:  # M8: study products of blinded cases
         study_product = NONE
-    results["product.product_reported"] = reported
-    results["product.product"] = product
-    results["product.study_product"] = study_product
+    return reported, product, study_product
 
 
 def _similar_reported(prep: PreparedSource, cand: Sequence[ProductFacts]) -> Result:
@@ -344,10 +357,9 @@ def _similar_to_source(prep: PreparedSource, text: str) -> bool:
     return False
 
 
-def _compare_events(
-    prep: PreparedSource, cand: Facts, depth: int, results: dict[str, Result]
-) -> None:
-    """Event results; N7: verbatim texts are compared unless both events are coded differently."""
+def _compare_events(prep: PreparedSource, cand: Facts, depth: int) -> tuple[Result, Result]:
+    """Verbatim text and MedDRA PT; N7: texts are compared unless both events are coded
+    differently."""
     verbatim = meddra = NONE
     for ce in _upto(cand.events, depth):
         code, text = ce.meddra_pt_code, ce.event_reported
@@ -360,32 +372,40 @@ def _compare_events(
                 same_text = text in prep.uncoded_texts or (code, text) in prep.coded_texts
             if same_text:
                 verbatim = EXACT
-    results["event.event_reported"] = verbatim
-    results["event.meddra_pt"] = meddra
+    return verbatim, meddra
 
 
-def _id_matches(prep: PreparedSource, cand: Facts) -> list[tuple[str, str, str]]:
+def _id_matches(prep: PreparedSource, cand: Facts) -> tuple[tuple[str, str, str], ...]:
     """M10: every (source kind, candidate kind, value) whose identifiers are equal, cross-field."""
     if prep.ids_all.isdisjoint(cand.id_values):
-        return []
+        return ()
     out: list[tuple[str, str, str]] = []
     for s_kind, s_values in prep.ids.items():
         for c_kind, c_values in cand.ids.items():
             for value in sorted(s_values & c_values):
                 out.append((s_kind, c_kind, value))
-    return out
+    return tuple(out)
 
 
-def subject_tier(src: Facts, cand: Facts, results: dict[str, Result]) -> int | None:
-    """M12: 1 EDC subject equal; 2 study number + MRN-Investigation; 3 study number + initials."""
+#: Positions in an Evaluation's ``values`` (``RANKED_FIELDS`` order).
+_INITIALS = _KEYS.index("patient.initials")
+_MRN_INVESTIGATION = _KEYS.index("patient.mrn_investigation")
+_STUDY_NUMBER = _KEYS.index("study.study_number")
+
+
+def subject_tier(src: Facts, cand: Facts, values: tuple[Result, ...]) -> int | None:
+    """M12: 1 EDC subject equal; 2 study number + MRN-Investigation; 3 study number + initials.
+
+    ``values``: the candidate's results in ``RANKED_FIELDS`` order (``Evaluation.values``).
+    """
     if not src.clinical_trial:
         return None
     if src.edc_subject and src.edc_subject == cand.edc_subject:
         return 1
-    if results["study.study_number"] == EXACT:
-        if results["patient.mrn_investigation"] == EXACT:
+    if values[_STUDY_NUMBER] == EXACT:
+        if values[_MRN_INVESTIGATION] == EXACT:
             return 2
-        if results["patient.initials"] == EXACT:
+        if values[_INITIALS] == EXACT:
             return 3
     return None
 

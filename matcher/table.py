@@ -104,13 +104,12 @@ class TableBuilder:
         src, cand = self.src, ev.facts
         record = cand.record
         receipt, new_info = _dates(record)
-        results = ev.results | {
-            "details.report_type": compare_exact(src.report_type, cand.report_type),
-            "details.receipt_date": compare_window_days(self._receipt, receipt),
-            "details.new_info_date": compare_window_days(self._new_info, new_info),
-            "patient.edc_subject": compare_exact(src.edc_subject, cand.edc_subject),
-            "reporter.country": ev.country,
-        }
+        results = ev.results  # a new dict, completed with the rows ranking does not compare
+        results["details.report_type"] = compare_exact(src.report_type, cand.report_type)
+        results["details.receipt_date"] = compare_window_days(self._receipt, receipt)
+        results["details.new_info_date"] = compare_window_days(self._new_info, new_info)
+        results["patient.edc_subject"] = compare_exact(src.edc_subject, cand.edc_subject)
+        results["reporter.country"] = ev.country
         out: list[ComparisonRow] = []
         parts = _parts(record)
         self._fixed(out, self._details, parts, results)

@@ -121,7 +121,7 @@ def test_M24_event_field_kinds_match_across_any_pairs(
 @given(st.lists(st.sampled_from(["exact", "partial", "none"]), min_size=18, max_size=18))
 def test_M14_count_score_and_categories_are_summed_from_the_results(values: list[str]) -> None:
     results: dict[str, Result] = dict(zip(FIELD_BY_KEY, values, strict=True))  # type: ignore[arg-type]
-    ev = Evaluation(facts=BASE, results=results)
+    ev = Evaluation.of(BASE, results)
     matching = [k for k, r in results.items() if r != "none"]
     identifying = [k for k in matching if FIELD_BY_KEY[k].identifying]
     assert ev.count == len(identifying)
@@ -136,7 +136,7 @@ def test_M14_count_score_and_categories_are_summed_from_the_results(values: list
 def test_M5_supporting_fields_alone_are_no_patient_match() -> None:
     results: dict[str, Result] = dict.fromkeys(FIELD_BY_KEY, "none")  # type: ignore[arg-type]
     results["patient.sex"] = "exact"
-    ev = Evaluation(facts=BASE, results=results)
+    ev = Evaluation.of(BASE, results)
     assert (ev.count, ev.score, ev.patient_match) == (0, 2, False)
     assert ev.top_category(PROFILES["enhanced"]) is None
 
