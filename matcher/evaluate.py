@@ -52,6 +52,8 @@ _CATEGORY_SETS: tuple[frozenset[Category], ...] = tuple(
 #: Ranked field keys, in the order of an Evaluation's ``values``.
 _KEYS: tuple[str, ...] = tuple(f.key for f in RANKED_FIELDS)
 _IDENTIFYING_BITS: tuple[int, ...] = tuple(_IDENTIFYING_BIT[key] for key in _KEYS)
+#: Each ranked field's position in an Evaluation's ``values``.
+RESULT_AT: dict[str, int] = {key: i for i, key in enumerate(_KEYS)}
 #: (count, score, categories) per tuple of results, computed once each: candidates
 #: share few distinct combinations, and summing 18 results costs more than a lookup.
 _SUMS: dict[tuple[Result, ...], tuple[int, int, frozenset[Category]]] = {}
@@ -388,9 +390,9 @@ def _id_matches(prep: PreparedSource, cand: Facts) -> tuple[tuple[str, str, str]
 
 
 #: Positions in an Evaluation's ``values`` (``RANKED_FIELDS`` order).
-_INITIALS = _KEYS.index("patient.initials")
-_MRN_INVESTIGATION = _KEYS.index("patient.mrn_investigation")
-_STUDY_NUMBER = _KEYS.index("study.study_number")
+_INITIALS = RESULT_AT["patient.initials"]
+_MRN_INVESTIGATION = RESULT_AT["patient.mrn_investigation"]
+_STUDY_NUMBER = RESULT_AT["study.study_number"]
 
 
 def subject_tier(src: Facts, cand: Facts, values: tuple[Result, ...]) -> int | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from matcher.compare import (
@@ -20,7 +21,7 @@ from matcher.compare import (
     compare_product_reported,
     compare_window_days,
 )
-from matcher.evaluate import Evaluation
+from matcher.evaluate import RESULT_AT, Evaluation
 from matcher.facts import EventFacts, Facts, ProductFacts
 from matcher.model import MASK, Badge, ComparisonRow, Header, RecordRef, Result, Status
 
@@ -63,6 +64,13 @@ _PATIENT_BAR = (
     "patient.mrn_investigation",
 )
 _REPORTER_BAR = ("reporter.first_name", "reporter.last_name", "reporter.qualification")
+_PRODUCT_BAR = ("product.product_reported", "product.product")
+_EVENT_BAR = ("event.event_reported", "event.meddra_pt")
+#: Per bar, what reads its fields' results from an Evaluation's ``values``, and how many.
+_BAR_READERS = tuple(
+    (itemgetter(*(RESULT_AT[key] for key in bar)), len(bar))
+    for bar in (_PATIENT_BAR, _REPORTER_BAR, _PRODUCT_BAR, _EVENT_BAR)
+)
 
 
 class TableBuilder:
@@ -216,13 +224,16 @@ def status_bars(ev: Evaluation, *, subject: bool = False) -> Status:
 
 
 def _bars(ev: Evaluation, subject: bool) -> tuple[bool, bool, bool, bool, bool]:
-    r = ev.results
+    v = ev.values
+    patient, reporter, products, events = [
+        read(v).count(NONE) < size for read, size in _BAR_READERS
+    ]
     return (
-        any(r[k] != NONE for k in _PATIENT_BAR) or (subject and ev.subject_tier == 1),
+        patient or (subject and ev.subject_tier == 1),
         ev.country != NONE,
-        any(r[k] != NONE for k in _REPORTER_BAR),
-        r["product.product_reported"] != NONE or r["product.product"] != NONE,
-        r["event.event_reported"] != NONE or r["event.meddra_pt"] != NONE,
+        reporter,
+        products,
+        events,
     )
 
 
