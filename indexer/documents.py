@@ -308,10 +308,25 @@ def scope_prefix(organization: str, clinical_trial: bool) -> str:
     return f"{organization}|{'ct' if clinical_trial else 'pm'}|"
 
 
-#: Key kinds of the fields below the Patient tier, also held per reporter country (M5).
-COUNTRY_SCOPED = frozenset(
-    {"study", "rfn", "rln", "rnt", "prod", "sprod", "prr", "prw", "pt", "evr", "evk", "evrc"}
+#: Key kinds of the values below the Study tier (M14), which a record with a study number
+#: also holds paired with it (:func:`study_pair`).
+STUDY_PAIRED = frozenset(
+    {"rfn", "rln", "rnt", "prod", "sprod", "prr", "prw", "pt", "evr", "evk", "evrc"}
 )
+
+#: Key kinds of the fields below the Patient tier, also held per reporter country (M5).
+COUNTRY_SCOPED = frozenset({"study", *STUDY_PAIRED, *(f"s.{kind}" for kind in STUDY_PAIRED)})
+
+
+def study_pair(key: str, study: str) -> str:
+    """The key ``{kind}:{value}`` paired with a study number: ``s.{kind}:{study}|{value}``.
+
+    A study number matches every record of its study (thousands); the head of the
+    Study tier (the study number and a lower value, M14) is then a lookup of the
+    records that hold both, not of the whole study (``matcher.queries.tier_query``).
+    """
+    kind, value = key.split(":", 1)
+    return f"s.{kind}:{study}|{value}"
 
 
 def country_prefix(scope: str, country_key: str) -> str:
@@ -389,10 +404,17 @@ def retrieval_keys(doc: Document) -> list[str]:
         add("evk", ev["key"])
         if ev["event_reported"] and ev["meddra_pt_code"]:
             add("evrc", f"{ev['event_reported']}|{ev['meddra_pt_code']}")
+    if study:
+        out.update([study_pair(key, study) for key in out if key_kind(key) in STUDY_PAIRED])
     scope = scope_prefix(doc["organization"], doc["clinical_trial"])
     # M5: below the Patient tier a record is found only from the same reporter country or
     # none, so those keys are also held under the record's country.
     in_country = country_prefix(scope, doc["reporter"]["country_key"])
     keys = [scope + key for key in out]
-    keys.extend(in_country + key for key in out if key.split(":", 1)[0] in COUNTRY_SCOPED)
+    keys.extend(in_country + key for key in out if key_kind(key) in COUNTRY_SCOPED)
     return sorted(keys)
+
+
+def key_kind(key: str) -> str:
+    """The kind of a retrieval key, scoped or not: ``pfn`` for ``ORG-A|pm|@FR|pfn:marie``."""
+    return key.split(":", 1)[0].rsplit("|", 1)[-1]

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 
 import orjson
 
-from indexer.documents import Document
+from indexer.documents import Document, key_kind
 from indexer.engine import BulkOp, Engine, EngineError, Refresh
 
 #: Key kinds of the names fuzzy lookups compare (``indexer.documents.retrieval_keys``).
@@ -35,11 +35,6 @@ FIELD = "key"
 
 #: Keys remembered as written, per process; beyond this the memory is dropped and rebuilt.
 _MEMORY_LIMIT = 500_000
-
-
-def key_kind(key: str) -> str:
-    """The kind of a retrieval key: ``pfn`` for ``ORG-A|pm|@FR|pfn:marie``."""
-    return key.split(":", 1)[0].rsplit("|", 1)[-1]
 
 
 def name_keys(doc: Document) -> list[str]:

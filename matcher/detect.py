@@ -41,7 +41,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from indexer.documents import build_document, scope_prefix
+from indexer.documents import build_document, fold_key, scope_prefix
 from indexer.names import FIELD as NAME_FIELD
 from indexer.records import Record
 from matcher.evaluate import Evaluation, evaluate
@@ -181,6 +181,7 @@ class _Run:
             scope=scope_prefix(self.src.organization, self.src.clinical_trial),
             country=self.src.country,
             min_identifying=tier.level,
+            study=fold_key(self.src.study_number) if self.src.study_number else None,
         )
 
     def msearch(self, bodies: list[Query], index: str | None = None) -> list[dict[str, Any]]:

@@ -34,7 +34,14 @@ from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
-from indexer.documents import NO_COUNTRY, country_prefix, dob_prefixes, fold_key, scope_prefix
+from indexer.documents import (
+    NO_COUNTRY,
+    country_prefix,
+    dob_prefixes,
+    fold_key,
+    scope_prefix,
+    study_pair,
+)
 from matcher.compare import max_edits
 from matcher.facts import Facts
 from matcher.model import Category
@@ -124,6 +131,37 @@ def in_countries(clause: Query, scope: str, countries: list[str]) -> Query:
                 for p, key in zip(prefixes, keys(spec["value"]), strict=True)
             ]
         )
+
+    out: Query = _rewrite(clause, leaf)
+    return out
+
+
+def with_study(clause: Query, scope: str, study: str) -> Query:
+    """``clause`` asked of its keys paired with the folded ``study`` number instead (pure).
+
+    Every key lookup ``{scope}{kind}:{value}`` becomes a lookup of
+    ``{scope}s.{kind}:{study}|{value}`` (``indexer.documents.study_pair``): the records
+    of that study holding the value. Fuzzy lookups keep their edit distance on the value.
+    """
+
+    def key(value: str) -> str:
+        return scope + study_pair(value.removeprefix(scope), study)
+
+    def leaf(node: Query) -> Query | None:
+        if KEYS in node.get("term", ()):
+            return {"term": {KEYS: key(node["term"][KEYS])}}
+        if KEYS in node.get("terms", ()):
+            return {"terms": {**node["terms"], KEYS: sorted(key(v) for v in node["terms"][KEYS])}}
+        spec = _fuzzy_spec(node)
+        if spec is None:
+            return None
+        grown = len(key(spec["value"])) - len(spec["value"])
+        value = {
+            **spec,
+            "value": key(spec["value"]),
+            "prefix_length": spec["prefix_length"] + grown,
+        }
+        return {"fuzzy": {KEYS: value}}
 
     out: Query = _rewrite(clause, leaf)
     return out
@@ -422,6 +460,7 @@ def tier_query(
     scope: str,
     country: str | None,
     min_identifying: int = 1,
+    study: str | None = None,
 ) -> Query | None:
     """Records with a matching identifying value of ``category``: its tier of Possible
     Matches (M13-M14), whose highest matching category is ``category``, and records of
@@ -440,7 +479,10 @@ def tier_query(
 
     ``min_identifying`` asks only for records with at least that many matching
     identifying values in this category or below (M14's count): the head of
-    the tier. Pure filter context, no scoring: the engine only collects the
+    the tier. The head of the Study tier asks the lower values paired with the
+    source's folded ``study`` number instead (``indexer.documents.study_pair``): the
+    study number alone matches every record of the study. Pure filter context, no
+    scoring: the engine only collects the
     records, Python orders them. The page counts the records it stands for (up to
     :data:`TIER_TOTAL_LIMIT`), so the rest of a full page can be fetched in one more page.
     """
@@ -449,12 +491,14 @@ def tier_query(
     # none, so each clause asks the country-scoped keys: far fewer records.
     local = category != "patient" and country is not None
 
-    def identifying(pred: Callable[[int], bool]) -> list[Query]:
+    def identifying(pred: Callable[[int], bool], paired: str | None = None) -> list[Query]:
         out: list[Query] = []
         for k, q in clauses.items():
             spec = FIELD_BY_KEY[k]
             if not spec.identifying or not pred(profile.category_rank(spec.category)):
                 continue
+            if paired is not None:
+                q = with_study(q, scope, paired)
             if local:
                 assert country is not None
                 q = in_countries(q, scope, [NO_COUNTRY, country])
@@ -467,13 +511,24 @@ def tier_query(
     counted = identifying(lambda r: r >= rank)
     if len(counted) < min_identifying:
         return None
+    if category == "study" and study is not None and min_identifying > 1 and len(own) == 1:
+        # The study number and min_identifying - 1 lower values: the lower values' keys
+        # paired with the study number say both, and match only records of the study.
+        lower = identifying(lambda r: r > rank, paired=study)
+        need = min_identifying - 1
+        return _search([*filters, _at_least(lower, need)], must_not, size, total=TIER_TOTAL_LIMIT)
     tier_filters = [*filters]
     if min_identifying == 1 or min_identifying <= len(counted) - len(own):
         # Else the count alone implies a value of this category: its keys are read once.
         tier_filters.append(_flat_any(own))
     if min_identifying > 1:
-        tier_filters.append({"bool": {"should": counted, "minimum_should_match": min_identifying}})
+        tier_filters.append(_at_least(counted, min_identifying))
     return _search(tier_filters, must_not, size, total=TIER_TOTAL_LIMIT)
+
+
+def _at_least(clauses: list[Query], count: int) -> Query:
+    """Records matching at least ``count`` of the field clauses (one named clause per field)."""
+    return {"bool": {"should": clauses, "minimum_should_match": count}}
 
 
 # -- fuzzy lookups through the name vocabulary --------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from indexer.engine import Engine
@@ -107,3 +108,50 @@ def test_M26_a_counted_level_is_read_to_its_end_in_one_more_page(
         assert continued == [60 - first + 1]
     else:  # the first page held the whole head: nothing to continue
         assert continued == []
+
+
+def _trial(record_id: str, i: int, **fields: Any) -> Record:
+    return blank(
+        record_id,
+        study_type="clinical_trial",
+        study_number="STU-9",
+        new_info_date=f"2025-{1 + i // 28:02d}-{1 + i % 28:02d}",
+        **fields,
+    )
+
+
+@pytest.mark.parametrize("cap", [3, 8, 40], ids=["head", "head-and-level", "whole-study"])
+def test_M14_study_tier_head_is_found_from_values_paired_with_the_study_number(
+    store: RecordStore, engine: Engine, cap: int
+) -> None:
+    """60 records of the source's study: 4 share its reporter, product and event, 20 its
+    reporter, the rest only the study. The heads come from paired keys (never the study
+    number alone), and the result is exactly the reference's."""
+    reporter = {"first_name": "Ines", "last_name": "Ortega", "country": "ES"}
+    cands = []
+    for i in range(60):
+        if i < 4:
+            extra: dict[str, Any] = {"reporter": reporter, "products": [PRODUCT], "events": [EVENT]}
+        elif i < 24:
+            extra = {"reporter": reporter}
+        else:
+            extra = {"reporter": {"country": "ES"}}
+        cands.append(_trial(f"C-{i:02d}", i, **extra))
+    store.put_many(cands)
+    src = source(
+        study_type="clinical_trial",
+        study_number="STU-9",
+        patient={},
+        reporter=reporter,
+        products=[PRODUCT],
+        events=[EVENT],
+    )
+    options = opts(max_possible_matches=cap)
+    recording = _Recording(engine)
+    run = detect(recording, store.names, src, options)
+    assert _comparable(run.detection) == _comparable(rank_reference(src, cands, options))
+    assert len(run.detection.sections.possible_matches) == min(cap, 60)
+    heads = [b for b in recording.bodies if "|s." in orjson.dumps(b).decode()]
+    assert heads, "the study tier's head must be asked of paired keys"
+    for body in heads:
+        assert b"|study:" not in orjson.dumps(body["query"])

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.documents import build_document
-from indexer.names import key_kind, name_keys
+from indexer.documents import build_document, key_kind
+from indexer.names import name_keys
 from indexer.records import Record
 from matcher.queries import expand_fuzzy, expansions, fuzzy_lookups, lookup_id
 

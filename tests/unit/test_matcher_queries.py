@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from indexer.documents import scope_prefix
+from indexer.documents import fold_key, scope_prefix
 from matcher.facts import Facts, facts_from_record
 from matcher.model import Category
 from matcher.profiles import get_profile
@@ -25,6 +25,7 @@ from matcher.queries import (
     scope_filter,
     subject_query,
     tier_query,
+    with_study,
 )
 from tests.conftest import make_record
 
@@ -95,6 +96,7 @@ def tier(src: Facts, category: Category, *, profile: str = "enhanced", **options
         must_not=scope(src)[1],
         scope=scope_prefix(src.organization, src.clinical_trial),
         country=src.country,
+        study=fold_key(src.study_number) if src.study_number else None,
         **options,
     )
 
@@ -171,6 +173,44 @@ def test_possible_clauses_are_named_for_matched_queries() -> None:
     for key, clause in clauses.items():
         assert clause["bool"]["_name"] == key
     assert "patient.mrn_gp" not in clauses  # no value, no clause
+
+
+def _unblinded_trial() -> Facts:
+    return facts_from_record(
+        make_record("II-Q3", study_type="clinical_trial", study_number="STU-001")
+    )
+
+
+def test_tier_query_study_head_golden() -> None:
+    body = tier(_unblinded_trial(), "study", size=20, min_identifying=2)
+    golden("tier_enhanced_study_level2", body)
+
+
+@pytest.mark.parametrize("level", [2, 3, 4])
+def test_M14_study_head_asks_lower_values_paired_with_the_study_number(level: int) -> None:
+    """The study number alone matches every record of the study: a head never asks it."""
+    body = tier(_unblinded_trial(), "study", size=20, min_identifying=level)
+    keys = _key_values(body["query"])
+    assert keys
+    assert all("|s." in key and ":stu-001|" in key for key in keys), keys
+    (count,) = [f for f in body["query"]["bool"]["filter"] if "bool" in f]
+    assert count["bool"]["minimum_should_match"] == level - 1
+
+
+def test_study_pairing_keeps_a_fuzzy_lookup_on_the_value() -> None:
+    scope = "ORG-A|ct|"
+    fuzzy = {
+        "fuzzy": {
+            "keys": {
+                "value": f"{scope}rln:smith",
+                "fuzziness": 1,
+                "prefix_length": len(scope) + 4 + 1,
+            }
+        }
+    }
+    paired = with_study(fuzzy, scope, "stu-001")["fuzzy"]["keys"]
+    assert paired["value"] == f"{scope}s.rln:stu-001|smith"
+    assert paired["value"][: paired["prefix_length"]] == f"{scope}s.rln:stu-001|s"
 
 
 def test_M8_blinded_source_never_asks_for_study_products() -> None:
