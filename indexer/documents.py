@@ -225,8 +225,11 @@ def record_view(record: dict[str, Any]) -> str:
 # view is that subset as one compact JSON array in a stored-only field; the
 # record is fetched afterwards for the matches that are listed.
 
-#: Bumped when the layout below changes (a reindex rebuilds every view).
-MATCH_VIEW_VERSION = 2
+#: Bumped when the layout below changes, or the retrieval keys detection relies on do
+#: (3: study pairs, :func:`study_pair`). Detection refuses candidates of another version
+#: and asks for a reindex, which rebuilds every document: a search for keys an older
+#: document lacks would miss it silently.
+MATCH_VIEW_VERSION = 3
 
 
 def match_view(doc: Document) -> str:
