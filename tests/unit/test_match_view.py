@@ -21,6 +21,8 @@ from matcher.facts import (
     facts_from_view,
     with_record,
 )
+from matcher.model import DetectionOptions
+from matcher.rank import rank_reference_facts
 
 TODAY = date(2026, 1, 15)
 
@@ -52,3 +54,20 @@ def test_with_record_changes_only_the_record() -> None:
     assert with_record(bare, doc["record"]) == replace(bare, record=doc["record"])
     assert with_record(bare, doc["record"]) == facts_from_document(doc)
     assert bare.record == {}
+
+
+def test_detections_from_views_equal_detections_from_documents() -> None:
+    """What detection ranks (views, then records for the listed) is what the reference ranks."""
+    pop = Population(seed=13, n=400, today=TODAY)
+    docs = [build_document(record) for record in pop]
+    records = {(d["kind"], d["record_id"]): d["record"] for d in docs}
+    from_documents = [facts_from_document(d) for d in docs]  # as ``rank_reference`` reads them
+    listed = 0
+    for query in generate_queries(13, pop, 12, today=TODAY):
+        for profile in ("enhanced", "deep_22r1", "deep_22r3"):
+            options = DetectionOptions(profile=profile, today=TODAY)
+            views = [facts_from_view(d["match_view"]) for d in docs]
+            expected = rank_reference_facts(query.source, from_documents, options)
+            assert rank_reference_facts(query.source, views, options, records) == expected
+            listed += len(expected.sections.all())
+    assert listed > 0
