@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from matcher.microbench import main
+from matcher.microbench import STAGES, main
 
 
 def test_microbench_reports_related_and_sample_candidates(
@@ -21,3 +21,14 @@ def test_microbench_reports_related_and_sample_candidates(
     assert counts["related"][0] == counts["sample"][0] == 40
     assert counts["related"][1] > counts["sample"][1]  # related candidates are mostly listed
     assert all("p50" in line for line in lines)
+
+
+def test_microbench_stages_split_a_run_into_its_parts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["--candidates", "30", "--runs", "3", "--population", "1000", "--case", "related"]
+    assert main([*args, "--stages"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    parts = re.findall(r"(\w+) (\d+\.\d\d)", lines[1].split(":", 1)[1])
+    assert [name for name, _ in parts] == list(STAGES)
