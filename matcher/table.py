@@ -92,7 +92,7 @@ class TableBuilder:
         self._people = self._bind(_PERSON_ROWS, src.record)
         self._shown: dict[tuple[str, int], tuple[str | None, ...]] = {}
         self._rows: dict[Row, ComparisonRow] = {}
-        self._fixed_rows: dict[tuple[str, str | None, Result], ComparisonRow] = {}
+        self._fixed_rows: dict[tuple[int, str | None, Result], ComparisonRow] = {}
         self._bars: dict[tuple[bool, ...], Status] = {}
 
     def status(self, ev: Evaluation, *, subject: bool = False) -> Status:
@@ -112,12 +112,14 @@ class TableBuilder:
         src, cand = self.src, ev.facts
         record = cand.record
         receipt, new_info = _dates(record)
-        results = ev.results  # a new dict, completed with the rows ranking does not compare
-        results["details.report_type"] = compare_exact(src.report_type, cand.report_type)
-        results["details.receipt_date"] = compare_window_days(self._receipt, receipt)
-        results["details.new_info_date"] = compare_window_days(self._new_info, new_info)
-        results["patient.edc_subject"] = compare_exact(src.edc_subject, cand.edc_subject)
-        results["reporter.country"] = ev.country
+        results = (  # ranking's results, then the table's own (_TABLE_ONLY)
+            *ev.values,
+            compare_exact(src.report_type, cand.report_type),
+            compare_window_days(self._receipt, receipt),
+            compare_window_days(self._new_info, new_info),
+            compare_exact(src.edc_subject, cand.edc_subject),
+            ev.country,
+        )
         out: list[ComparisonRow] = []
         parts = _parts(record)
         self._fixed(out, self._details, parts, results)
@@ -142,7 +144,8 @@ class TableBuilder:
             masked = spec.phi and self.mask
             value = _show(parts[spec.part].get(spec.name))
             shown = MASK if value is not None and masked else value
-            out.append((spec.section, spec.field, spec.part, spec.name, spec.result, masked, shown))
+            at = _ROW_AT[spec.result]
+            out.append((spec.section, spec.field, spec.part, spec.name, at, masked, shown))
         return tuple(out)
 
     def _fixed(
@@ -150,14 +153,15 @@ class TableBuilder:
         out: list[ComparisonRow],
         bound: tuple[_Bound, ...],
         parts: tuple[dict[str, Any], ...],
-        results: dict[str, Result],
+        results: tuple[Result, ...],
     ) -> None:
         """Rows every match has (details, patient, study, reporter), skipping empty ones.
 
-        ``parts``: the match's stored record, patient, MRNs and reporter (``_parts``).
+        ``parts``: the match's stored record, patient, MRNs and reporter (``_parts``);
+        ``results``: its results by position (``_ROW_AT``).
         """
         rows = self._fixed_rows
-        for section, fld, part, name, key, masked, a in bound:
+        for section, fld, part, name, at, masked, a in bound:
             b = parts[part].get(name)
             if not b and (b is None or b == "" or b == []):  # ``_show`` of a stored value
                 if a is None:
@@ -167,8 +171,8 @@ class TableBuilder:
                 b = MASK
             else:
                 b = str(b)
-            result = results[key]
-            row_key = (key, b, result)  # the source's value is the spec's, in one detection
+            result = results[at]
+            row_key = (at, b, result)  # the source's value is the spec's, in one detection
             row = rows.get(row_key)
             if row is None:
                 row = rows[row_key] = ComparisonRow(
@@ -282,9 +286,20 @@ def _parts(record: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     return record, patient, _mapping(patient.get("mrn")), _mapping(record.get("reporter"))
 
 
-#: A fixed row bound to one detection: section, field, part, name, result key, whether
-#: its values are masked, and the source's value as shown.
-_Bound = tuple[str, str, int, str, str, bool, str | None]
+#: A fixed row bound to one detection: section, field, part, name, its result's position
+#: (``_ROW_AT``), whether its values are masked, and the source's value as shown.
+_Bound = tuple[str, str, int, str, int, bool, str | None]
+
+#: Results a table shows that ranking does not compare, after an Evaluation's ``values``.
+_TABLE_ONLY = (
+    "details.report_type",
+    "details.receipt_date",
+    "details.new_info_date",
+    "patient.edc_subject",
+    "reporter.country",
+)
+#: Each row's result position in a match's results as ``TableBuilder.rows`` lays them out.
+_ROW_AT = {**RESULT_AT, **{key: len(RESULT_AT) + i for i, key in enumerate(_TABLE_ONLY)}}
 
 
 def _dates(record: dict[str, Any]) -> tuple[str | None, str | None]:
