@@ -195,7 +195,7 @@ def span(value: PartialDate) -> tuple[int, int]:
 
 def compare_dob(a: PartialDate | None, b: PartialDate | None) -> Result:
     """Date of birth: exact when equal at the same precision, partial when one contains the other."""
-    if a is None or b is None:
+    if a is None or b is None or a.year != b.year:  # a partial date lies within its year
         return NONE
     if a is b or a == b:  # parsed dates are shared (``matcher.facts``): equal ones are often one
         return EXACT

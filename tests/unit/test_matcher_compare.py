@@ -249,3 +249,16 @@ def test_M17_stored_dates_compare_as_their_partial_dates(
     text_a = None if a is None else str(a)
     text_b = None if b is None else str(b)
     assert compare_window_days(text_a, text_b) == compare_window_date(a, b)
+
+
+@given(st.one_of(st.none(), dates), st.one_of(st.none(), dates))
+def test_dob_is_exact_when_equal_and_partial_when_one_contains_the_other(
+    a: PartialDate | None, b: PartialDate | None
+) -> None:
+    if a is None or b is None:
+        expected = "none"
+    elif a == b:
+        expected = "exact"
+    else:
+        expected = "partial" if a.contains(b) or b.contains(a) else "none"
+    assert compare_dob(a, b) == expected
