@@ -46,6 +46,7 @@ from indexer.names import FIELD as NAME_FIELD
 from indexer.records import Record
 from matcher.evaluate import Evaluation, evaluate
 from matcher.facts import (
+    RECORD_SOURCE,
     VIEW_SOURCE,
     Facts,
     StaleMatchViewError,
@@ -321,9 +322,6 @@ class _Run:
 
 _REINDEX = "the index holds documents of another casematch version: run `casematch reindex`"
 
-#: What is fetched for a listed match: its stored record as one string (``record_view``).
-_RECORD_VIEW_SOURCE: dict[str, list[str]] = {"includes": ["record_view"]}
-
 
 def _candidate(hit: dict[str, Any]) -> Facts:
     try:
@@ -461,7 +459,7 @@ def _fetch_records(run: _Run, listed: list[Evaluation]) -> None:
         "query": {"ids": {"values": sorted({doc_id for _, doc_id in keys})}},
         "size": len(keys),
         "track_total_hits": False,
-        "_source": _RECORD_VIEW_SOURCE,
+        "_source": RECORD_SOURCE,
     }
     (response,) = run.msearch([body])
     # By document id and kind, not index: a reindex may have moved the alias in between.

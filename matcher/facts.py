@@ -21,14 +21,12 @@ from indexer.documents import MATCH_VIEW_VERSION, Document, build_document
 from indexer.normalize import normalize_text
 from indexer.records import Record
 
-#: Large stored values no comparison shows.
-SOURCE_EXCLUDES: list[str] = ["record.narrative", "record.documents", "record.links"]
-
 #: What retrieval asks of every candidate: its compared values only (see :func:`facts_from_view`).
 VIEW_SOURCE: dict[str, list[str]] = {"includes": ["match_view"]}
 
-#: What is fetched for a listed match: the stored record its comparison table shows.
-RECORD_SOURCE: dict[str, list[str]] = {"includes": ["record"], "excludes": SOURCE_EXCLUDES}
+#: What is fetched for a listed match: the stored record its comparison table shows, as one
+#: string (``indexer.documents.record_view``).
+RECORD_SOURCE: dict[str, list[str]] = {"includes": ["record_view"]}
 
 
 @dataclass(slots=True)
