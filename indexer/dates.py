@@ -27,6 +27,9 @@ Precision = Literal["year", "month", "day"]
 
 _PATTERN = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
+#: Sets a field of a frozen dataclass (for :meth:`PartialDate.from_iso`).
+_set = object.__setattr__
+
 
 @dataclass(frozen=True, slots=True)
 class PartialDate:
@@ -62,6 +65,23 @@ class PartialDate:
             raise ValueError("expected a date as YYYY, YYYY-MM or YYYY-MM-DD")
         y, mo, d = m.groups()
         return cls(int(y), int(mo) if mo else None, int(d) if d else None)
+
+    @classmethod
+    def from_iso(cls, text: str) -> PartialDate:
+        """A date in the form this code writes (an index document's ``YYYY[-MM[-DD]]``).
+
+        Equal to :meth:`parse` of the same text, without the pattern match and the
+        calendar checks for text this code made from a validated date (candidates
+        are read by the thousand); any other length is parsed and checked.
+        """
+        n = len(text)
+        if n not in (4, 7, 10) or not text[:4].isdigit():
+            return cls.parse(text)
+        made = object.__new__(cls)
+        _set(made, "year", int(text[:4]))
+        _set(made, "month", int(text[5:7]) if n > 4 else None)
+        _set(made, "day", int(text[8:10]) if n > 7 else None)
+        return made
 
     @classmethod
     def of(cls, value: date) -> PartialDate:

@@ -161,7 +161,7 @@ class Facts:
 
 @lru_cache(maxsize=65536)
 def _parse(value: str) -> PartialDate:
-    return PartialDate.parse(value)
+    return PartialDate.from_iso(value)
 
 
 def _date(doc: dict[str, Any] | None) -> PartialDate | None:

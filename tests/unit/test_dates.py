@@ -203,3 +203,15 @@ def test_module_examples_hold() -> None:
 
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("text", ["1980", "1980-06", "1980-06-02", "2024-02-29", "0001-01-01"])
+def test_from_iso_reads_what_parse_reads(text: str) -> None:
+    assert PartialDate.from_iso(text) == PartialDate.parse(text)
+    assert PartialDate.from_iso(text).precision == PartialDate.parse(text).precision
+
+
+@pytest.mark.parametrize("text", ["19800", "1980-6", "80-06-02", "abcd"])
+def test_from_iso_checks_any_other_form_as_parse_does(text: str) -> None:
+    with pytest.raises(ValueError):
+        PartialDate.from_iso(text)
