@@ -24,8 +24,9 @@ so is one of a broad tier whose rest fits a page three times its size; a larger
 one is first narrowed to records with more matching values (the head of the
 tier, M14's count) and read whole only when the head is too small - so a lower tier never
 displaces a higher one and the cap never changes the head (M26). Every retrieved document
-is then compared with the source in Python (``matcher.evaluate``) and ranked by
-``matcher.rank``: the same code as the brute-force reference, never ``_score``.
+that can be listed at all is then compared with the source in Python
+(``matcher.evaluate``) and ranked by ``matcher.rank``: the same code as the brute-force
+reference, never ``_score``.
 
 Log lines carry ids, counts and timings only (M21).
 """
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Protocol
@@ -71,6 +72,7 @@ from matcher.queries import (
 )
 from matcher.rank import (
     assign_sections,
+    listable_test,
     new_info_cutoff,
     possible_eligible,
     source_is_clinical_trial,
@@ -161,8 +163,12 @@ class _Run:
     possible: dict[Category, list[int]] = field(default_factory=dict)
     #: A tier page came back full: the index holds many records like the source.
     crowded: bool = False
-    #: Every retrieved candidate, by ``(index, _id)``.
+    #: Whether a candidate can be listed at all (``matcher.rank.listable_test``).
+    listable: Callable[[Facts], bool] = field(default=lambda cand: True)
+    #: Every retrieved candidate that can be listed, by ``(index, _id)``, evaluated.
     evaluations: dict[tuple[str, str], Evaluation] = field(default_factory=dict)
+    #: The retrieved candidates that cannot be listed (read, never evaluated).
+    unlisted: dict[tuple[str, str], Facts] = field(default_factory=dict)
     retrieved: list[str] = field(default_factory=list)
     tiers: dict[tuple[Category, int], _Tier] = field(default_factory=dict)
     round_trips: int = 0
@@ -220,21 +226,27 @@ class _Run:
         self.clauses = {key: expand_fuzzy(q, dict(found)) for key, q in self.clauses.items()}
 
     def fetch(self, bodies: list[tuple[_Tier | None, Query]]) -> None:
-        """One ``_msearch`` round trip; every hit is evaluated once."""
+        """One ``_msearch`` round trip; every hit is read once, and evaluated once if it can be
+        listed at all (``matcher.rank.listable_test``: an old record sharing no identifier
+        with a postmarketing source cannot)."""
         if not bodies:
             return
         responses = self.msearch([body for _, body in bodies])
         for (tier, body), response in zip(bodies, responses, strict=True):
             hits = response.get("hits", {}).get("hits", [])
-            last: Evaluation | None = None
+            last: Facts | None = None
             for hit in hits:
                 key = (hit["_index"], hit["_id"])
-                last = self.evaluations.get(key)
+                seen = self.evaluations.get(key)
+                last = seen.facts if seen is not None else self.unlisted.get(key)
                 if last is None:
-                    cand = _candidate(hit)
-                    last = self.evaluations[key] = evaluate(self.src, cand, self.profile)
-                    self.retrieved.append(cand.record_id)
-                    self.admit(last)
+                    last = _candidate(hit)
+                    self.retrieved.append(last.record_id)
+                    if self.listable(last):
+                        ev = self.evaluations[key] = evaluate(self.src, last, self.profile)
+                        self.admit(ev)
+                    else:
+                        self.unlisted[key] = last
             if tier is not None:
                 self.crowded |= len(hits) >= body["size"]
                 total = response.get("hits", {}).get("total")
@@ -330,13 +342,13 @@ def _candidate(hit: dict[str, Any]) -> Facts:
         raise MatcherError(_REINDEX) from None
 
 
-def _past_cutoff(last: Evaluation, cutoff: date) -> bool:
+def _past_cutoff(last: Facts, cutoff: date) -> bool:
     """Whether a page ends on a record M6 excludes (pages run newest first, undated first).
 
     Every record after it on a longer page is older still, so none is an
     eligible Possible Match: the page holds all the eligible ones.
     """
-    day = last.facts.new_info_date
+    day = last.new_info_date
     return day is not None and day < cutoff.isoformat()
 
 
@@ -388,6 +400,7 @@ def detect(
         must_not=must_not,
         cutoff=new_info_cutoff(options.on()),
         vocabulary=None if isinstance(indices, str | Sequence) else indices.name_vocabulary,
+        listable=listable_test(src, options.on()),
     )
     run.expand_names()
 

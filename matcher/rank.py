@@ -10,7 +10,7 @@ the engine queries apply, for tests and quality benchmarks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, cast
@@ -102,6 +102,30 @@ def possible_eligible(ev: Evaluation, profile: Profile, cutoff: date) -> bool:
     if country_excluded(ev):
         return False
     return not (profile.strict_tags and ev.tag is None)
+
+
+def listable_test(src: Facts, today: date) -> Callable[[Facts], bool]:
+    """A cheap test, run before :func:`evaluate`, of whether a candidate can be listed at all.
+
+    A record whose New Info Date is before the M6 cutoff is no Possible Match, so for a
+    postmarketing source (no Subject Matches) it can only be an ID Match, which needs a
+    shared identifier. Any other candidate passes and is evaluated; skipping the rest
+    changes no section, order or count (``Ranked.possible_total`` counts eligible ones).
+    """
+    if src.clinical_trial:  # a Subject Match is not limited by M6
+        return _always
+    cutoff = new_info_cutoff(today).isoformat()  # ISO days order as the dates do
+    ids = src.ids_all
+
+    def listable(cand: Facts) -> bool:
+        day = cand.new_info_date
+        return day is None or day >= cutoff or not ids.isdisjoint(cand.id_values)
+
+    return listable
+
+
+def _always(cand: Facts) -> bool:
+    return True
 
 
 def country_excluded(ev: Evaluation) -> bool:
@@ -230,17 +254,24 @@ def rank_reference_facts(
     candidates: Iterable[Facts],
     options: DetectionOptions,
     records: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+    *,
+    prefilter: bool = False,
 ) -> Detection:
     """:func:`rank_reference` over candidates already read as facts (to reuse them across runs).
 
     ``records``: the stored records of candidates read from match views (by kind and
     record id), given to the listed matches for their tables as ``detect`` does.
+    ``prefilter``: skip candidates that cannot be listed (:func:`listable_test`) instead
+    of evaluating them, as ``detect`` does; the reference itself evaluates every one.
     """
     profile = get_profile(options.profile)
     ct = source_is_clinical_trial(source, options.known_studies)
     src = _with_clinical_trial(facts_from_record(source), ct)
+    listable = listable_test(src, options.on()) if prefilter else _always
     evs = [
-        evaluate(src, cand, profile) for cand in candidates if in_scope(source, cand, options, ct)
+        evaluate(src, cand, profile)
+        for cand in candidates
+        if in_scope(source, cand, options, ct) and listable(cand)
     ]
     ranked = assign_sections(
         src, evs, profile, cap=options.cap(clinical_trial=ct), today=options.on()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -10,7 +11,8 @@ import pytest
 from benchmarks.generator import LabelledQuery, Population, generate_queries
 from matcher import DetectionOptions
 from matcher.facts import Facts, facts_from_record
-from matcher.rank import new_info_cutoff, rank_reference_facts
+from matcher.rank import listable_test, new_info_cutoff, rank_reference_facts
+from tests.conftest import make_record
 
 TODAY = date(2026, 1, 15)
 
@@ -75,3 +77,59 @@ def test_M15_ranks_are_1_based_and_records_unique(
 )
 def test_M6_cutoff_is_two_years_before_today(today: date, cutoff: date) -> None:
     assert new_info_cutoff(today) == cutoff
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        DetectionOptions(today=TODAY),
+        DetectionOptions(today=TODAY, max_possible_matches=3, mask_phi=False),
+        DetectionOptions(today=TODAY, profile="deep_22r1"),
+        DetectionOptions(today=TODAY, profile="deep_22r3"),
+    ],
+    ids=["enhanced", "enhanced-cap3", "deep_22r1", "deep_22r3"],
+)
+def test_M6_skipping_unlistable_candidates_changes_no_detection(
+    data: tuple[list[Facts], list[LabelledQuery]], options: DetectionOptions
+) -> None:
+    """What ``detect`` skips before evaluating (``listable_test``) is never listed or counted."""
+    cases, queries = data
+    skipped = 0
+    for q in queries:
+        full = rank_reference_facts(q.source, cases, options).model_dump()
+        fast = rank_reference_facts(q.source, cases, options, prefilter=True).model_dump()
+        full.pop("took_ms"), fast.pop("took_ms")
+        assert fast == full, q.family
+        src = facts_from_record(q.source)
+        skipped += sum(not listable_test(src, TODAY)(c) for c in cases)
+    assert skipped > len(cases)  # the data has old records the test really skips
+
+
+def _facts(record_id: str, new_info_date: str | None, wwuid: str, **fields: object) -> Facts:
+    base: dict[str, object] = {"new_info_date": new_info_date, "receipt_date": "2020-01-01"}
+    base.update(fields)
+    return facts_from_record(make_record(record_id, identifiers={"wwuid": wwuid}, **base))
+
+
+@pytest.mark.parametrize(
+    ("new_info_date", "wwuid", "trial", "listable"),
+    [
+        ("2025-06-01", "W-OTHER", False, True),
+        (None, "W-OTHER", False, True),
+        ("2023-12-31", "W-OTHER", False, False),
+        ("2023-12-31", "W-SRC", False, True),
+        ("2023-12-31", "W-OTHER", True, True),
+    ],
+    ids=["recent", "undated", "old-nothing-shared", "old-shared-id", "old-trial-source"],
+)
+def test_M6_an_old_record_is_listable_only_as_an_id_or_subject_match(
+    new_info_date: str | None, wwuid: str, trial: bool, listable: bool
+) -> None:
+    extra: dict[str, object] = (
+        {"study_type": "clinical_trial", "study_number": "S-1"} if trial else {}
+    )
+    src = _facts("II-SRC", "2026-01-10", "W-SRC", **extra)
+    cand = _facts("C-1", new_info_date or "2020-01-01", wwuid, **extra)
+    if new_info_date is None:  # no date at all (a record without receipt date)
+        cand = replace(cand, new_info_date=None)
+    assert listable_test(src, TODAY)(cand) is listable
