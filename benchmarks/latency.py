@@ -12,11 +12,13 @@ engine's time, and the number of candidates retrieved.
 
 from __future__ import annotations
 
-import os
+import math
 import time
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from benchmarks import plots
 from benchmarks.generator import Population, generate_queries
@@ -115,15 +117,15 @@ def rank_cpu_ms(
 
 def _million_note(last: dict[str, Any]) -> str:
     """Why 1,000,000 Cases were not measured: the engine's memory, projected from this run."""
-    if not last.get("engine_rss_mb"):
+    rss_mib = last.get("engine_rss_mb")
+    if not rss_mib or math.isnan(rss_mib):
         return "Targets are for 100,000 indexed Cases; 1,000,000 was not run."
-    per_case_mb = last["engine_rss_mb"] / last["size"]
-    machine_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    needed_gib = rss_mib / last["size"] * 1_000_000 / 1024
+    machine_gib = psutil.virtual_memory().total / 2**30
     return (
         f"Targets are for 100,000 indexed Cases. 1,000,000 was not run: the embedded engine "
-        f"held {last['engine_rss_mb']:,.0f} MB at {last['size']:,} Cases, so 1,000,000 would "
-        f"need about {per_case_mb * 1_000_000 / 1000:,.0f} GB, and this machine has "
-        f"{machine_gb:,.1f} GB."
+        f"held {rss_mib:,.0f} MB at {last['size']:,} Cases, so 1,000,000 would need about "
+        f"{needed_gib:,.0f} GB, and this machine has {machine_gib:,.1f} GB."
     )
 
 
