@@ -104,36 +104,7 @@ def in_countries(clause: Query, scope: str, countries: list[str]) -> Query:
     their edit distance on the value alone.
     """
     prefixes = [country_prefix(scope, c) for c in countries]
-
-    def keys(value: str) -> list[str]:
-        return [p + value.removeprefix(scope) for p in prefixes]
-
-    def leaf(node: Query) -> Query | None:
-        if KEYS in node.get("term", ()):
-            return {"terms": {KEYS: keys(node["term"][KEYS])}}
-        if KEYS in node.get("terms", ()):
-            values = sorted(k for v in node["terms"][KEYS] for k in keys(v))
-            return {"terms": {**node["terms"], KEYS: values}}
-        spec = _fuzzy_spec(node)
-        if spec is None:
-            return None
-        return _any(
-            [
-                {
-                    "fuzzy": {
-                        KEYS: {
-                            **spec,
-                            "value": key,
-                            "prefix_length": spec["prefix_length"] + len(p) - len(scope),
-                        }
-                    }
-                }
-                for p, key in zip(prefixes, keys(spec["value"]), strict=True)
-            ]
-        )
-
-    out: Query = _rewrite(clause, leaf)
-    return out
+    return _rekeyed(clause, lambda key: [p + key.removeprefix(scope) for p in prefixes])
 
 
 def with_study(clause: Query, scope: str, study: str) -> Query:
@@ -143,25 +114,41 @@ def with_study(clause: Query, scope: str, study: str) -> Query:
     ``{scope}s.{kind}:{study}|{value}`` (``indexer.documents.study_pair``): the records
     of that study holding the value. Fuzzy lookups keep their edit distance on the value.
     """
+    return _rekeyed(clause, lambda key: [scope + study_pair(key.removeprefix(scope), study)])
 
-    def key(value: str) -> str:
-        return scope + study_pair(value.removeprefix(scope), study)
+
+def _rekeyed(clause: Query, keys: Callable[[str], list[str]]) -> Query:
+    """``clause`` with every key lookup asked of ``keys(key)`` instead (any of them; pure).
+
+    The new keys only insert text before the value, so a fuzzy lookup keeps its edit
+    distance on the value: its prefix grows by what was inserted.
+    """
 
     def leaf(node: Query) -> Query | None:
         if KEYS in node.get("term", ()):
-            return {"term": {KEYS: key(node["term"][KEYS])}}
+            found = keys(node["term"][KEYS])
+            return {"term": {KEYS: found[0]}} if len(found) == 1 else {"terms": {KEYS: found}}
         if KEYS in node.get("terms", ()):
-            return {"terms": {**node["terms"], KEYS: sorted(key(v) for v in node["terms"][KEYS])}}
+            values = sorted(k for v in node["terms"][KEYS] for k in keys(v))
+            return {"terms": {**node["terms"], KEYS: values}}
         spec = _fuzzy_spec(node)
         if spec is None:
             return None
-        grown = len(key(spec["value"])) - len(spec["value"])
-        value = {
-            **spec,
-            "value": key(spec["value"]),
-            "prefix_length": spec["prefix_length"] + grown,
-        }
-        return {"fuzzy": {KEYS: value}}
+        old = spec["value"]
+        return _any(
+            [
+                {
+                    "fuzzy": {
+                        KEYS: {
+                            **spec,
+                            "value": key,
+                            "prefix_length": spec["prefix_length"] + len(key) - len(old),
+                        }
+                    }
+                }
+                for key in keys(old)
+            ]
+        )
 
     out: Query = _rewrite(clause, leaf)
     return out
