@@ -426,7 +426,6 @@ def detect(
     run.fetch([(tier, _with_source(body)) for tier, body in planned])
 
     _fill(run, cap)
-    _fill(run, cap)
 
     ranked = assign_sections(src, run.evaluations.values(), profile, cap=cap, today=options.on())
     _fetch_records(run, [*ranked.id_matches, *ranked.subject_matches, *ranked.possible_matches])
