@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test setup lint typecheck unit integration bench clean
+.PHONY: run test setup node lint typecheck unit integration bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +18,17 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-run: $(STAMP)
+# The local OpenSearch node (engine/opensearch-node, Maven): built once, offline afterwards.
+# Skipped with a note where no Java 17+ is found (casematch then runs on osmem).
+node: $(STAMP)
+	@if $(BIN)/python -c "import sys; from indexer.localnode import java_missing_reason as r; sys.exit(1 if r() else 0)"; \
+	then $(BIN)/casematch engine build; \
+	else echo "no Java 17+: the local OpenSearch node is not built; casematch uses osmem"; fi
+
+run: node
 	$(BIN)/casematch serve --host $(HOST) --port $(PORT) --sample
 
-test: $(STAMP)
+test: node
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -37,4 +44,5 @@ bench: $(STAMP)
 	$(BIN)/casematch bench --help
 
 clean:
-	rm -rf $(VENV) .casematch .mypy_cache .pytest_cache .ruff_cache
+	-$(BIN)/casematch engine stop
+	rm -rf $(VENV) .casematch .mypy_cache .pytest_cache .ruff_cache engine/opensearch-node/target

@@ -38,6 +38,33 @@ Out = Annotated[
     Path | None, typer.Option(help="output directory (default benchmarks/results/<name>/)")
 ]
 Sizes = Annotated[str | None, typer.Option(help="comma-separated index sizes, e.g. 10000,100000")]
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="opensearch (the local node, default), osmem, or both (side by side, with ratios)",
+    ),
+]
+
+
+def _on_engines(name: str, engine: str, out: Path | None, run: Callable[[Path], Path]) -> None:
+    """Run one benchmark on the chosen engine, or on both with a comparison report."""
+    from benchmarks.compare import write_comparison
+    from benchmarks.harness import BENCH_ENGINES, use_engine
+
+    if engine not in (*BENCH_ENGINES, "both"):
+        raise typer.BadParameter(f"--engine must be opensearch, osmem or both, not {engine!r}")
+    target = _out(name, out)
+    if engine != "both":
+        use_engine(engine)  # type: ignore[arg-type]
+        _done(run(target))
+        return
+    for kind in BENCH_ENGINES:
+        console.rule(f"{name} on {kind}")
+        use_engine(kind)
+        _done(run(target / kind))
+    use_engine("opensearch")
+    _done(write_comparison(name, target))
 
 
 def parse_sizes(text: str | None, default: list[int]) -> list[int]:
@@ -81,22 +108,26 @@ def quality(
     ] = 500,
     quick: Quick = False,
     out: Out = None,
+    engine: EngineOpt = "opensearch",
 ) -> None:
     """Recall@k, precision@1, MRR, near-miss false matches, retrieval vs final recall."""
     from benchmarks.quality import run_quality
 
     n = size or (2_000 if quick else 50_000)
     q = queries or (150 if quick else 2_000)
-    _done(
-        run_quality(
+    _on_engines(
+        "quality",
+        engine,
+        out,
+        lambda target: run_quality(
             seed=seed,
             size=n,
             queries=q,
             febrl=("febrl1" if quick else febrl),
             febrl_queries=(100 if quick else febrl_queries),
-            out=_out("quality", out),
+            out=target,
             quick=quick,
-        )
+        ),
     )
 
 
@@ -107,20 +138,20 @@ def latency(
     queries: Annotated[int | None, typer.Option(help="duplicate checks per size")] = None,
     quick: Quick = False,
     out: Out = None,
+    engine: EngineOpt = "opensearch",
 ) -> None:
     """Duplicate-check p50/p90/p99 and matcher CPU against the number of indexed Cases."""
     from benchmarks.latency import run_latency
 
     default = [1_000, 5_000] if quick else [10_000, 100_000]
     q = queries or (100 if quick else 500)
-    _done(
-        run_latency(
-            seed=seed,
-            sizes=parse_sizes(sizes, default),
-            queries=q,
-            out=_out("latency", out),
-            quick=quick,
-        )
+    _on_engines(
+        "latency",
+        engine,
+        out,
+        lambda target: run_latency(
+            seed=seed, sizes=parse_sizes(sizes, default), queries=q, out=target, quick=quick
+        ),
     )
 
 
@@ -130,13 +161,19 @@ def index(
     sizes: Sizes = None,
     quick: Quick = False,
     out: Out = None,
+    engine: EngineOpt = "opensearch",
 ) -> None:
     """Bulk-load docs/s, reindex time and peak memory against size."""
     from benchmarks.index_report import run_index
 
     default = [1_000, 5_000] if quick else [10_000, 50_000]
-    _done(
-        run_index(seed=seed, sizes=parse_sizes(sizes, default), out=_out("index", out), quick=quick)
+    _on_engines(
+        "index",
+        engine,
+        out,
+        lambda target: run_index(
+            seed=seed, sizes=parse_sizes(sizes, default), out=target, quick=quick
+        ),
     )
 
 
@@ -149,21 +186,25 @@ def service(
     seconds: Annotated[float, typer.Option(help="time bound per endpoint")] = 30.0,
     quick: Quick = False,
     out: Out = None,
+    engine: EngineOpt = "opensearch",
 ) -> None:
     """HTTP load on `casematch serve` (loopback only): requests/s and latency percentiles."""
     from benchmarks.service_load import run_service
 
     n = size or (1_000 if quick else 10_000)
     r = requests or (100 if quick else 1_000)
-    _done(
-        run_service(
+    _on_engines(
+        "service",
+        engine,
+        out,
+        lambda target: run_service(
             seed=seed,
             size=n,
             clients=clients,
             max_requests=r,
             max_seconds=(10.0 if quick else seconds),
-            out=_out("service", out),
-        )
+            out=target,
+        ),
     )
 
 

@@ -1,10 +1,11 @@
 """What every benchmark needs around the product code: a throw-away engine and store,
 bulk loading with a progress bar, a timed detection, and memory readings.
 
-The engine is the embedded one (``osmem-server``) in a temporary data directory that
-is removed afterwards, unless ``CASEMATCH_OPENSEARCH_URL`` names a cluster; the
-journal runs with ``synchronous=OFF`` because a benchmark's data is disposable (the
-index benchmark says so where it matters).
+The engine is the one :func:`use_engine` chose (``casematch bench … --engine``): the local
+OpenSearch node by default, or osmem, started on a temporary data directory that is removed
+afterwards (a local node is stopped first), unless ``CASEMATCH_OPENSEARCH_URL`` names a
+cluster. osmem's journal runs with ``synchronous=OFF`` because a benchmark's data is
+disposable. ``CASEMATCH_NODE_HEAP`` sets the local node's heap (default 1g).
 
     >>> with bench_store("quality") as (engine, store):        # doctest: +SKIP
     ...     load(store, records, total=len(records), label="index Cases")
@@ -21,7 +22,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import psutil
 from rich.console import Console
@@ -36,12 +37,46 @@ from rich.progress import (
 )
 
 from indexer.engine import Engine, EngineConfig, open_engine
+from indexer.localnode import LocalNode
 from indexer.records import Record
 from indexer.store import BulkReport, IndexNames, RecordStore
 from matcher.model import DetectionOptions, DetectionRun
 
 T = TypeVar("T")
 stderr = Console(stderr=True, highlight=False)
+
+BenchEngine = Literal["opensearch", "osmem"]
+BENCH_ENGINES: tuple[BenchEngine, ...] = ("opensearch", "osmem")
+_engine: list[BenchEngine] = ["opensearch"]
+
+
+def use_engine(kind: BenchEngine) -> None:
+    """The engine the following benchmark runs start (``--engine`` of ``casematch bench``)."""
+    _engine[0] = kind
+
+
+def current_engine() -> BenchEngine:
+    return _engine[0]
+
+
+def engine_config(data_dir: Path, *, kind: BenchEngine | None = None) -> EngineConfig:
+    """How a benchmark reaches its engine: ``CASEMATCH_OPENSEARCH_URL``, else the chosen one."""
+    return EngineConfig(
+        opensearch_url=os.environ.get("CASEMATCH_OPENSEARCH_URL") or None,
+        user=os.environ.get("CASEMATCH_OPENSEARCH_USER") or None,
+        password=os.environ.get("CASEMATCH_OPENSEARCH_PASSWORD") or None,
+        data_dir=data_dir,
+        timeout_s=300.0,
+        journal_synchronous="OFF",
+        engine=kind or current_engine(),
+        node_heap=os.environ.get("CASEMATCH_NODE_HEAP", "1g"),
+    )
+
+
+def stop_local_node(config: EngineConfig) -> None:
+    """Stop the local node of a benchmark's data directory, if it started one."""
+    if config.mode == "local":
+        LocalNode(config.node_config()).stop()
 
 
 def progress() -> Progress:
@@ -67,18 +102,12 @@ def tick(items: Iterable[T], bar: Progress, task: TaskID) -> Iterator[T]:
 def bench_engine(name: str) -> Iterator[Engine]:
     """An engine for one benchmark run, with its data directory removed afterwards."""
     data_dir = Path(tempfile.mkdtemp(prefix=f"casematch-bench-{name}-"))
-    config = EngineConfig(
-        opensearch_url=os.environ.get("CASEMATCH_OPENSEARCH_URL") or None,
-        user=os.environ.get("CASEMATCH_OPENSEARCH_USER") or None,
-        password=os.environ.get("CASEMATCH_OPENSEARCH_PASSWORD") or None,
-        data_dir=data_dir,
-        timeout_s=300.0,
-        journal_synchronous="OFF",
-    )
+    config = engine_config(data_dir)
     try:
         with open_engine(config) as engine:
             yield engine
     finally:
+        stop_local_node(config)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -96,7 +125,11 @@ def bench_store(name: str) -> Iterator[tuple[Engine, RecordStore]]:
 
 
 def engine_facts(engine: Engine) -> dict[str, Any]:
-    return {"kind": engine.kind, "version": engine.version}
+    facts: dict[str, Any] = {"kind": engine.kind, "mode": engine.mode, "version": engine.version}
+    node = engine.node
+    if node is not None:
+        facts["heap"] = node.config.heap
+    return facts
 
 
 def load(
@@ -140,6 +173,6 @@ def rss_mb(pid: int | None = None) -> float:
 
 
 def engine_rss_mb(engine: Engine) -> float:
-    """Resident memory of the embedded engine process (NaN on OpenSearch)."""
+    """Resident memory of the engine process: the local node's JVM or osmem (NaN on a cluster)."""
     pid = engine.process_pid
     return rss_mb(pid) if pid else float("nan")

@@ -47,7 +47,8 @@ import orjson
 import psutil
 
 from benchmarks.generator import generate_case_dicts
-from indexer.engine import EngineConfig, open_engine
+from benchmarks.harness import engine_config, stop_local_node
+from indexer.engine import open_engine
 from indexer.load import load_files
 from indexer.store import IndexNames, RecordStore
 
@@ -102,10 +103,12 @@ def write_dataset(path: Path, n: int, seed: int = 1) -> float:
 def _one_run(
     dataset: Path, data_dir: Path, n: int, chunk_size: int, workers: int
 ) -> dict[str, Any]:
+    config = engine_config(data_dir)
+    stop_local_node(config)
     shutil.rmtree(data_dir, ignore_errors=True)
     me = psutil.Process()
-    with open_engine(EngineConfig(opensearch_url=None, data_dir=data_dir)) as engine:
-        assert engine.process_pid is not None and engine.journal is not None
+    with open_engine(config) as engine:
+        assert engine.process_pid is not None
         child = psutil.Process(engine.process_pid)
         store = RecordStore(engine, IndexNames("bench"))
         store.ensure_indices()
@@ -113,8 +116,9 @@ def _one_run(
         with _PeakRss({"python": me.pid, "engine": child.pid}) as rss:
             report = load_files(store, [dataset], chunk_size=chunk_size, workers=workers)
         cpu1, child1 = _cpu(me), _cpu(child)
+        store.engine.refresh(store.names.cases)
         count = engine.count(store.names.cases)
-        journal_s = engine.journal.write_seconds
+        journal_s = engine.journal.write_seconds if engine.journal is not None else 0.0
     if report.loaded != n or count != n or report.failed:
         raise RuntimeError(
             f"bench load stored {report.loaded}/{count} of {n}; failures: {len(report.failed)}"
@@ -153,10 +157,14 @@ def run_index_bench(
         results.append(result)
         if progress is not None:
             progress(i + 1, runs, result)
+    # Restart: osmem replays its journal; the local node is stopped and reopens its indices.
+    config = engine_config(root / "data")
+    stop_local_node(config)
     started = time.perf_counter()
-    with open_engine(EngineConfig(opensearch_url=None, data_dir=root / "data")) as engine:
+    with open_engine(config) as engine:
         restored = engine.count("bench-cases")
     restore_s = time.perf_counter() - started
+    stop_local_node(config)
     rates = [r["docs_per_s"] for r in results]
     return {
         "n": n,

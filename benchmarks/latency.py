@@ -12,13 +12,10 @@ engine's time, and the number of candidates retrieved.
 
 from __future__ import annotations
 
-import math
 import time
 from datetime import date
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 from benchmarks import plots
 from benchmarks.generator import Population, generate_queries
@@ -39,8 +36,10 @@ from matcher.model import DetectionOptions
 from matcher.rank import rank_reference_facts
 from service.runtime import tune_gc
 
-TARGET_P50_MS = 50.0
-TARGET_P99_MS = 200.0
+#: The engine issue's targets: p50 / p99 at 1,000,000 Cases, p50 at 100,000.
+TARGET_P50_MS = 30.0
+TARGET_P99_MS = 150.0
+TARGET_P50_MS_100K = 20.0
 TARGET_CPU_P50_MS_200 = 3.0
 WARMUP = 20
 #: The matcher issue's CPU target is for this many candidates.
@@ -115,18 +114,29 @@ def rank_cpu_ms(
     return out
 
 
-def _million_note(last: dict[str, Any]) -> str:
-    """Why 1,000,000 Cases were not measured: the engine's memory, projected from this run."""
-    rss_mib = last.get("engine_rss_mb")
-    if not rss_mib or math.isnan(rss_mib):
-        return "Targets are for 100,000 indexed Cases; 1,000,000 was not run."
-    needed_gib = rss_mib / last["size"] * 1_000_000 / 1024
-    machine_gib = psutil.virtual_memory().total / 2**30
-    return (
-        f"Targets are for 100,000 indexed Cases. 1,000,000 was not run: the embedded engine "
-        f"held {rss_mib:,.0f} MB at {last['size']:,} Cases, so 1,000,000 would need about "
-        f"{needed_gib:,.0f} GB, and this machine has {machine_gib:,.1f} GB."
+def _targets(points: list[dict[str, Any]], rank_cpu: dict[str, float]) -> list[list[Any]]:
+    """The target rows this run can speak to (sizes it did not reach are left out)."""
+    by_size = {p["size"]: p for p in points}
+    rows: list[list[Any]] = []
+    if 100_000 in by_size:
+        p50 = by_size[100_000]["wall_ms"]["p50"]
+        rows.append(
+            ["p50 at 100,000", f"<= {TARGET_P50_MS_100K} ms", p50, p50 <= TARGET_P50_MS_100K]
+        )
+    top = by_size.get(1_000_000) or points[-1]
+    for label, key, aim in (("p50", "p50", TARGET_P50_MS), ("p99", "p99", TARGET_P99_MS)):
+        value = top["wall_ms"][key]
+        target = f"<= {aim} ms" + ("" if top["size"] == 1_000_000 else " (a target for 1,000,000)")
+        rows.append([f"{label} at {top['size']:,}", target, value, value <= aim])
+    rows.append(
+        [
+            f"matcher CPU p50 ranking {RANK_CANDIDATES} candidates (rank_reference_facts)",
+            f"<= {TARGET_CPU_P50_MS_200} ms",
+            rank_cpu["p50"],
+            rank_cpu["p50"] <= TARGET_CPU_P50_MS_200,
+        ]
     )
+    return rows
 
 
 def run_latency(*, seed: int, sizes: list[int], queries: int, out: Path, quick: bool) -> Path:
@@ -166,7 +176,7 @@ def run_latency(*, seed: int, sizes: list[int], queries: int, out: Path, quick: 
             )
     report.results = {"points": points, "rank_cpu_ms_200_candidates": rank_cpu}
     report.add_table(
-        "Duplicate check (in-process, embedded engine)",
+        f"Duplicate check (in-process, {engine.kind} {engine.version})",
         [
             "indexed Cases",
             "wall p50 ms",
@@ -195,31 +205,12 @@ def run_latency(*, seed: int, sizes: list[int], queries: int, out: Path, quick: 
         note="Matcher CPU: thread CPU of the detection minus the time spent waiting for the "
         "engine; candidates: documents the engine returned.",
     )
-    last = next((p for p in points if p["size"] == 100_000), points[-1])
     report.add_table(
-        "Against the matcher issue's targets",
+        "Against the targets",
         ["target", "aim", "measured", "met"],
-        [
-            [
-                f"p50 at {last['size']:,}",
-                f"<= {TARGET_P50_MS} ms",
-                last["wall_ms"]["p50"],
-                last["wall_ms"]["p50"] <= TARGET_P50_MS,
-            ],
-            [
-                f"p99 at {last['size']:,}",
-                f"<= {TARGET_P99_MS} ms",
-                last["wall_ms"]["p99"],
-                last["wall_ms"]["p99"] <= TARGET_P99_MS,
-            ],
-            [
-                f"matcher CPU p50 ranking {RANK_CANDIDATES} candidates (rank_reference_facts)",
-                f"<= {TARGET_CPU_P50_MS_200} ms",
-                rank_cpu["p50"],
-                rank_cpu["p50"] <= TARGET_CPU_P50_MS_200,
-            ],
-        ],
-        note=_million_note(last),
+        _targets(points, rank_cpu),
+        note="Targets of the engine issue: at 1,000,000 Cases p50 <= 30 ms and p99 <= 150 ms; "
+        "at 100,000 p50 <= 20 ms. The p99 of 100 checks is their second-worst.",
     )
     xs = [p["size"] for p in points]
     plots.lines(

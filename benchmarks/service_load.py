@@ -34,7 +34,7 @@ import httpx
 
 from benchmarks import plots
 from benchmarks.generator import Population, generate_case_dicts, generate_queries
-from benchmarks.harness import progress
+from benchmarks.harness import current_engine, engine_config, progress, stop_local_node
 from benchmarks.metrics import summarize
 from benchmarks.report import Report
 
@@ -76,7 +76,9 @@ class Server:
                 }
             ),
             CASEMATCH_MASK_PHI="true",
+            CASEMATCH_ENGINE=current_engine(),
         )
+        self.data_dir = data_dir
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -247,6 +249,7 @@ def run_service(
         finally:
             server.stop()
     finally:
+        stop_local_node(engine_config(data_dir))
         shutil.rmtree(data_dir, ignore_errors=True)
 
     report.results = {

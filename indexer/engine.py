@@ -1,20 +1,34 @@
-"""The one I/O seam to the search engine: connect, write (journaled), read.
+"""The one I/O seam to the search engine: connect, write (journaled on osmem), read.
 
-Two kinds of engine sit behind the same :class:`Engine`:
+Three ways to an engine sit behind the same :class:`Engine` (``EngineConfig.mode``):
 
-* ``opensearch``: a real cluster at ``EngineConfig.opensearch_url`` (user,
-  password, CA bundle optional). The cluster is durable; nothing is journaled.
-* ``embedded``: no URL configured, so casematch starts ``osmem-server`` (an
-  in-memory, OpenSearch-compatible binary) as a child process on a loopback
-  port, and keeps a durable copy of every write in :class:`indexer.journal.Journal`
-  under ``EngineConfig.data_dir``. At start the copy is replayed into the fresh
-  process, so a write acknowledged before a ``kill -9`` is there afterwards.
+* ``external``: the OpenSearch cluster at ``EngineConfig.opensearch_url`` (user,
+  password, CA bundle optional). It wins over the other two.
+* ``local``: casematch's own single-node OpenSearch 2.19 (:mod:`indexer.localnode`),
+  built from Maven Central jars and started on a loopback port when it is not
+  running; data on disk under ``EngineConfig.data_dir``. The node is the store:
+  its translog makes every acknowledged write durable, nothing is journaled, and
+  the node keeps running after the command that started it.
+* ``osmem``: ``osmem-server`` (an in-memory, OpenSearch-compatible binary) as a
+  child process, with a durable copy of every write in :class:`indexer.journal.Journal`
+  under ``EngineConfig.data_dir``, replayed into the fresh process at start.
+
+``EngineConfig.engine`` chooses between ``local`` and ``osmem`` (``auto``: the local
+node when Java 17 or newer is found, else osmem, with one line saying why). The
+first two are ``kind == "opensearch"``; the third is ``kind == "osmem"``.
+
+When the engine's process (the local node or osmem) dies, the :class:`Engine` notices
+(a failed call, or the watchdog of a long-running server), answers
+:class:`EngineUnavailable` meanwhile, and restarts it with a bounded back-off
+(restoring the journal on osmem); :meth:`Engine.condition` says what happened.
 
 Every *write* goes through a method of :class:`Engine` (index, delete, bulk,
 create/delete index, alias updates) so that it can be journaled: the engine
 write first, then the journal, then the return to the caller. A write the engine
 refuses is never journaled; a write the caller saw succeed is always journaled.
-*Reads* may use ``engine.client`` (opensearch-py) directly, or :meth:`Engine.msearch`.
+*Reads* go through :meth:`Engine.search`, :meth:`Engine.msearch`, :meth:`Engine.get`,
+:meth:`Engine.mget` and :meth:`Engine.count`: nothing outside this module touches the
+opensearch-py client, so an engine difference is handled here, once.
 
 Errors are typed (:class:`EngineUnavailable` -> HTTP 503, :class:`VersionConflict`
 -> 409, :class:`EngineStartupError` -> one clear line at start) and their messages
@@ -49,6 +63,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.serializer import JSONSerializer
 
 from indexer.journal import DocumentRow, Journal
+from indexer.localnode import LocalNode, NodeConfig, NodeError, java_missing_reason
 
 log = logging.getLogger("casematch.engine")
 # M21: opensearch-py logs whole request and response bodies (record values, PHI) at
@@ -57,6 +72,9 @@ for _logger in ("opensearch", "opensearchpy.trace"):
     logging.getLogger(_logger).setLevel(logging.WARNING)
 
 Refresh = str | bool
+EngineKind = Literal["opensearch", "osmem"]
+EngineMode = Literal["external", "local", "osmem"]
+EngineChoice = Literal["auto", "opensearch", "osmem"]
 
 
 class EngineError(Exception):
@@ -80,8 +98,10 @@ class EngineConfig:
     """How to reach the engine.
 
     >>> EngineConfig(opensearch_url="https://search:9200", user="cm", password="...",
-    ...              ca_certs=None, data_dir=Path(".casematch")).kind
-    'opensearch'
+    ...              ca_certs=None, data_dir=Path(".casematch")).mode
+    'external'
+    >>> EngineConfig(opensearch_url=None, data_dir=Path(".casematch"), engine="osmem").kind
+    'osmem'
     """
 
     opensearch_url: str | None
@@ -96,9 +116,35 @@ class EngineConfig:
     #: SQLite ``synchronous`` of the journal: FULL survives power loss, NORMAL a process crash.
     journal_synchronous: str = "FULL"
 
+    #: ``auto`` | ``opensearch`` (the local node) | ``osmem``; a URL wins over all three.
+    engine: EngineChoice = "auto"
+    #: The local node's JVM heap, HTTP port (or range) and ``java``.
+    node_heap: str = "1g"
+    node_http_port: str = "9200-9299"
+    java: str | None = None
+
     @property
-    def kind(self) -> Literal["embedded", "opensearch"]:
-        return "opensearch" if self.opensearch_url else "embedded"
+    def mode(self) -> EngineMode:
+        """Which engine this configuration opens (``auto`` resolved; see the module doc)."""
+        if self.opensearch_url:
+            return "external"
+        if self.engine == "osmem":
+            return "osmem"
+        if self.engine == "opensearch":
+            return "local"
+        return "local" if java_missing_reason(self.java) is None else "osmem"
+
+    @property
+    def kind(self) -> EngineKind:
+        return "osmem" if self.mode == "osmem" else "opensearch"
+
+    def node_config(self) -> NodeConfig:
+        return NodeConfig(
+            data_dir=self.data_dir,
+            heap=self.node_heap,
+            http_port=self.node_http_port,
+            java=self.java,
+        )
 
 
 @dataclass(frozen=True)
@@ -174,7 +220,7 @@ def _error_type(err: Any) -> str:
     return "error"
 
 
-# -- the embedded process ------------------------------------------------------------
+# -- the osmem process ----------------------------------------------------------------
 
 
 class _EmbeddedProcess:
@@ -200,13 +246,13 @@ class _EmbeddedProcess:
             binary = resolve_binary(config.binary)
         except OsmemError as exc:
             raise EngineStartupError(
-                "the embedded engine binary (osmem-server) is not installed for this platform; "
+                "the osmem engine binary (osmem-server) is not installed for this platform; "
                 "reinstall the osmem-server package, set OSMEM_SERVER_BIN, "
                 "or set CASEMATCH_OPENSEARCH_URL to use an OpenSearch cluster"
             ) from exc
         if not os.access(binary, os.X_OK):
             raise EngineStartupError(
-                f"the embedded engine binary {binary} is missing or not executable; "
+                f"the osmem engine binary {binary} is missing or not executable; "
                 "reinstall the osmem-server package or set CASEMATCH_OPENSEARCH_URL"
             )
         args = [binary, "--addr", config.addr, "--no-ja", "--parent-pid", str(os.getpid())]
@@ -220,7 +266,7 @@ class _EmbeddedProcess:
             )
         except OSError as exc:
             raise EngineStartupError(
-                f"the embedded engine binary {binary} could not be run ({exc.strerror}); "
+                f"the osmem engine binary {binary} could not be run ({exc.strerror}); "
                 "reinstall the osmem-server package or set CASEMATCH_OPENSEARCH_URL"
             ) from exc
         stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
@@ -262,18 +308,18 @@ class _EmbeddedProcess:
                 proc.wait()
                 _join(readers)
                 raise EngineStartupError(
-                    f"the embedded engine did not start within {timeout_s:.0f} s; "
+                    f"the osmem engine did not start within {timeout_s:.0f} s; "
                     "check the machine's load or set CASEMATCH_OPENSEARCH_URL"
                 )
             _join(readers)  # the readers reach EOF and hold the last stderr lines
             detail = " ".join(stderr_tail)
             if "address already in use" in detail:
                 raise EngineStartupError(
-                    f"the embedded engine could not listen on {config.addr}: the port is taken; "
+                    f"the osmem engine could not listen on {config.addr}: the port is taken; "
                     "choose another address (CASEMATCH_EMBEDDED_ADDR, port 0 picks a free one)"
                 )
             raise EngineStartupError(
-                f"the embedded engine exited at start (code {proc.returncode}): "
+                f"the osmem engine exited at start (code {proc.returncode}): "
                 f"{detail or 'no message'}"
             )
         return cls(proc, str(ready["url"]), str(ready.get("version", "")), readers)
@@ -310,7 +356,7 @@ def _join(threads: list[threading.Thread], timeout_s: float = 2.0) -> None:
 
 
 class _DataDirLock:
-    """An exclusive lock on the data directory: one embedded engine per journal."""
+    """An exclusive lock on the data directory: one osmem engine per journal."""
 
     def __init__(self, data_dir: Path) -> None:
         try:
@@ -336,50 +382,228 @@ class _DataDirLock:
         self._fh.close()
 
 
+# -- supervised processes -------------------------------------------------------------
+
+
+class _Supervised:
+    """An engine process casematch runs and restarts: the local node, or osmem."""
+
+    name: str
+
+    def alive(self) -> bool:
+        raise NotImplementedError
+
+    def pid(self) -> int | None:
+        raise NotImplementedError
+
+    def restart(self) -> tuple[str, str]:
+        """Start it again (restoring what it needs); its new URL and version."""
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class _LocalNodeProcess(_Supervised):
+    """The local OpenSearch node: shared by every command, so closing leaves it running."""
+
+    name = "the local OpenSearch node"
+
+    def __init__(self, node: LocalNode) -> None:
+        self.node = node
+
+    def alive(self) -> bool:
+        return self.node.alive()
+
+    def pid(self) -> int | None:
+        info = self.node.info()
+        return info.pid if info else None
+
+    def restart(self) -> tuple[str, str]:
+        info = self.node.ensure_started()
+        return info.url, info.version
+
+    def kill(self) -> None:
+        self.node.kill()
+
+    def close(self) -> None:
+        """The node outlives this command (``casematch engine stop`` stops it)."""
+
+
+class _OsmemProcess(_Supervised):
+    """osmem-server as this process's child, restored from the journal at each start."""
+
+    name = "the osmem engine process"
+
+    def __init__(self, config: EngineConfig, journal: Journal) -> None:
+        self.config = config
+        self.journal = journal
+        self.process = _EmbeddedProcess.start(config)
+
+    def alive(self) -> bool:
+        return self.process.alive
+
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def restart(self) -> tuple[str, str]:
+        with contextlib.suppress(Exception):
+            self.process.stop(grace_s=1.0)
+        self.process = _EmbeddedProcess.start(self.config)
+        client = _client(self.process.url, self.config)
+        try:
+            restore(client, self.journal)
+        finally:
+            client.close()
+        return self.process.url, self.process.version
+
+    def kill(self) -> None:
+        self.process.kill()
+
+    def close(self) -> None:
+        self.process.stop()
+
+
 # -- the seam ---------------------------------------------------------------------
 
 
+#: Back-off between restart attempts of a dead engine process: first, then doubling to the cap.
+HEAL_FIRST_DELAY_S = 0.5
+HEAL_MAX_DELAY_S = 30.0
+
+
 class Engine:
-    """A connected engine. Writes go through the methods; ``client`` is for reads."""
+    """A connected engine: every read and write of casematch goes through its methods."""
 
     def __init__(
         self,
         *,
-        kind: Literal["embedded", "opensearch"],
+        kind: EngineKind,
+        mode: EngineMode,
         url: str,
         version: str,
         client: OpenSearch,
+        config: EngineConfig | None = None,
         journal: Journal | None = None,
-        process: _EmbeddedProcess | None = None,
+        process: _Supervised | None = None,
         lock: _DataDirLock | None = None,
         timeout_s: float = 30.0,
     ) -> None:
         self.timeout_s = timeout_s
         self.kind = kind
+        self.mode = mode
         self.url = url
         self.version = version
         self.client = client
         self.journal = journal
+        self._config = config
         self._process = process
         self._lock = lock
         self._closed = False
+        self._heal_lock = threading.Lock()
+        self._healer: threading.Thread | None = None
+        self._condition: str | None = None
+        #: What happened to the engine process, newest last (PHI-free), for ``/health``.
+        self.events: collections.deque[str] = collections.deque(maxlen=10)
+        self._watchdog: threading.Thread | None = None
 
     # -- plumbing ------------------------------------------------------------------
 
     @property
     def process_pid(self) -> int | None:
-        """The embedded engine's process id (``None`` on OpenSearch)."""
-        return self._process.pid if self._process else None
+        """The engine process's id (``None`` on an external cluster)."""
+        return self._process.pid() if self._process else None
+
+    @property
+    def node(self) -> LocalNode | None:
+        """The local node behind this engine (``None`` on osmem or an external cluster)."""
+        return self._process.node if isinstance(self._process, _LocalNodeProcess) else None
+
+    def condition(self) -> str | None:
+        """Why the engine is degraded right now (``None``: it is not)."""
+        return self._condition
 
     def _unavailable(self, exc: Exception) -> EngineUnavailable:
-        if self._process is not None and not self._process.alive:
+        if self._process is not None and not self._process.alive():
+            self._heal(f"{self._process.name} stopped")
             return EngineUnavailable(
-                f"the embedded engine process exited (code {self._process.proc.returncode}); "
-                "restart casematch: acknowledged writes are restored from the data directory"
+                f"{self._process.name} stopped; casematch is restarting it, retry shortly"
             )
+        if self._condition:
+            return EngineUnavailable(self._condition)
         return EngineUnavailable(
             f"the search engine at {_redact(self.url)} is unreachable ({type(exc).__name__})"
         )
+
+    def _heal(self, reason: str) -> None:
+        """Restart the dead engine process in the background (one healer at a time)."""
+        with self._heal_lock:
+            if self._closed or self._process is None:
+                return
+            if self._healer is not None and self._healer.is_alive():
+                return
+            self._condition = f"{reason}; restarting it"
+            self.events.append(f"{_now()} {reason}")
+            log.warning("%s; restarting it", reason)
+            self._healer = threading.Thread(
+                target=self._heal_loop, args=(reason,), name="engine-heal", daemon=True
+            )
+            self._healer.start()
+
+    def _heal_loop(self, reason: str) -> None:
+        assert self._process is not None
+        delay = HEAL_FIRST_DELAY_S
+        attempt = 0
+        while not self._closed:
+            attempt += 1
+            try:
+                url, version = self._process.restart()
+            except Exception as exc:  # any failure: say so, wait, try again
+                self._condition = (
+                    f"{reason}; restart attempt {attempt} failed ({type(exc).__name__}), "
+                    f"next in {delay:.0f} s"
+                )
+                log.warning("%s", self._condition)
+                time.sleep(delay)
+                delay = min(delay * 2, HEAL_MAX_DELAY_S)
+                continue
+            if url != self.url and self._config is not None:
+                old, self.client = self.client, _client(url, self._config)
+                with contextlib.suppress(Exception):
+                    old.close()
+            self.url, self.version = url, version
+            self._condition = None
+            self.events.append(f"{_now()} restarted {self._process.name} (attempt {attempt})")
+            log.warning("restarted %s after %d attempt(s)", self._process.name, attempt)
+            return
+
+    def start_watchdog(self, interval_s: float = 2.0) -> None:
+        """Check the engine process every ``interval_s`` and restart it when it died."""
+        if self._process is None or self._watchdog is not None:
+            return
+
+        def watch() -> None:
+            while not self._closed:
+                time.sleep(interval_s)
+                process = self._process
+                if process is not None and not self._closed and not process.alive():
+                    self._heal(f"{process.name} stopped")
+
+        self._watchdog = threading.Thread(target=watch, name="engine-watchdog", daemon=True)
+        self._watchdog.start()
+
+    def wait_healthy(self, timeout_s: float = 120.0) -> bool:
+        """Wait until no restart is under way (tests and the CLI use it); whether it healed."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            healer = self._healer
+            if (healer is None or not healer.is_alive()) and self._condition is None:
+                return True
+            time.sleep(0.1)
+        return False
 
     @contextlib.contextmanager
     def _calling(self, what: str, index: str = "", id: str = "") -> Iterator[None]:
@@ -633,6 +857,18 @@ class Engine:
                 raise EngineError(f"msearch: {r.get('status', 500)} {_error_type(r['error'])}")
         return responses
 
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One search; the engine's response (``hits.hits`` with ``_source``, ``sort``, …)."""
+        with self._calling("search", index):
+            res: dict[str, Any] = self.client.search(index=index, body=body)
+        return res
+
+    def indices(self, pattern: str) -> list[str]:
+        """The physical indices matching ``pattern`` (e.g. ``casematch-cases-*``), sorted."""
+        with self._calling("get indices", pattern):
+            found = self.client.indices.get(index=pattern, ignore_unavailable=True)
+        return sorted(found)
+
     def count(self, index: str, query: dict[str, Any] | None = None) -> int:
         with self._calling("count", index):
             res = self.client.count(index=index, body={"query": query} if query else None)
@@ -640,8 +876,8 @@ class Engine:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def kill_embedded(self) -> None:
-        """SIGKILL the embedded engine process (tests of durability use this)."""
+    def kill_process(self) -> None:
+        """SIGKILL the engine process, as a crash would (durability and healing tests)."""
         if self._process is not None:
             self._process.kill()
 
@@ -649,10 +885,13 @@ class Engine:
         if self._closed:
             return
         self._closed = True
+        healer = self._healer
+        if healer is not None and healer.is_alive():
+            healer.join(timeout=120)  # a restart under way finishes before the process closes
         with contextlib.suppress(Exception):
             self.client.close()
         if self._process is not None:
-            self._process.stop()
+            self._process.close()
         if self.journal is not None:
             self.journal.close()
         if self._lock is not None:
@@ -722,15 +961,8 @@ def _client(url: str, config: EngineConfig) -> OpenSearch:
     return OpenSearch(**kwargs)
 
 
-def _open_opensearch(config: EngineConfig) -> Engine:
-    assert config.opensearch_url
-    url = config.opensearch_url
-    where = _redact(url)
-    if config.ca_certs and not Path(config.ca_certs).is_file():
-        raise EngineStartupError(
-            f"the CA bundle {config.ca_certs} does not exist; fix CASEMATCH_OPENSEARCH_CA_CERTS"
-        )
-    client = _client(url, config)
+def _probe(client: OpenSearch, where: str) -> str:
+    """The engine's version, or :class:`EngineStartupError` saying what to fix."""
     try:
         info = client.info()
     except opensearchpy.AuthenticationException as exc:
@@ -753,43 +985,88 @@ def _open_opensearch(config: EngineConfig) -> Engine:
             f"OpenSearch at {where} answered {exc.status_code} to a health probe; "
             "check CASEMATCH_OPENSEARCH_URL points at an OpenSearch cluster"
         ) from exc
-    version = str(info.get("version", {}).get("number", ""))
+    return str(info.get("version", {}).get("number", ""))
+
+
+def _open_external(config: EngineConfig) -> Engine:
+    assert config.opensearch_url
+    url = config.opensearch_url
+    if config.ca_certs and not Path(config.ca_certs).is_file():
+        raise EngineStartupError(
+            f"the CA bundle {config.ca_certs} does not exist; fix CASEMATCH_OPENSEARCH_CA_CERTS"
+        )
+    client = _client(url, config)
+    version = _probe(client, _redact(url))
     return Engine(
-        kind="opensearch", url=url, version=version, client=client, timeout_s=config.timeout_s
+        kind="opensearch",
+        mode="external",
+        url=url,
+        version=version,
+        client=client,
+        config=config,
+        timeout_s=config.timeout_s,
     )
 
 
-def _open_embedded(config: EngineConfig) -> Engine:
+def _open_local(config: EngineConfig) -> Engine:
+    """The local node of ``config.data_dir``: reused when it runs, else built and started."""
+    node = LocalNode(config.node_config())
+    try:
+        info = node.ensure_started()
+    except NodeError as exc:
+        raise EngineStartupError(f"{exc}; or set CASEMATCH_ENGINE=osmem") from exc
+    except OSError as exc:
+        raise EngineStartupError(
+            f"the local OpenSearch node could not be started in {node.home} ({exc.strerror}); "
+            "set CASEMATCH_DATA_DIR to a writable directory"
+        ) from exc
+    client = _client(info.url, config)
+    version = _probe(client, info.url)
+    return Engine(
+        kind="opensearch",
+        mode="local",
+        url=info.url,
+        version=version,
+        client=client,
+        config=config,
+        process=_LocalNodeProcess(node),
+        timeout_s=config.timeout_s,
+    )
+
+
+def _open_osmem(config: EngineConfig) -> Engine:
     lock = _DataDirLock(config.data_dir)
-    process: _EmbeddedProcess | None = None
+    process: _OsmemProcess | None = None
     journal: Journal | None = None
     try:
         journal = Journal.open(
             config.data_dir / "journal.sqlite3", synchronous=config.journal_synchronous
         )
-        process = _EmbeddedProcess.start(config)
-        client = _client(process.url, config)
+        process = _OsmemProcess(config, journal)
+        client = _client(process.process.url, config)
         engine = Engine(
-            kind="embedded",
-            url=process.url,
-            version=process.version,
+            kind="osmem",
+            mode="osmem",
+            url=process.process.url,
+            version=process.process.version,
             client=client,
+            config=config,
             journal=journal,
             process=process,
             lock=lock,
             timeout_s=config.timeout_s,
         )
         try:
-            restore(engine, journal)
+            restore(client, journal)
         except opensearchpy.TransportError as exc:
             raise EngineStartupError(
-                f"restoring the data directory {config.data_dir} into the embedded engine "
+                f"restoring the data directory {config.data_dir} into the osmem engine "
                 f"failed ({type(exc).__name__} {exc.status_code}); nothing was changed on disk"
             ) from exc
         return engine
     except BaseException:
         if process is not None:
-            process.stop()
+            process.close()
         if journal is not None:
             journal.close()
         lock.release()
@@ -797,14 +1074,14 @@ def _open_embedded(config: EngineConfig) -> Engine:
 
 
 def restore(
-    engine: Engine,
+    client: OpenSearch,
     journal: Journal,
     *,
     batch: int = 2000,
     streams: int = 2,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, int]:
-    """Replay the journal into a fresh embedded engine: indices, documents, aliases.
+    """Replay the journal into a fresh osmem process: indices, documents, aliases.
 
     Writes go straight to the client (they are already journaled). ``streams`` bulk
     requests are in flight so the engine never waits while the next batch is read
@@ -815,7 +1092,6 @@ def restore(
     """
     started = time.perf_counter()
     indices = journal.indices()
-    client = engine.client
     total = journal.document_count()
     counts: dict[str, int] = dict.fromkeys(indices, 0)
     done = 0
@@ -876,7 +1152,17 @@ def restore(
 
 
 def open_engine(config: EngineConfig) -> Engine:
-    """Connect to OpenSearch, or start the embedded engine and restore its durable copy."""
-    if config.opensearch_url:
-        return _open_opensearch(config)
-    return _open_embedded(config)
+    """Connect to the engine ``config`` describes: an external cluster, the local node
+    (started when it is not running), or osmem with its durable copy restored."""
+    mode = config.mode
+    if mode == "external":
+        return _open_external(config)
+    if mode == "local":
+        return _open_local(config)
+    if config.engine == "auto":
+        log.warning("using the osmem engine: %s", java_missing_reason(config.java))
+    return _open_osmem(config)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

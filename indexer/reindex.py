@@ -84,7 +84,7 @@ def _number(index: str) -> int:
 
 def _family(engine: Engine, alias: str) -> list[str]:
     """Physical indices named ``{alias}-NNNNNN``."""
-    found = engine.client.indices.get(index=f"{alias}-*", ignore_unavailable=True)
+    found = engine.indices(f"{alias}-*")
     return sorted(n for n in found if re.fullmatch(r"\d{6}", n[len(alias) + 1 :]))
 
 
@@ -134,7 +134,7 @@ def reindex_alias(
         engine.delete_index(target)
         newer = []
     if newer:
-        last = engine.client.search(
+        last = engine.search(
             index=target, body={"size": 1, "sort": [{"_id": "desc"}], "_source": False}
         )["hits"]["hits"]
         if last:
@@ -160,7 +160,7 @@ def reindex_alias(
             }
             if search_after is not None:
                 body["search_after"] = search_after
-            hits = engine.client.search(index=source, body=body)["hits"]["hits"]
+            hits = engine.search(index=source, body=body)["hits"]["hits"]
             if not hits:
                 break
             names: set[str] = set()

@@ -135,6 +135,11 @@ class RecordStore:
             self.engine.ensure_index(alias, mapping)
         self.engine.ensure_index(self.names.name_vocabulary, load_mapping("names"))
 
+    def drop_indices(self) -> None:
+        """Delete every index under this store's prefix (a demo's or a test's own indices)."""
+        for physical in self.engine.indices(f"{self.names.prefix}-*"):
+            self.engine.delete_index(physical)
+
     def _write(self, index: str, doc_id: str, doc: Document, **kwargs: Any) -> dict[str, Any]:
         """Write one record document, its names first (``indexer.names``)."""
         self.vocabulary.remember(name_keys(doc), refresh=kwargs.get("refresh", "wait_for"))
@@ -156,7 +161,7 @@ class RecordStore:
 
     def case_versions(self, case_id: str) -> list[StoredRecord]:
         """Every stored version of a Case, oldest first (searched, then checked realtime)."""
-        res = self.engine.client.search(
+        res = self.engine.search(
             index=self.names.cases,
             body={
                 "query": {"bool": {"filter": [{"term": {"record_id": case_id}}]}},

@@ -3,7 +3,7 @@
     >>> app = create_app(Settings(data_dir=Path("/tmp/cm"), api_keys={}))  # doctest: +SKIP
     >>> with TestClient(app) as client:                                     # doctest: +SKIP
     ...     client.get("/health").json()["engine"]["kind"]
-    'embedded'
+    'opensearch'
 
 :func:`create_app` serves the given settings through the cached settings
 dependency (``app.dependency_overrides[get_settings]``), so routers and tests
@@ -50,19 +50,7 @@ class Services:
 
 def engine_config(settings: Settings) -> EngineConfig:
     """The engine configuration a :class:`Settings` describes."""
-    return EngineConfig(
-        opensearch_url=settings.opensearch_url,
-        data_dir=settings.data_dir,
-        user=settings.opensearch_user,
-        password=(
-            settings.opensearch_password.get_secret_value()
-            if settings.opensearch_password
-            else None
-        ),
-        ca_certs=settings.opensearch_ca_certs,
-        addr=settings.embedded_addr,
-        timeout_s=settings.opensearch_timeout_s,
-    )
+    return settings.engine_config()
 
 
 @contextmanager
@@ -126,6 +114,8 @@ def _settings_of(app: FastAPI) -> Settings:
 
 
 def _attach(app: FastAPI, services: Services) -> None:
+    # A server notices a dead engine process within seconds and restarts it (indexer.engine).
+    services.engine.start_watchdog()
     app.state.engine = services.engine
     app.state.store = services.store
     app.state.services = services

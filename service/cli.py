@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
+import secrets
 import signal
 import socket
 import sys
@@ -38,6 +39,7 @@ from rich.progress import (
 )
 
 from indexer.engine import EngineStartupError, EngineUnavailable
+from indexer.localnode import LocalNode, NodeError, java_missing_reason
 from indexer.records import Kind, Record, describe_errors, parse_record
 from service.app import Services, create_app, open_services
 from service.runtime import tune_gc
@@ -130,7 +132,7 @@ def serve(
     ] = False,
     seed: Annotated[int, typer.Option(help="seed of the sample data set")] = 7,
 ) -> None:
-    """Serve the HTTP API (embedded engine unless CASEMATCH_OPENSEARCH_URL is set)."""
+    """Serve the HTTP API on the configured engine (the local OpenSearch node by default)."""
     from service import demo
 
     _configure_logging()
@@ -223,12 +225,20 @@ def demo(
 
     base = Settings()
     with _stoppable(), contextlib.ExitStack() as stack:
-        if data_dir is None and base.engine_kind == "embedded":
-            data_dir = Path(
+        update: dict[str, Any] = {}
+        if data_dir is not None:
+            update["data_dir"] = data_dir
+        elif base.engine_config().mode == "osmem":
+            update["data_dir"] = Path(
                 stack.enter_context(tempfile.TemporaryDirectory(prefix="casematch-demo-"))
             )
-        settings = base.model_copy(update={"data_dir": data_dir}) if data_dir else base
+        else:
+            # A shared OpenSearch node: the demo's own indices, deleted afterwards.
+            update["index_prefix"] = f"casematch-demo-{secrets.token_hex(4)}"
+        settings = base.model_copy(update=update)
         with _services(settings) as services:
+            if "index_prefix" in update:
+                stack.callback(services.store.drop_indices)
             demo_logic.run_demo(services, seed=seed, console=out)
 
 
@@ -390,6 +400,89 @@ def _read_one_record(path: Path, settings: Settings, organization: str | None) -
     except ValidationError as exc:
         problems = "; ".join(f"{d['field']}: {d['error']}" for d in describe_errors(exc))
         raise ValueError(f"invalid record: {problems}") from None
+
+
+engine_app = typer.Typer(
+    help="Manage the local OpenSearch node (the default engine).", no_args_is_help=True
+)
+app.add_typer(engine_app, name="engine")
+
+
+def _local_node(settings: Settings) -> LocalNode:
+    config = settings.engine_config()
+    if config.mode != "local":
+        why = (
+            "CASEMATCH_OPENSEARCH_URL points at an external cluster"
+            if config.mode == "external"
+            else f"the engine is osmem ({java_missing_reason(config.java) or 'CASEMATCH_ENGINE=osmem'})"
+        )
+        err.print(f"casematch: there is no local OpenSearch node to manage: {why}")
+        raise typer.Exit(2)
+    return LocalNode(config.node_config())
+
+
+@engine_app.command("build")
+def engine_build(
+    force: Annotated[bool, typer.Option("--force", help="rebuild even when up to date")] = False,
+) -> None:
+    """Build the local node with Maven (the first build downloads its jars; later ones not)."""
+    from indexer.localnode import build, opensearch_version
+
+    try:
+        where = build(force=force)
+    except NodeError as exc:
+        err.print(f"casematch: {exc}")
+        raise typer.Exit(2) from None
+    out.print(f"OpenSearch {opensearch_version()} node built in {where}")
+
+
+@engine_app.command("start")
+def engine_start() -> None:
+    """Build (if needed) and start the local node; it keeps running until `engine stop`."""
+    node = _local_node(Settings())
+    try:
+        info = node.ensure_started()
+    except NodeError as exc:
+        err.print(f"casematch: {exc}")
+        raise typer.Exit(2) from None
+    out.print(f"OpenSearch {info.version} running at {info.url} (pid {info.pid}, heap {info.heap})")
+
+
+@engine_app.command("stop")
+def engine_stop() -> None:
+    """Stop the local node (commands that need it start it again)."""
+    node = _local_node(Settings())
+    out.print(
+        "stopped the local OpenSearch node" if node.stop() else "the local node was not running"
+    )
+
+
+@engine_app.command("status")
+def engine_status(
+    as_json: Annotated[bool, typer.Option("--json", help="print the status as JSON")] = False,
+) -> None:
+    """Version, pid, heap, resident memory, disk and document counts of the local node."""
+    settings = Settings()
+    status = _local_node(settings).status()
+    if status["running"]:
+        with contextlib.suppress(Exception), open_services(settings) as services:
+            status["documents"] = services.store.counts()
+    if as_json:
+        out.print_json(orjson.dumps(status).decode())
+        return
+    if not status["running"]:
+        out.print(f"the local OpenSearch node is not running (data: {status['home']})")
+        return
+    mib = 1024 * 1024
+    out.print(f"OpenSearch {status['version']} at {status['url']} (pid {status['pid']})")
+    heap_used = status.get("heap_used_bytes") or 0
+    out.print(
+        f"  heap {heap_used / mib:,.0f} of {(status.get('heap_max_bytes') or 0) / mib:,.0f} MiB; "
+        f"resident {(status.get('rss_bytes') or 0) / mib:,.0f} MiB; "
+        f"disk {status['disk_bytes'] / mib:,.1f} MiB in {status['home']}"
+    )
+    if "documents" in status:
+        out.print(f"  documents: {_counts_line(status['documents'])}")
 
 
 def _mount_bench() -> None:

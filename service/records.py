@@ -175,7 +175,7 @@ def _check_case_organizations(
         if r.kind is Kind.case:
             by_org.setdefault(r.organization, []).append(r.case_id or r.id)
     for organization, case_ids in sorted(by_org.items()):
-        res = store.engine.client.search(
+        res = store.engine.search(
             index=store.names.cases,
             body={
                 "query": {

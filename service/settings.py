@@ -1,8 +1,8 @@
 """The one configuration object: environment (``CASEMATCH_*``) and an optional TOML file.
 
-    >>> s = Settings(opensearch_url=None, data_dir=Path("/tmp/cm"))
-    >>> s.engine_kind
-    'embedded'
+    >>> s = Settings(opensearch_url=None, data_dir=Path("/tmp/cm"), engine="osmem")
+    >>> s.engine_config().mode
+    'osmem'
 
 Environment variables win over the TOML file (``CASEMATCH_CONFIG`` names it,
 default ``./casematch.toml`` when present). Nothing reads settings at import
@@ -24,6 +24,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from indexer.engine import EngineConfig
 
 Permission = Literal["promote", "read_matches", "read_phi", "admin"]
 DetectionProfile = Literal["enhanced", "deep_22r1", "deep_22r3"]
@@ -80,6 +82,9 @@ class Settings(BaseSettings):
     )
 
     # -- engine -------------------------------------------------------------
+    #: ``auto`` (the local OpenSearch node when Java 17+ is found, else osmem), ``opensearch``
+    #: (the local node) or ``osmem``; ``opensearch_url`` wins over all three.
+    engine: Literal["auto", "opensearch", "osmem"] = "auto"
     opensearch_url: str | None = None
     opensearch_user: str | None = None
     opensearch_password: SecretStr | None = None
@@ -88,8 +93,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".casematch")
     #: Prefix of every index and alias casematch owns (tests use one per test).
     index_prefix: str = "casematch"
-    #: Embedded engine address; port 0 picks a free port.
-    embedded_addr: str = "127.0.0.1:0"
+    #: The local node's JVM heap, HTTP port or range (the first free one is taken) and Java.
+    node_heap: str = "1g"
+    node_http_port: str = "9200-9299"
+    java: str | None = None
+    #: osmem's address; port 0 picks a free port.
+    osmem_addr: str = "127.0.0.1:0"
 
     # -- detection ----------------------------------------------------------
     mask_phi: bool = True
@@ -119,9 +128,23 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
-    @property
-    def engine_kind(self) -> Literal["embedded", "opensearch"]:
-        return "opensearch" if self.opensearch_url else "embedded"
+    def engine_config(self) -> EngineConfig:
+        """How to reach the engine these settings describe (:mod:`indexer.engine`)."""
+        return EngineConfig(
+            opensearch_url=self.opensearch_url,
+            data_dir=self.data_dir,
+            user=self.opensearch_user,
+            password=(
+                self.opensearch_password.get_secret_value() if self.opensearch_password else None
+            ),
+            ca_certs=self.opensearch_ca_certs,
+            addr=self.osmem_addr,
+            timeout_s=self.opensearch_timeout_s,
+            engine=self.engine,
+            node_heap=self.node_heap,
+            node_http_port=self.node_http_port,
+            java=self.java,
+        )
 
     def organization(self, org: str) -> OrganizationSettings:
         return self.organizations.get(org) or OrganizationSettings(

@@ -1,23 +1,27 @@
-"""Shared fixtures: one engine per session, a clean set of indices per test.
+"""Shared fixtures: one engine per session and engine kind, a clean set of indices per test.
 
-The ``engine`` fixture is parametrized over the engines the suite can run on:
+The ``engine`` fixture is parametrized over the engines the suite runs on:
 
-* ``embedded``: osmem-server started by :func:`indexer.engine.open_engine` on a
-  temporary data directory (always available);
-* ``opensearch-container``: a real OpenSearch in Docker via testcontainers;
-  skipped, with the reason, when Docker is not available;
+* ``opensearch``: casematch's local OpenSearch 2.19 node (:mod:`indexer.localnode`), built by
+  Maven and started on a temporary data directory for the session, stopped at its end. The
+  reference: every integration test runs on it.
+* ``osmem``: the in-memory stand-in (``osmem-server`` with its journal), the fallback where
+  no Java is found; the whole suite runs on it too, so the fallback stays honest.
 * ``opensearch-url``: the cluster at ``CASEMATCH_TEST_OPENSEARCH_URL`` (with
-  ``CASEMATCH_TEST_OPENSEARCH_USER`` / ``_PASSWORD`` / ``_CA_CERTS``); when that
-  variable is set it replaces the two above.
+  ``CASEMATCH_TEST_OPENSEARCH_USER`` / ``_PASSWORD`` / ``_CA_CERTS``); when that variable is
+  set it replaces the local node.
 
-Tests that take ``engine``, ``index_names`` or ``store`` are marked
-``integration`` automatically. ``index_names`` gives each test its own prefix and
-drops the indices afterwards, so tests never see each other's documents.
+``CASEMATCH_TEST_ENGINES`` (comma-separated, default ``opensearch,osmem``) narrows the run,
+e.g. ``CASEMATCH_TEST_ENGINES=opensearch`` while iterating. Under CI (``CI=true``) an engine
+that cannot start fails the run; it is never skipped.
+
+Tests that take ``engine``, ``index_names`` or ``store`` are marked ``integration``
+automatically. ``index_names`` gives each test its own prefix and drops the indices
+afterwards, so tests never see each other's documents.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,11 +30,14 @@ from pathlib import Path
 import pytest
 
 from indexer.engine import Engine, EngineConfig, open_engine
+from indexer.localnode import LocalNode, java_missing_reason
 from indexer.records import Record
 from indexer.store import IndexNames, RecordStore
 
 _URL_ENV = "CASEMATCH_TEST_OPENSEARCH_URL"
+_ENGINES_ENV = "CASEMATCH_TEST_ENGINES"
 _ENGINE_FIXTURES = {"engine", "index_names", "store"}
+_KNOWN_ENGINES = ("opensearch", "osmem")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -39,82 +46,70 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
 
 
-@functools.cache
-def _docker_unavailable_reason() -> str | None:
-    """Why a Docker-backed OpenSearch cannot run here, or ``None`` if it can."""
-    host = os.environ.get("DOCKER_HOST")
-    if not host and not Path("/var/run/docker.sock").exists():
-        return "no Docker engine here (DOCKER_HOST unset, no /var/run/docker.sock); the OpenSearch-container run needs Docker"
-    try:
-        import docker
-    except ImportError:
-        return "the docker Python package is not installed; the OpenSearch-container run needs it"
-    try:
-        client = docker.from_env(timeout=3)
-        try:
-            client.ping()
-        finally:
-            client.close()
-    except Exception as exc:  # any failure to reach the daemon means "no Docker"
-        return f"the Docker engine does not answer ({type(exc).__name__}); the OpenSearch-container run needs Docker"
-    return None
-
-
-def _engine_params() -> list[str]:
+def engine_params() -> list[str]:
+    """The engines this run of the suite uses (see the module docstring)."""
+    wanted = [e.strip() for e in os.environ.get(_ENGINES_ENV, ",".join(_KNOWN_ENGINES)).split(",")]
+    unknown = sorted(set(wanted) - set(_KNOWN_ENGINES) - {""})
+    if unknown:
+        raise pytest.UsageError(
+            f"{_ENGINES_ENV}: unknown engine(s) {unknown}; use opensearch, osmem"
+        )
+    params = [e for e in _KNOWN_ENGINES if e in wanted]
+    if (
+        "opensearch" in params
+        and java_missing_reason() is not None
+        and not os.environ.get(_URL_ENV)
+        and os.environ.get("CI") != "true"
+    ):
+        params.remove("opensearch")  # said in the report header; under CI the run fails instead
     if os.environ.get(_URL_ENV):
-        return ["opensearch-url"]
-    if _docker_unavailable_reason() is None:
-        return ["embedded", "opensearch-container"]
-    # Without Docker the container run is one visible skip (test_opensearch_container_run),
-    # not a skipped twin of every integration test.
-    return ["embedded"]
+        params = ["opensearch-url" if e == "opensearch" else e for e in params]
+    return params
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"casematch engines: {', '.join(_engine_params())}"
+    header = f"casematch engines: {', '.join(engine_params())}"
+    missing = java_missing_reason()
+    if missing and "opensearch-url" not in engine_params():
+        header += f" (not the local OpenSearch node: {missing})"
+    return header
 
 
 @pytest.fixture(scope="session")
-def embedded_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """The embedded engine (osmem-server child process with its journal), one per session."""
-    data_dir = tmp_path_factory.mktemp("engine-data")
+def opensearch_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """casematch's local OpenSearch node on a fresh data directory, one per session."""
+    config = EngineConfig(
+        opensearch_url=None, data_dir=tmp_path_factory.mktemp("node-data"), engine="opensearch"
+    )
+    try:
+        engine = open_engine(config)
+    finally:
+        node = LocalNode(config.node_config())
+    try:
+        yield engine
+    finally:
+        engine.close()
+        node.stop()
+
+
+@pytest.fixture(scope="session")
+def osmem_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The osmem stand-in (child process with its journal), one per session."""
+    data_dir = tmp_path_factory.mktemp("osmem-data")
     # NORMAL: a commit survives a crash of the process, not of the machine; enough for tests.
     engine = open_engine(
-        EngineConfig(opensearch_url=None, data_dir=data_dir, journal_synchronous="NORMAL")
+        EngineConfig(
+            opensearch_url=None, data_dir=data_dir, engine="osmem", journal_synchronous="NORMAL"
+        )
     )
     yield engine
     engine.close()
 
 
 @pytest.fixture(scope="session")
-def opensearch_container_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """A real OpenSearch in a container (testcontainers); skips when Docker is unavailable."""
-    reason = _docker_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    from testcontainers.opensearch import OpenSearchContainer
-
-    with OpenSearchContainer() as container:
-        config = container.get_config()
-        url = f"http://{config['host']}:{config['port']}"
-        engine = open_engine(
-            EngineConfig(
-                opensearch_url=url,
-                user=config.get("username"),
-                password=config.get("password"),
-                data_dir=tmp_path_factory.mktemp("unused"),
-            )
-        )
-        yield engine
-        engine.close()
-
-
-@pytest.fixture(scope="session")
 def url_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """The cluster named by CASEMATCH_TEST_OPENSEARCH_URL."""
-    url = os.environ.get(_URL_ENV)
-    if not url:
-        pytest.skip(f"{_URL_ENV} is not set")
+    url = os.environ[_URL_ENV]
     ca = os.environ.get("CASEMATCH_TEST_OPENSEARCH_CA_CERTS")
     engine = open_engine(
         EngineConfig(
@@ -129,16 +124,27 @@ def url_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     engine.close()
 
 
-@pytest.fixture(scope="session", params=_engine_params())
+@pytest.fixture(scope="session", params=engine_params())
 def engine(request: pytest.FixtureRequest) -> Engine:
     """The engine under test for this run of the suite (see the module docstring)."""
     name = {
-        "embedded": "embedded_engine",
-        "opensearch-container": "opensearch_container_engine",
+        "opensearch": "opensearch_engine",
+        "osmem": "osmem_engine",
         "opensearch-url": "url_engine",
     }[request.param]
     found: Engine = request.getfixturevalue(name)
     return found
+
+
+@pytest.fixture(params=engine_params())
+def private_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, object]]:
+    """Settings fields for an app that opens (and may kill) an engine of its own, of each kind:
+    ``Settings(**private_engine, api_keys=...)``. A local node it started is stopped after."""
+    kind = "opensearch" if request.param.startswith("opensearch") else "osmem"
+    data_dir = tmp_path / "engine"
+    yield {"data_dir": data_dir, "opensearch_url": None, "engine": kind}
+    if kind == "opensearch":
+        LocalNode(EngineConfig(opensearch_url=None, data_dir=data_dir).node_config()).stop()
 
 
 @pytest.fixture
@@ -146,9 +152,7 @@ def index_names(engine: Engine) -> Iterator[IndexNames]:
     """A unique index prefix for one test; every index under it is deleted afterwards."""
     names = IndexNames(f"t{uuid.uuid4().hex[:12]}")
     yield names
-    found = engine.client.indices.get(index=f"{names.prefix}-*", ignore_unavailable=True)
-    for physical in found:
-        engine.delete_index(physical)
+    RecordStore(engine, names).drop_indices()
 
 
 @pytest.fixture

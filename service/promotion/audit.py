@@ -95,7 +95,7 @@ class AuditLog:
     def for_record(self, record_id: str, *, size: int = 1000) -> list[AuditEntry]:
         """Every entry of one record, oldest first."""
         self.engine.refresh(self.index)
-        res = self.engine.client.search(
+        res = self.engine.search(
             index=self.index,
             body={
                 "query": {"bool": {"filter": [{"term": {"record_id": record_id}}]}},

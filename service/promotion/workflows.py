@@ -518,7 +518,7 @@ class PromotionService:
         ids = sorted({v for v in map(normalize_id, item.identifiers.case_identifiers) if v})
         if not ids:
             return []
-        res = self.engine.client.search(
+        res = self.engine.search(
             index=self.store.names.cases,
             body=case_identifier_query(item.organization, ids),
         )
@@ -668,9 +668,7 @@ class PromotionService:
             }
             if after is not None:
                 body["search_after"] = after
-            hits = self.engine.client.search(index=self.store.names.inbox_items, body=body)["hits"][
-                "hits"
-            ]
+            hits = self.engine.search(index=self.store.names.inbox_items, body=body)["hits"]["hits"]
             if not hits:
                 return
             for hit in hits:

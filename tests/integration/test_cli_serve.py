@@ -2,8 +2,8 @@
 
 Each test starts ``casematch serve --port 0`` (the OS picks a free loopback
 port; the command prints the URL it bound) on its own data directory and
-stops it; any process left behind (the server, its engine child) is killed by
-pid at teardown.
+stops it; any process left behind (the server, its engine) is killed by pid at
+teardown, and a local OpenSearch node it started is stopped.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+
+from indexer.localnode import LocalNode, NodeConfig
 
 pytestmark = pytest.mark.integration
 
@@ -86,9 +88,10 @@ class Served:
             self.proc.stdout.close()
 
 
-def _env(data_dir: Path, keys: dict[str, Any] | None) -> dict[str, str]:
+def _env(data_dir: Path, keys: dict[str, Any] | None, engine: str = "auto") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEMATCH_")}
     env["CASEMATCH_DATA_DIR"] = str(data_dir)
+    env["CASEMATCH_ENGINE"] = engine
     env["CASEMATCH_CONFIG"] = str(data_dir / "absent.toml")
     if keys is not None:
         env["CASEMATCH_API_KEYS"] = json.dumps(keys)
@@ -98,15 +101,19 @@ def _env(data_dir: Path, keys: dict[str, Any] | None) -> dict[str, str]:
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Any]:
     started: list[Served] = []
+    data_dirs: set[Path] = set()
 
-    def start(*args: str, data_dir: Path | None = None, keys: Any = KEYS) -> Served:
+    def start(
+        *args: str, data_dir: Path | None = None, keys: Any = KEYS, engine: str = "auto"
+    ) -> Served:
         data = data_dir or tmp_path / "data"
+        data_dirs.add(data)
         proc = subprocess.Popen(
             [CASEMATCH, "serve", "--host", "127.0.0.1", "--port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=_env(data, keys),
+            env=_env(data, keys, engine),
         )
         try:
             served = Served(proc)
@@ -120,6 +127,13 @@ def serve(tmp_path: Path) -> Iterator[Any]:
     yield start
     for served in started:
         served.kill_all()
+    for data in data_dirs:
+        LocalNode(NodeConfig(data_dir=data)).stop()
+
+
+def _node_pid(data_dir: Path) -> int | None:
+    info = LocalNode(NodeConfig(data_dir=data_dir)).info()
+    return info.pid if info else None
 
 
 def _gone(pid: int) -> bool:
@@ -131,24 +145,46 @@ def _gone(pid: int) -> bool:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_serve_answers_health_and_stops_cleanly_on_signal(serve: Any, sig: signal.Signals) -> None:
+    """On the default engine (the local node): serve stops; the node it started keeps running
+    for the next command, and a second serve reuses it."""
     served = serve()
     health = httpx.get(f"{served.url}/health", timeout=30)
     assert health.status_code == 200
-    assert health.json()["engine"]["kind"] == "embedded"
-    assert served.engine_pids, "the embedded engine runs as a child process"
+    assert health.json()["engine"]["kind"] == "opensearch"
+    assert health.json()["engine"]["mode"] == "local"
+    assert health.json()["engine"]["version"].startswith("2.19.")
+    node_pids = served.engine_pids
+    assert node_pids, "serve started the local node"
 
     served.proc.send_signal(sig)
     assert served.proc.wait(timeout=60) == 0
     assert "casematch stopped" in served.rest_of_output()
+    assert not any(_gone(pid) for pid in node_pids), "the node outlives serve"
+    again = serve()
+    assert again.engine_pids == [], "the second serve reused the running node"
+
+
+def test_osmem_child_stops_with_serve(serve: Any) -> None:
+    served = serve(engine="osmem")
+    health = httpx.get(f"{served.url}/health", timeout=30)
+    assert health.json()["engine"]["kind"] == "osmem"
+    assert served.engine_pids, "osmem runs as a child process"
+    served.proc.send_signal(signal.SIGTERM)
+    assert served.proc.wait(timeout=60) == 0
     assert all(_gone(pid) for pid in served.engine_pids)
 
 
-def test_acknowledged_records_survive_kill_9_and_restart(serve: Any, tmp_path: Path) -> None:
-    """The durability acceptance, end to end through the HTTP API."""
-    served = serve()
+@pytest.mark.parametrize("engine", ["opensearch", "osmem"])
+def test_acknowledged_records_survive_kill_9_and_restart(
+    serve: Any, tmp_path: Path, engine: str
+) -> None:
+    """The durability acceptance, end to end through the HTTP API: 2,000 acknowledged records,
+    then kill -9 of casematch *and* its engine (the local node's JVM, or osmem), restart."""
+    served = serve(engine=engine)
     headers = {"X-API-Key": "k-a"}
     items = [
-        {"id": f"II-{i}", "organization": "ORG-A", "patient": {"initials": "AB"}} for i in range(20)
+        {"id": f"II-{i}", "organization": "ORG-A", "patient": {"initials": "AB"}}
+        for i in range(2000)
     ]
     case = {
         "id": "C-1",
@@ -156,18 +192,23 @@ def test_acknowledged_records_survive_kill_9_and_restart(serve: Any, tmp_path: P
         "state": "in_progress",
         "identifiers": {"wwuid": "US-ACME-000777"},
     }
-    assert (
-        httpx.post(f"{served.url}/v1/inbox-items", json=items, headers=headers).status_code == 201
-    )
+    for start in range(0, len(items), 200):
+        batch = items[start : start + 200]
+        res = httpx.post(f"{served.url}/v1/inbox-items", json=batch, headers=headers, timeout=120)
+        assert res.status_code == 201, res.text
     one = {"id": "II-last", "organization": "ORG-A"}
     assert httpx.post(f"{served.url}/v1/inbox-items", json=one, headers=headers).status_code == 201
     assert httpx.post(f"{served.url}/v1/cases", json=case, headers=headers).status_code == 201
 
+    node_pid = _node_pid(tmp_path / "data") if engine == "opensearch" else None
     served.proc.send_signal(signal.SIGKILL)
     served.proc.wait(timeout=60)
+    for pid in [*served.engine_pids, *([node_pid] if node_pid else [])]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            psutil.Process(pid).kill()
 
-    again = serve()
-    for record_id in ("II-0", "II-19", "II-last"):
+    again = serve(engine=engine)
+    for record_id in ("II-0", "II-1999", "II-last"):
         got = httpx.get(f"{again.url}/v1/inbox-items/{record_id}", headers=headers)
         assert got.status_code == 200, record_id
     assert (
@@ -176,8 +217,8 @@ def test_acknowledged_records_survive_kill_9_and_restart(serve: Any, tmp_path: P
     )
     assert httpx.get(f"{again.url}/v1/cases/C-1", headers=headers).status_code == 200
     indices = httpx.get(f"{again.url}/health").json()["indices"]
-    assert indices["inbox_items"]["documents"] == 21
-    assert indices["inbox_items"]["searchable"] == 21
+    assert indices["inbox_items"]["documents"] == 2001
+    assert indices["inbox_items"]["searchable"] == 2001
     assert indices["cases"]["searchable"] == 1
     # Searchable, not just stored: a new item with the Case's WWUID finds it.
     twin = {"id": "II-twin", "organization": "ORG-A", "identifiers": {"wwuid": "US-ACME-000777"}}

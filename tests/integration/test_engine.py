@@ -1,7 +1,8 @@
-"""The engine seam: startup errors, typed write errors, and the embedded engine's durability.
+"""The engine seam: startup errors, typed write errors, and osmem's journal and healing.
 
-Durability tests start their own embedded engines on their own data directories
-(the session engine is shared and must not be killed).
+Durability tests start their own osmem engines on their own data directories (the session
+engine is shared and must not be killed). The local OpenSearch node's own durability,
+sharing and healing are in ``test_localnode.py``.
 """
 
 from __future__ import annotations
@@ -35,14 +36,18 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def own_engine(tmp_path: Path) -> Iterator[Engine]:
-    """A private embedded engine on its own data directory."""
-    engine = open_engine(EngineConfig(opensearch_url=None, data_dir=tmp_path / "data"))
+    """A private osmem engine on its own data directory."""
+    engine = open_engine(osmem_config(tmp_path / "data"))
     yield engine
     engine.close()
 
 
+def osmem_config(data_dir: Path, **kwargs: object) -> EngineConfig:
+    return EngineConfig(opensearch_url=None, data_dir=data_dir, engine="osmem", **kwargs)  # type: ignore[arg-type]
+
+
 def _reopen(data_dir: Path) -> Engine:
-    return open_engine(EngineConfig(opensearch_url=None, data_dir=data_dir))
+    return open_engine(osmem_config(data_dir))
 
 
 # -- startup errors: one clear message ------------------------------------------------
@@ -54,16 +59,14 @@ def test_startup_port_taken_names_the_address(tmp_path: Path) -> None:
         sock.listen()
         addr = f"127.0.0.1:{sock.getsockname()[1]}"
         with pytest.raises(EngineStartupError, match="port is taken") as err:
-            open_engine(EngineConfig(opensearch_url=None, data_dir=tmp_path, addr=addr))
+            open_engine(osmem_config(tmp_path, addr=addr))
     assert addr in str(err.value)
     assert "\n" not in str(err.value)
 
 
 def test_startup_missing_binary_says_how_to_fix(tmp_path: Path) -> None:
     with pytest.raises(EngineStartupError, match="missing or not executable") as err:
-        open_engine(
-            EngineConfig(opensearch_url=None, data_dir=tmp_path, binary=str(tmp_path / "nope"))
-        )
+        open_engine(osmem_config(tmp_path, binary=str(tmp_path / "nope")))
     assert "CASEMATCH_OPENSEARCH_URL" in str(err.value)
 
 
@@ -111,13 +114,21 @@ def test_refused_document_error_names_type_not_value(
     assert [i.error for i in result.failed] == ["strict_dynamic_mapping_exception"]
 
 
-def test_killed_embedded_engine_is_unavailable_with_restart_hint(own_engine: Engine) -> None:
-    own_engine.kill_embedded()
-    with pytest.raises(EngineUnavailable, match="restart casematch"):
-        own_engine.get("anything", "x")
+def test_killed_osmem_engine_is_unavailable_then_restarted_with_its_data(
+    own_engine: Engine,
+) -> None:
+    index = own_engine.ensure_index("heal-docs", {"mappings": {"dynamic": False}})
+    own_engine.index(index, "a", {"n": 1})
+    own_engine.kill_process()
+    with pytest.raises(EngineUnavailable, match="restarting"):
+        own_engine.get(index, "a")
+    assert own_engine.wait_healthy(120)
+    doc = own_engine.get("heal-docs", "a")
+    assert doc is not None and doc["_source"] == {"n": 1}
+    assert any("restarted the osmem engine process" in e for e in own_engine.events)
 
 
-# -- durability of the embedded engine ---------------------------------------------------
+# -- durability of osmem (its journal) ---------------------------------------------------
 
 
 def test_acknowledged_writes_survive_engine_sigkill(tmp_path: Path) -> None:
@@ -143,7 +154,7 @@ def test_acknowledged_writes_survive_engine_sigkill(tmp_path: Path) -> None:
         store = RecordStore(engine, names)
         assert engine.count(names.cases) == 1001  # 1000 + the follow-up version
         assert engine.get(names.cases, "bad") is None  # refused writes are not journaled
-        searchable = engine.client.search(
+        searchable = engine.search(
             index=names.cases,
             body={"query": {"term": {"searchable": True}}, "size": 0, "track_total_hits": True},
         )["hits"]["total"]["value"]
@@ -154,7 +165,7 @@ def test_acknowledged_writes_survive_engine_sigkill(tmp_path: Path) -> None:
             (2, records[0].state),
         ]
         ids = [r.doc_id for r in records[1:]]
-        hits = engine.client.search(
+        hits = engine.search(
             index=names.cases, body={"query": {"ids": {"values": ids}}, "size": 0}
         )["hits"]["total"]["value"]
         assert hits == len(ids)
@@ -168,7 +179,7 @@ _WRITER = textwrap.dedent(
     from indexer.engine import EngineConfig, open_engine
     from indexer.store import IndexNames, RecordStore
 
-    engine = open_engine(EngineConfig(opensearch_url=None, data_dir=Path(sys.argv[1])))
+    engine = open_engine(EngineConfig(opensearch_url=None, data_dir=Path(sys.argv[1]), engine="osmem"))
     store = RecordStore(engine, IndexNames("proc"))
     store.ensure_indices()
     for record in generate_cases(5, 100000):
@@ -222,16 +233,6 @@ def test_restore_keeps_aliases_and_deletes(tmp_path: Path) -> None:
         assert not engine.index_exists(first)
         assert engine.get("keep-docs", "b") is not None
         assert engine.get("keep-docs", "c") is None
-
-
-def test_opensearch_container_run() -> None:
-    """The integration suite also runs on a real OpenSearch container when Docker is here."""
-    from tests.conftest import _docker_unavailable_reason, _engine_params
-
-    reason = _docker_unavailable_reason()
-    if reason is not None and not os.environ.get("CASEMATCH_TEST_OPENSEARCH_URL"):
-        pytest.skip(f"the integration tests did not run on a real OpenSearch: {reason}")
-    assert {"opensearch-container", "opensearch-url"} & set(_engine_params())
 
 
 def test_bulk_refuses_partial_updates_it_could_not_journal(

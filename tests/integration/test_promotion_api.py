@@ -1,4 +1,4 @@
-"""The promotion API end to end (TestClient -> router -> PromotionService -> embedded engine):
+"""The promotion API end to end (TestClient -> router -> PromotionService -> the engine):
 HTTP statuses, permissions and organization isolation, idempotency keys, 20 concurrent
 promotions of one item, and an engine killed in the middle of a promotion (P17).
 """
@@ -198,16 +198,16 @@ def test_P17_concurrent_promotions_with_one_idempotency_key_agree(client: TestCl
 
 
 def test_P17_engine_killed_mid_promotion_then_retry_completes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    private_engine: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The Case is written, then the engine dies before the transmission: 503; after a
     restart (the journal restores every acknowledged write) the retry with the same
     Idempotency-Key completes the same promotion: one Case, its transmission, item promoted."""
-    settings = Settings(data_dir=tmp_path, api_keys=KEYS, opensearch_url=None, index_prefix="crash")
+    settings = Settings(api_keys=KEYS, index_prefix="crash", **private_engine)
     original = TransmissionStore.link_case
 
     def die_first(self: TransmissionStore, *args: Any, **kwargs: Any) -> Any:
-        self.engine.kill_embedded()
+        self.engine.kill_process()
         return original(self, *args, **kwargs)
 
     headers = {**W, "Idempotency-Key": "crash-1"}
@@ -236,15 +236,15 @@ def test_P17_engine_killed_mid_promotion_then_retry_completes(
 
 
 def test_P17_half_done_promotion_is_completed_by_any_later_call(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    private_engine: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without an Idempotency-Key the retry still finds the half-done work and completes it;
     the new request itself is then refused (the item is promoted) with 409."""
-    settings = Settings(data_dir=tmp_path, api_keys=KEYS, opensearch_url=None, index_prefix="crash")
+    settings = Settings(api_keys=KEYS, index_prefix="crash", **private_engine)
     original = TransmissionStore.link_case
 
     def die(self: TransmissionStore, *args: Any, **kwargs: Any) -> Any:
-        self.engine.kill_embedded()
+        self.engine.kill_process()
         return original(self, *args, **kwargs)
 
     with TestClient(create_app(settings)) as c:
