@@ -134,6 +134,9 @@ def reindex_alias(
         engine.delete_index(target)
         newer = []
     if newer:
+        # The interrupted copy's last writes may not be searchable yet (OpenSearch refreshes
+        # on its interval; osmem showed every write at once): refresh before reading them.
+        engine.refresh(target)
         last = engine.search(
             index=target, body={"size": 1, "sort": [{"_id": "desc"}], "_source": False}
         )["hits"]["hits"]

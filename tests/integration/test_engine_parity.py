@@ -1,0 +1,95 @@
+"""Engine parity: the local OpenSearch node and osmem give identical detections.
+
+The same generated Cases and labelled Inbox Items (every duplicate and near-miss family)
+go into a store on each engine; every detection — sections, ranks, badges, tags, statuses,
+comparison tables — must be the same on both, for every profile and with a small cap.
+The benchmark counterpart is ``casematch bench quality --engine both``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+
+from benchmarks.generator import LabelledQuery, Population, generate_queries
+from indexer.engine import Engine
+from indexer.records import Record
+from indexer.store import IndexNames, RecordStore
+from matcher import Detection, DetectionOptions, detect
+from tests.conftest import engine_params
+
+pytestmark = pytest.mark.integration
+
+TODAY = date(2026, 1, 15)
+
+if set(engine_params()) != {"opensearch", "osmem"}:
+    pytest.skip(
+        "engine parity needs both the local OpenSearch node and osmem in this run "
+        "(CASEMATCH_TEST_ENGINES)",
+        allow_module_level=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def population() -> tuple[list[Record], list[LabelledQuery]]:
+    pop = Population(seed=21, n=1500, today=TODAY)
+    return list(pop), list(generate_queries(22, pop, 60, today=TODAY))
+
+
+@pytest.fixture(scope="module")
+def stores(
+    opensearch_engine: Engine,
+    osmem_engine: Engine,
+    population: tuple[list[Record], list[LabelledQuery]],
+) -> Iterator[dict[str, RecordStore]]:
+    cases = population[0]
+    names = IndexNames(f"parity{uuid.uuid4().hex[:8]}")
+    out = {
+        "opensearch": RecordStore(opensearch_engine, names),
+        "osmem": RecordStore(osmem_engine, names),
+    }
+    for store in out.values():
+        store.ensure_indices()
+        report = store.put_many(cases)
+        assert not report.failed
+    yield out
+    for store in out.values():
+        store.drop_indices()
+
+
+def _comparable(d: Detection) -> dict[str, object]:
+    out = d.model_dump(mode="json")
+    out.pop("took_ms")
+    return out
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        DetectionOptions(today=TODAY),
+        DetectionOptions(today=TODAY, max_possible_matches=3, mask_phi=False),
+        DetectionOptions(today=TODAY, profile="deep_22r1"),
+        DetectionOptions(today=TODAY, profile="deep_22r3", match_inbox_items=False),
+    ],
+    ids=["enhanced", "enhanced-cap3", "deep_22r1", "deep_22r3"],
+)
+def test_detections_are_identical_on_opensearch_and_osmem(
+    stores: dict[str, RecordStore],
+    population: tuple[list[Record], list[LabelledQuery]],
+    options: DetectionOptions,
+) -> None:
+    _, queries = population
+    listed = 0
+    for q in queries:
+        runs = {
+            kind: detect(store.engine, store.names, q.source, options)
+            for kind, store in stores.items()
+        }
+        assert _comparable(runs["opensearch"].detection) == _comparable(runs["osmem"].detection), (
+            q.family
+        )
+        listed += len(runs["opensearch"].detection.sections.all())
+    assert listed > len(queries)  # the data set really exercises ranking
