@@ -252,6 +252,18 @@ def promotion(
 
 
 @app.command()
+def restart(
+    seed: Seed = 42,
+    size: Annotated[int, typer.Option(help="Cases of the kept population")] = 1_000_000,
+    out: Out = None,
+) -> None:
+    """Seconds from starting `casematch serve` (cold node / warm node) to the first check."""
+    from benchmarks.restart_bench import run_restart
+
+    _done(run_restart(seed=seed, size=size, out=_out("restart", out)))
+
+
+@app.command()
 def summary(
     results: Annotated[Path, typer.Option(help="results directory")] = RESULTS,
 ) -> None:

@@ -118,10 +118,31 @@ def new_store(engine: Engine, name: str) -> RecordStore:
     return store
 
 
+#: A data directory kept between benchmark runs (``CASEMATCH_BENCH_DATA_DIR``): its local node
+#: keeps running and its populations stay indexed, so ``latency`` and ``quality`` at 1,000,000
+#: Cases load them once.
+KEEP_ENV = "CASEMATCH_BENCH_DATA_DIR"
+
+
 @contextlib.contextmanager
-def bench_store(name: str) -> Iterator[tuple[Engine, RecordStore]]:
+def bench_store(name: str, *, reuse: str | None = None) -> Iterator[tuple[Engine, RecordStore]]:
+    """An engine and a fresh store; with ``CASEMATCH_BENCH_DATA_DIR`` set and a ``reuse`` key
+    (a population's seed, size and date), the kept store of that population instead."""
+    keep = os.environ.get(KEEP_ENV)
+    if keep and reuse:
+        with open_engine(engine_config(Path(keep))) as engine:
+            store = RecordStore(engine, IndexNames(f"bench-{reuse}"))
+            store.ensure_indices()
+            yield engine, store
+        return
     with bench_engine(name) as engine:
         yield engine, new_store(engine, name)
+
+
+def indexed_cases(store: RecordStore) -> int:
+    """How many Cases a (kept) store already holds."""
+    store.engine.refresh(store.names.cases)
+    return store.engine.count(store.names.cases)
 
 
 def engine_facts(engine: Engine) -> dict[str, Any]:
@@ -144,7 +165,8 @@ def load(
     with progress() as bar:
         task = bar.add_task(label, total=total)
         started = time.perf_counter()
-        report = store.put_many(tick(records, bar, task), chunk_size=chunk_size, refresh=True)
+        with store.bulk_loading():
+            report = store.put_many(tick(records, bar, task), chunk_size=chunk_size, refresh=True)
         wall = time.perf_counter() - started
     if report.failed:
         raise RuntimeError(

@@ -39,7 +39,14 @@ from benchmarks.generator import (
     Population,
     generate_queries,
 )
-from benchmarks.harness import bench_store, engine_facts, load, progress, timed_detect
+from benchmarks.harness import (
+    bench_store,
+    engine_facts,
+    indexed_cases,
+    load,
+    progress,
+    timed_detect,
+)
 from benchmarks.metrics import hit_at_k, mean, recall_at_k, reciprocal_rank, summarize
 from benchmarks.report import Report
 from indexer.records import Record
@@ -183,8 +190,16 @@ def _generated(seed: int, size: int, n_queries: int) -> tuple[list[QueryOutcome]
     options = DetectionOptions(
         profile="enhanced", match_inbox_items=True, mask_phi=False, today=today
     )
-    with bench_store("quality") as (engine, store):
-        _, load_s = load(store, population, total=size, label=f"index {size:,} Cases")
+    with bench_store("quality", reuse=f"{seed}-{today.isoformat()}") as (engine, store):
+        held = indexed_cases(store)  # a kept store (CASEMATCH_BENCH_DATA_DIR) may hold it
+        if held not in (0, size):
+            raise RuntimeError(
+                f"the kept store holds {held:,} Cases of this population, not {size:,}: "
+                "run with the same --size as the run that loaded it, or another data directory"
+            )
+        load_s = float("nan")
+        if held == 0:
+            _, load_s = load(store, population, total=size, label=f"index {size:,} Cases")
         outcomes = _check_all(store, queries, options, "labelled queries")
         facts = engine_facts(engine)
     return outcomes, {"load_s": load_s, "engine": facts}

@@ -714,6 +714,13 @@ class Engine:
         value = settings.get("blocks", {}).get("write", False)
         return str(value).lower() == "true"
 
+    def set_refresh_interval(self, index: str, interval: str) -> None:
+        """Change how often an index (or alias) makes writes searchable (bulk loads widen it)."""
+        with self._calling("refresh interval", index):
+            self.client.indices.put_settings(
+                index=index, body={"index": {"refresh_interval": interval}}
+            )
+
     def refresh(self, index: str) -> None:
         with self._calling("refresh", index):
             self.client.indices.refresh(index=index)

@@ -273,7 +273,8 @@ def load_files(
             base += f.stat().st_size
             state["bytes"] = base
 
-    bulk = store.put_many(records(), chunk_size=chunk_size, refresh=refresh, workers=workers)
+    with store.bulk_loading():
+        bulk = store.put_many(records(), chunk_size=chunk_size, refresh=refresh, workers=workers)
     if progress is not None:
         progress(state["done"], total, total)
     report.loaded = bulk.stored

@@ -299,6 +299,24 @@ def _get_json(url: str, timeout_s: float = 3.0) -> dict[str, Any] | None:
         return None
 
 
+def nodes_under(root: Path) -> list[Path]:
+    """The homes of running local nodes whose data lies under ``root`` (tests clean up)."""
+    found: list[Path] = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if LAUNCHER.encode() not in args:
+            continue
+        home = Path(args[args.index(LAUNCHER.encode()) + 1].decode())
+        if home.is_relative_to(root.resolve()):
+            found.append(home)
+    return found
+
+
 class LocalNode:
     """The local OpenSearch node of one data directory."""
 

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import threading
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,9 @@ from indexer.documents import Document, build_document, load_mapping
 from indexer.engine import BulkOp, Engine, Refresh, VersionConflict
 from indexer.names import NameVocabulary, name_keys
 from indexer.records import Kind, Record
+
+#: The refresh interval of a bulk load (:meth:`RecordStore.bulk_loading`).
+BULK_REFRESH_INTERVAL = "1s"
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,29 @@ class RecordStore:
         for alias in self.names.record_aliases:
             self.engine.ensure_index(alias, mapping)
         self.engine.ensure_index(self.names.name_vocabulary, load_mapping("names"))
+
+    @contextlib.contextmanager
+    def bulk_loading(self, refresh_interval: str = BULK_REFRESH_INTERVAL) -> Iterator[None]:
+        """Widen the refresh interval of the record and name indices while a bulk load runs.
+
+        At the mappings' 50 ms the engine refreshes tens of times a second during a load,
+        which costs OpenSearch about half again as much CPU per document (measured 1.5 vs
+        1.0 ms at 20,000 Cases). Meanwhile a ``refresh=wait_for`` write of a running server
+        waits up to this interval. The mappings' interval is restored afterwards; a load
+        that dies leaves the wider one, which the next load (or ``reindex``) resets.
+        """
+        indices = (*self.names.record_aliases, self.names.name_vocabulary)
+        if self.engine.kind == "osmem":  # osmem makes every write searchable at once
+            yield
+            return
+        for index in indices:
+            self.engine.set_refresh_interval(index, refresh_interval)
+        try:
+            yield
+        finally:
+            for index, mapping in zip(indices, ("records", "records", "names"), strict=True):
+                interval = load_mapping(mapping)["settings"]["refresh_interval"]
+                self.engine.set_refresh_interval(index, interval)
 
     def drop_indices(self) -> None:
         """Delete every index under this store's prefix (a demo's or a test's own indices)."""

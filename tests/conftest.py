@@ -22,6 +22,7 @@ afterwards, so tests never see each other's documents.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from indexer.engine import Engine, EngineConfig, open_engine
-from indexer.localnode import LocalNode, java_missing_reason
+from indexer.localnode import LocalNode, NodeConfig, java_missing_reason, nodes_under
 from indexer.records import Record
 from indexer.store import IndexNames, RecordStore
 
@@ -73,6 +74,40 @@ def pytest_report_header(config: pytest.Config) -> str:
     if missing and "opensearch-url" not in engine_params():
         header += f" (not the local OpenSearch node: {missing})"
     return header
+
+
+#: Where CLI tests' subprocesses keep their data (one shared local node; see ``cli_env``).
+CLI_DATA_ENV = "CASEMATCH_TEST_CLI_DATA_DIR"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_node_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every local node a test started under this session's temporary directory (by the API,
+    the CLI or ``serve``) is stopped when the session ends: nodes outlive commands by design."""
+    base = tmp_path_factory.getbasetemp()
+    os.environ[CLI_DATA_ENV] = str(base / "cli-node")
+    yield
+    for home in nodes_under(base):
+        LocalNode(NodeConfig(data_dir=home.parent)).stop()
+
+
+def cli_env(data_dir: Path) -> dict[str, str]:
+    """The environment of a ``casematch`` subprocess whose data lives in ``data_dir``.
+
+    On the local node, every such subprocess shares one node (started by the first) and
+    ``data_dir`` becomes an index prefix of its own, so a test's data directory still holds
+    only its own records, without a node start per test.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEMATCH_")}
+    env["CASEMATCH_CONFIG"] = str(data_dir / "absent.toml")
+    env["COLUMNS"] = "200"
+    shared = os.environ.get(CLI_DATA_ENV)
+    if shared and java_missing_reason() is None:
+        env["CASEMATCH_DATA_DIR"] = shared
+        env["CASEMATCH_INDEX_PREFIX"] = "t" + hashlib.sha1(str(data_dir).encode()).hexdigest()[:12]
+    else:
+        env["CASEMATCH_DATA_DIR"] = str(data_dir)
+    return env
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import orjson
 import pytest
+
+from tests.conftest import cli_env
 
 pytestmark = pytest.mark.integration
 
@@ -19,12 +20,8 @@ TIMEOUT_S = 300
 
 
 def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEMATCH_")}
-    env["CASEMATCH_DATA_DIR"] = str(data_dir)
-    env["CASEMATCH_CONFIG"] = str(data_dir / "absent.toml")
-    env["COLUMNS"] = "200"
     return subprocess.run(
-        [CASEMATCH, *args], capture_output=True, text=True, env=env, timeout=TIMEOUT_S
+        [CASEMATCH, *args], capture_output=True, text=True, env=cli_env(data_dir), timeout=TIMEOUT_S
     )
 
 

@@ -144,7 +144,9 @@ def _gone(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_serve_answers_health_and_stops_cleanly_on_signal(serve: Any, sig: signal.Signals) -> None:
+def test_serve_answers_health_and_stops_cleanly_on_signal(
+    serve: Any, sig: signal.Signals, tmp_path: Path
+) -> None:
     """On the default engine (the local node): serve stops; the node it started keeps running
     for the next command, and a second serve reuses it."""
     served = serve()
@@ -153,15 +155,16 @@ def test_serve_answers_health_and_stops_cleanly_on_signal(serve: Any, sig: signa
     assert health.json()["engine"]["kind"] == "opensearch"
     assert health.json()["engine"]["mode"] == "local"
     assert health.json()["engine"]["version"].startswith("2.19.")
-    node_pids = served.engine_pids
-    assert node_pids, "serve started the local node"
+    node_pid = _node_pid(tmp_path / "data")
+    assert node_pid is not None, "serve started the local node"
+    assert served.engine_pids == [], "the node is detached: nobody's child"
 
     served.proc.send_signal(sig)
     assert served.proc.wait(timeout=60) == 0
     assert "casematch stopped" in served.rest_of_output()
-    assert not any(_gone(pid) for pid in node_pids), "the node outlives serve"
-    again = serve()
-    assert again.engine_pids == [], "the second serve reused the running node"
+    assert not _gone(node_pid), "the node outlives serve"
+    serve()
+    assert _node_pid(tmp_path / "data") == node_pid, "the second serve reused the running node"
 
 
 def test_osmem_child_stops_with_serve(serve: Any) -> None:
