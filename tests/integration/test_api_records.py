@@ -300,7 +300,7 @@ def test_health_shows_engine_and_counts_without_a_key(client: TestClient) -> Non
     assert res.status_code == 200
     body = res.json()
     assert body["status"] == "ok"
-    assert body["engine"]["kind"] in ("embedded", "opensearch")
+    assert body["engine"]["kind"] in ("opensearch", "osmem")
     assert body["engine"]["version"]
     assert body["indices"]["inbox_items"]["documents"] == 2
     assert body["indices"]["inbox_items"]["searchable"] == 1  # I3: rejected leaves search

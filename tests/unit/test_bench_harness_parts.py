@@ -351,7 +351,7 @@ def test_report_writes_json_and_markdown_with_the_machine_and_command(tmp_path: 
         "Demo",
         method="Counted things.",
         params={"seed": 3},
-        engine={"kind": "embedded", "version": "x"},
+        engine={"kind": "osmem", "version": "x"},
     )
     report.results = {"value": 1.5, "nan": float("nan")}
     report.add_table("Counts", ["n", "share"], [[1, 0.5]])
@@ -359,7 +359,7 @@ def test_report_writes_json_and_markdown_with_the_machine_and_command(tmp_path: 
     path = report.write(tmp_path)
     text = path.read_text()
     assert "## What was measured and how" in text and "Counted things." in text
-    assert "shared 2-core machine" in text and "engine: kind embedded" in text
+    assert "shared 2-core machine" in text and "engine: kind osmem" in text
     assert "| 1 | 0.5 |" in text and "![A plot](plot.png)" in text
     data = json.loads((tmp_path / "result.json").read_text().replace("NaN", "null"))
     assert data["params"] == {"seed": 3} and data["results"]["value"] == 1.5
