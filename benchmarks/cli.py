@@ -252,6 +252,27 @@ def promotion(
 
 
 @app.command()
+def parity(
+    seed: Seed = 42,
+    size: Annotated[int, typer.Option(help="Cases loaded into each engine")] = 20_000,
+    queries: Annotated[int, typer.Option(help="labelled queries, each checked per profile")] = 200,
+    quick: Quick = False,
+    out: Out = None,
+) -> None:
+    """The same data and queries on the local OpenSearch node and on osmem: identical?"""
+    from benchmarks.parity import run_parity
+
+    _done(
+        run_parity(
+            seed=seed,
+            size=(2_000 if quick else size),
+            queries=(50 if quick else queries),
+            out=_out("parity", out),
+        )
+    )
+
+
+@app.command()
 def restart(
     seed: Seed = 42,
     size: Annotated[int, typer.Option(help="Cases of the kept population")] = 1_000_000,

@@ -54,7 +54,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import opensearchpy
@@ -385,29 +385,25 @@ class _DataDirLock:
 # -- supervised processes -------------------------------------------------------------
 
 
-class _Supervised:
+class _Supervised(Protocol):
     """An engine process casematch runs and restarts: the local node, or osmem."""
 
     name: str
 
-    def alive(self) -> bool:
-        raise NotImplementedError
+    def alive(self) -> bool: ...
 
-    def pid(self) -> int | None:
-        raise NotImplementedError
+    def pid(self) -> int | None: ...
 
     def restart(self) -> tuple[str, str]:
         """Start it again (restoring what it needs); its new URL and version."""
-        raise NotImplementedError
+        ...
 
-    def kill(self) -> None:
-        raise NotImplementedError
+    def kill(self) -> None: ...
 
-    def close(self) -> None:
-        raise NotImplementedError
+    def close(self) -> None: ...
 
 
-class _LocalNodeProcess(_Supervised):
+class _LocalNodeProcess:
     """The local OpenSearch node: shared by every command, so closing leaves it running."""
 
     name = "the local OpenSearch node"
@@ -433,7 +429,7 @@ class _LocalNodeProcess(_Supervised):
         """The node outlives this command (``casematch engine stop`` stops it)."""
 
 
-class _OsmemProcess(_Supervised):
+class _OsmemProcess:
     """osmem-server as this process's child, restored from the journal at each start."""
 
     name = "the osmem engine process"
