@@ -210,7 +210,7 @@ def case_dict(
     ct = r() < 0.15
     study = pick(rng, studies(org)) if ct else None
     products = _products(rng, study)
-    events = _events(rng, onset, country)
+    events = _events(rng, onset, country, today_ord)
 
     number = f"{index:06d}"
     ids: RecordDict = {
@@ -314,7 +314,10 @@ def _products(rng: random.Random, study: Study | None) -> list[RecordDict]:
     return out
 
 
-def _events(rng: random.Random, onset: int, country: str) -> list[RecordDict]:
+def _events(rng: random.Random, onset: int, country: str, today: int) -> list[RecordDict]:
+    """A Case's events; a later event's onset follows the first's by a few days, never past
+    ``today`` (the product refuses a date after today, and a record received today may
+    carry an onset on that very day)."""
     r = rng.random
     count = 1 + (r() < 0.35) + (r() < 0.12)
     seen: set[str] = set()
@@ -328,7 +331,7 @@ def _events(rng: random.Random, onset: int, country: str) -> list[RecordDict]:
         if r() < 0.92:
             event["meddra_pt_code"], event["meddra_pt"] = pt.code, pt.term
         if rank == 1 or r() < 0.5:
-            day = onset + int(r() * 3) * (rank - 1)
+            day = min(onset + int(r() * 3) * (rank - 1), today)
             event["onset"] = iso_day(day) if r() < 0.9 else iso_day(day)[:7]
         if pt.term == "Death":
             event["seriousness"] = ["death"]
