@@ -6,6 +6,7 @@ shared one, so the test can really kill the engine's process.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -31,12 +32,25 @@ def settings(private_engine: dict[str, Any]) -> Settings:
     return Settings(api_keys=KEY, **private_engine)
 
 
-def test_killed_engine_gives_503_with_retry_after_then_heals(settings: Settings) -> None:
+def test_killed_engine_gives_503_with_retry_after_then_heals(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with TestClient(create_app(settings)) as client:
         headers = {"X-API-Key": "k"}
         assert client.post("/v1/inbox-items", json=ITEM, headers=headers).status_code == 201
         assert client.get("/health").status_code == 200
         engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
+        # Hold the restart until the test has seen the outage (osmem restarts in under a second).
+        gate = threading.Event()
+        process = engine._process
+        assert process is not None
+        restart = process.restart
+
+        def gated_restart() -> tuple[str, str]:
+            gate.wait(120)
+            return restart()
+
+        monkeypatch.setattr(process, "restart", gated_restart)
 
         engine.kill_process()
 
@@ -53,6 +67,7 @@ def test_killed_engine_gives_503_with_retry_after_then_heals(settings: Settings)
         assert health.json()["status"] == "degraded"
         assert "stopped" in health.json()["reason"]
 
+        gate.set()
         assert engine.wait_healthy(180)
         after = client.get("/health")
         assert after.status_code == 200 and after.json()["status"] == "ok"
