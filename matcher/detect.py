@@ -48,7 +48,7 @@ from indexer.records import Record
 from matcher.evaluate import Evaluation, evaluate
 from matcher.facts import (
     RECORD_SOURCE,
-    VIEW_SOURCE,
+    VIEW_FETCH,
     Facts,
     StaleMatchViewError,
     facts_from_document,
@@ -337,7 +337,7 @@ _REINDEX = "the index holds documents of another casematch version: run `casemat
 
 def _candidate(hit: dict[str, Any]) -> Facts:
     try:
-        return facts_from_view(hit["_source"]["match_view"])
+        return facts_from_view(hit["fields"]["match_view"][0])
     except (KeyError, StaleMatchViewError):
         raise MatcherError(_REINDEX) from None
 
@@ -354,7 +354,7 @@ def _past_cutoff(last: Facts, cutoff: date) -> bool:
 
 def _with_source(body: Query) -> Query:
     """Candidates come back as their match views: compared values only, never the record."""
-    return {**body, "_source": VIEW_SOURCE}
+    return {**body, **VIEW_FETCH}
 
 
 def _indices(indices: HasIndexNames | Sequence[str] | str, options: DetectionOptions) -> str:
