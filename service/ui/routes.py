@@ -338,7 +338,22 @@ def _carry_out(
         fingerprint=request_hash("POST", f"/ui/items/{item_id}/decide", body),
         operation=lambda op: Outcome(200, operation(op)),
     )
+    if result.status >= 400:  # a refusal (kept as an outcome by the idempotency store)
+        raise _refusal(result)
     return dict(result.body)
+
+
+class Refused(ServiceError):  # noqa: N818 (reads as what happened)
+    """A workflow's refusal, replayed from its outcome with its status."""
+
+
+def _refusal(outcome: Outcome) -> ServiceError:
+    detail = outcome.body.get("detail")
+    if isinstance(detail, list):
+        return InvalidInput(detail)
+    exc = Refused(str(detail))
+    exc.status_code = outcome.status
+    return exc
 
 
 def describe_outcome(action: str, out: dict[str, Any]) -> str:
