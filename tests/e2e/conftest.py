@@ -248,17 +248,19 @@ class Catalog:
 def catalog(server: Server) -> Catalog:
     with server.api("phi") as api:
         items = [r for r in _all_items(api) if r["organization"] in ("ORG-A", "ORG-B")]
-        with_case: list[str] = []
+        with_case: list[tuple[bool, str]] = []
         for r in items:
             det = api.post(f"/v1/inbox-items/{r['id']}/duplicate-check").json()
-            matches = [m for s in det["sections"].values() for m in s]
-            if any(m["record_type"] == "case" for m in matches):
-                with_case.append(r["id"])
+            cases = [m for s in det["sections"].values() for m in s if m["record_type"] == "case"]
+            if cases:
+                first = cases[0]["comparison"]  # the screenshot shows partial results if any
+                with_case.append((not any(row["result"] == "partial" for row in first), r["id"]))
+    with_case = sorted(with_case)
     assert len(with_case) >= 5, f"the sample data gives {len(with_case)} items with a Case match"
-    used = set(with_case[:5])
-    rest = [r for r in items if r["id"] not in used]
+    chosen = [item_id for _, item_id in with_case[:5]]
+    rest = [r for r in items if r["id"] not in set(chosen)]
     return Catalog(
-        *with_case[:5],
+        *chosen,
         for_multiple=next(r["id"] for r in rest if r["source"] != "e2b"),
         org_b_item=next(r["id"] for r in rest if r["organization"] == "ORG-B"),
     )
