@@ -125,7 +125,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         if name in os.environ:  # a deliberate choice of engine for the run is kept
             env[name] = os.environ[name]
     proc = subprocess.Popen(
-        [CASEMATCH, "serve", "--host", "127.0.0.1", "--port", "0", "--sample", "--seed", str(SAMPLE_SEED)],
+        [
+            CASEMATCH,
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--sample",
+            "--seed",
+            str(SAMPLE_SEED),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -281,4 +291,3 @@ def screenshot(target: Any, name: str) -> None:
     """Save a screenshot for the README (``docs/images/<name>.png``)."""
     IMAGES.mkdir(parents=True, exist_ok=True)
     target.screenshot(path=str(IMAGES / f"{name}.png"))
-

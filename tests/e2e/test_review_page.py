@@ -73,8 +73,11 @@ def test_inbox_filters_by_state_source_organization_date_and_id_with_paging(
     first_id = page.get_by_test_id("inbox-table").locator("tbody tr th a").first.inner_text()
     page.get_by_label("Item id").fill(first_id)
     page.get_by_role("button", name="Apply").click()
-    assert page.get_by_test_id("inbox-table").locator("tbody tr").all_inner_texts()[0].startswith(
-        first_id
+    assert (
+        page.get_by_test_id("inbox-table")
+        .locator("tbody tr")
+        .all_inner_texts()[0]
+        .startswith(first_id)
     )
 
     page.goto(f"{server.url}/ui/inbox")
@@ -104,9 +107,9 @@ def test_item_page_comparison_then_mark_duplicate_shows_state_and_audit(
     row.get_by_role("link", name="Compare").click()
     comparison = page.get_by_test_id("comparison")
     assert comparison.is_visible()
-    results = set(comparison.locator("[data-result]").evaluate_all(
-        "els => els.map(e => e.dataset.result)"
-    ))
+    results = set(
+        comparison.locator("[data-result]").evaluate_all("els => els.map(e => e.dataset.result)")
+    )
     assert results & {"exact", "partial"}
     # Told by words and symbols, not by colour alone.
     assert comparison.get_by_text(re.compile("Exact match|Partial match")).first.is_visible()
@@ -116,7 +119,10 @@ def test_item_page_comparison_then_mark_duplicate_shows_state_and_audit(
     case_id = match_id.group(1)
 
     page.get_by_role("button", name=f"Mark as duplicate: Case {case_id}").click()
-    assert f"marked as a duplicate of Case {case_id}" in page.get_by_test_id("consequence").inner_text()
+    assert (
+        f"marked as a duplicate of Case {case_id}"
+        in page.get_by_test_id("consequence").inner_text()
+    )
     page.get_by_test_id("confirm").click()
     page.wait_for_url(re.compile(rf"/ui/items/{item}$"))
     assert _item_state(page) == "duplicate"
@@ -205,9 +211,7 @@ def test_key_without_read_phi_gets_no_raw_phi_in_dom_or_responses(
 def _phi_values(record: dict[str, Any]) -> list[str]:
     patient = record.get("patient") or {}
     reporter = record.get("reporter") or {}
-    values = [
-        patient.get(k) for k in ("first_name", "last_name", "initials", "dob", "edc_subject")
-    ]
+    values = [patient.get(k) for k in ("first_name", "last_name", "initials", "dob", "edc_subject")]
     values += list((patient.get("mrn") or {}).values())
     values += [reporter.get("first_name"), reporter.get("last_name")]
     values += [e.get("onset") for e in record.get("events") or []]
