@@ -31,6 +31,7 @@ import httpx
 import psutil
 import pytest
 
+from indexer.localnode import LocalNode, NodeConfig
 from indexer.records import Kind
 from service.demo import sample_records
 
@@ -113,7 +114,10 @@ def _wait_for_url(proc: subprocess.Popen[str], lines: list[str]) -> str:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """``casematch serve --sample`` on a fresh data directory, killed (with its engine) after."""
+    """``casematch serve --sample`` on a fresh data directory, killed (with its engine) after.
+
+    The engine is the default one (``CASEMATCH_ENGINE`` unset, or as the run sets it).
+    """
     data = tmp_path_factory.mktemp("e2e-data")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASEMATCH_")}
     env.update(
@@ -154,6 +158,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+        # On the local OpenSearch node (the default where Java 17+ is found) the node
+        # outlives serve by design: stop the one this data directory started.
+        LocalNode(NodeConfig(data_dir=data)).stop()
 
 
 def _browser_missing() -> str | None:
