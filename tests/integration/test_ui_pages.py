@@ -275,3 +275,79 @@ def test_pages_are_not_cached_and_allow_only_own_assets(client: TestClient) -> N
     assert res.headers["cache-control"] == "no-store"
     assert "default-src 'self'" in res.headers["content-security-policy"]
     assert "<title>Inbox Item II-1 · casematch</title>" in res.text
+
+
+def test_P3_copy_patient_info_creates_the_case_with_the_chosen_sections(client: TestClient) -> None:
+    sign_in(client, "a-writer")
+    res = decide(client, "II-1", "copy_patient_info", "case:CS-1", copy="narrative")
+    assert res.status_code == 303
+    page = client.get("/ui/items/II-1").text
+    assert 'data-testid="item-state">promoted<' in page
+    assert "copy_patient_info" in page and "narrative" in page  # the audit entry says what
+
+
+def test_P3_P5_mark_follow_up_unmark_then_merge_to_the_in_flight_case(client: TestClient) -> None:
+    sign_in(client, "a-writer")
+    confirm = client.get("/ui/items/II-1/confirm?action=mark_follow_up&match=case:CS-1").text
+    assert "Merge method: manual" in confirm
+    assert decide(client, "II-1", "mark_follow_up", "case:CS-1").status_code == 303
+    page = client.get("/ui/items/II-1").text
+    assert 'data-testid="item-state">marked_as_follow_up<' in page
+    assert "Follow-up of Case" in page
+    assert decide(client, "II-1", "unmark_follow_up").status_code == 303
+    assert 'data-testid="item-state">new<' in client.get("/ui/items/II-1").text
+    assert decide(client, "II-1", "mark_follow_up", "case:CS-1").status_code == 303
+    merge = client.get("/ui/items/II-1/confirm?action=merge_to_current").text
+    assert "merge method: smart" in merge and "Case CS-1" in merge
+    page_data = {
+        "csrf_token": token(merge),
+        "form_id": token(merge, "form_id"),
+        "action": "merge_to_current",
+        "target_id": "CS-1",
+        "target_type": "case",
+    }
+    assert (
+        client.post("/ui/items/II-1/decide", data=page_data, follow_redirects=False).status_code
+        == 303
+    )
+    case = client.get("/ui/cases/CS-1").text
+    assert "Versions (2)" in case and "II-1" in case
+
+
+def test_P10_P16_missing_information_item_is_reset_to_new(
+    app_parts: tuple[TestClient, RecordStore],
+) -> None:
+    client, store = app_parts
+    store.put(record("II-AUTO", source="intake_api", products=[]))
+    sign_in(client, "a-writer")
+    page = client.get("/ui/auto-promote").text
+    res = client.post("/ui/auto-promote", data={"csrf_token": token(page)}, follow_redirects=False)
+    assert res.status_code == 303
+    run_url = res.headers["location"]
+    for _ in range(2400):  # the run works on a background thread: wait for its end (a guard)
+        progress = client.get(f"{run_url}/progress").json()
+        if progress["finished"]:
+            break
+        time.sleep(0.05)
+    assert progress["finished"] and progress["total"] == 1
+    assert progress["outcomes"][0] == {
+        "item_id": "II-AUTO",
+        "state": "missing_information",
+        "detail": progress["outcomes"][0]["detail"],
+        "refused": False,
+    }
+    assert "II-AUTO" in client.get(run_url).text
+    assert decide(client, "II-AUTO", "reset_to_new").status_code == 303
+    assert 'data-testid="item-state">new<' in client.get("/ui/items/II-AUTO").text
+
+
+def test_runs_are_visible_only_to_the_key_that_started_them(client: TestClient) -> None:
+    sign_in(client, "a-writer")
+    page = client.get("/ui/auto-promote").text
+    run_url = client.post(
+        "/ui/auto-promote", data={"csrf_token": token(page)}, follow_redirects=False
+    ).headers["location"]
+    client.cookies.clear()
+    sign_in(client, "b-writer")
+    assert client.get(run_url).status_code == 404
+    assert client.get(f"{run_url}/progress").status_code == 404
