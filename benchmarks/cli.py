@@ -294,19 +294,29 @@ def ui(
     repetitions: Annotated[int | None, typer.Option(help="timed requests per page")] = None,
     quick: Quick = False,
     out: Out = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="opensearch (the local node, default) or osmem")
+    ] = "opensearch",
 ) -> None:
     """Server time to render a review-page item page with 100 Possible Matches."""
+    from benchmarks.harness import BENCH_ENGINES, use_engine
     from benchmarks.ui_bench import run_ui_bench
 
-    _done(
-        run_ui_bench(
-            seed=seed,
-            quick=quick,
-            out=_out("ui", out),
-            background=background,
-            repetitions=repetitions,
+    if engine not in BENCH_ENGINES:
+        raise typer.BadParameter(f"--engine must be opensearch or osmem, not {engine!r}")
+    use_engine(engine)  # type: ignore[arg-type]
+    try:
+        _done(
+            run_ui_bench(
+                seed=seed,
+                quick=quick,
+                out=_out("ui", out),
+                background=background,
+                repetitions=repetitions,
+            )
         )
-    )
+    finally:
+        use_engine("opensearch")
 
 
 @app.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from indexer.records import Record
 from indexer.store import RecordStore, StoredRecord
 from matcher import Detection, Match
 from service.auth import Principal
@@ -76,19 +77,21 @@ def match_key(m: Match) -> str:
 
 
 def item_transmissions(
-    service: PromotionService, principal: Principal, item_id: str
+    service: PromotionService, principal: Principal, item: Record
 ) -> list[dict[str, Any]]:
-    """The item's own transmission (``IT-<id>``) and those of promote-to-multiple."""
-    service.engine.refresh(service.transmissions.index)
-    res = service.engine.client.search(
-        index=service.transmissions.index,
-        body=transmissions_query("inbox_item_id", item_id, sorted(principal.organizations)),
-    )
-    found = [_payload(h) for h in res["hits"]["hits"]]
-    if not found:
-        own = service.transmissions.get(transmission_id(item_id))
-        if own is not None and principal.may_access(own.organization):
-            found = [own.model_dump(mode="json")]
+    """The item's Inbound Transmissions: its own (``IT-<id>``, where the results logs are)
+    and those its promotion created, read by id (realtime: no refresh, no search)."""
+    ids = [transmission_id(item.id)]
+    for key in ("inbound_transmission_id", "inbound_transmission_ids"):
+        value = item.links.get(key)
+        for tid in value if isinstance(value, list) else [value]:
+            if isinstance(tid, str) and tid not in ids:
+                ids.append(tid)
+    found = []
+    for tid in ids[:MAX_TRANSMISSIONS]:
+        transmission = service.transmissions.get(tid)
+        if transmission is not None and principal.may_access(transmission.organization):
+            found.append(transmission.model_dump(mode="json"))
     return found
 
 

@@ -198,7 +198,7 @@ def _item_context(page: Page, item_id: str, match_param: str) -> dict[str, Any]:
         "capped": possible >= cap,
         "study_kind": "clinical-trial" if item.is_clinical_trial else "postmarketing",
         "audit": service.audit_trail("inbox_item", item.id, page.principal),
-        "transmissions": reads.item_transmissions(service, page.principal, item.id),
+        "transmissions": reads.item_transmissions(service, page.principal, item),
         "match_key": reads.match_key,
     }
 
