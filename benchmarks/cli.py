@@ -304,7 +304,7 @@ def ui(
 
     if engine not in BENCH_ENGINES:
         raise typer.BadParameter(f"--engine must be opensearch or osmem, not {engine!r}")
-    use_engine(engine)  # type: ignore[arg-type]
+    use_engine(engine)
     try:
         _done(
             run_ui_bench(

@@ -11,6 +11,7 @@ outcome).
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -165,7 +166,12 @@ def _item_context(page: Page, item_id: str, match_param: str) -> dict[str, Any]:
     service = _service(page)
     stored = reads.load_item(service, page.principal, item_id)
     item = stored.record
-    detection = reads.detection_for(service, page.settings, page.principal, stored)
+    # The audit and transmission reads wait on the engine while the detection runs.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ui-item") as pool:
+        audit = pool.submit(service.audit_trail, "inbox_item", item.id, page.principal)
+        transmissions = pool.submit(reads.item_transmissions, service, page.principal, item)
+        detection = reads.detection_for(service, page.settings, page.principal, stored)
+        audit_entries, transmission_list = audit.result(), transmissions.result()
     match = reads.find_match(detection, match_param)
     follow_up_state = ""
     follows = item.links.get("follow_up_of")
@@ -197,8 +203,8 @@ def _item_context(page: Page, item_id: str, match_param: str) -> dict[str, Any]:
         "cap": cap,
         "capped": possible >= cap,
         "study_kind": "clinical-trial" if item.is_clinical_trial else "postmarketing",
-        "audit": service.audit_trail("inbox_item", item.id, page.principal),
-        "transmissions": reads.item_transmissions(service, page.principal, item),
+        "audit": audit_entries,
+        "transmissions": transmission_list,
         "match_key": reads.match_key,
     }
 
