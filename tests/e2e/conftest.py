@@ -9,7 +9,8 @@ to the server is aborted and recorded, and :func:`page` fails the test if one wa
 attempted.
 
 Without Chromium the tests skip with the reason, except under CI (``CI=true``),
-where a missing browser is a failure.
+where a missing browser is a failure. The server, the browser and the catalog live for
+one test module (they are torn down before the rest of the suite runs).
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def _wait_for_url(proc: subprocess.Popen[str], lines: list[str]) -> str:
             return found.group(1)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``casematch serve --sample`` on a fresh data directory, killed (with its engine) after.
 
@@ -173,7 +174,7 @@ def _browser_missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Debian's Chromium under Playwright; a skip without it, a failure under CI."""
     reason = _browser_missing()
@@ -261,7 +262,7 @@ class Catalog:
     org_b_item: str
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def catalog(server: Server) -> Catalog:
     with server.api("phi") as api:
         items = [r for r in _all_items(api) if r["organization"] in ("ORG-A", "ORG-B")]
