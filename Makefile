@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test setup node lint typecheck unit integration bench clean
+.PHONY: run test setup node chromium lint typecheck unit integration bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,16 @@ node: $(STAMP)
 run: node
 	$(BIN)/casematch serve --host $(HOST) --port $(PORT) --sample
 
-test: node
+# The end-to-end tests (tests/e2e) drive Debian's chromium; installed here if missing and
+# apt-get can (as root). Without it they skip, except under CI=true, where they fail.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium for tests/e2e"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) \
+	    || echo "could not install chromium (needs root): tests/e2e will skip, or fail under CI=true"; \
+	fi
+
+test: node chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -7,6 +7,7 @@ report and PNG plots under ``benchmarks/results/<name>/``.
     casematch bench service                      # HTTP load on a running `casematch serve`
     casematch bench peer                         # casematch audit vs Splink on FEBRL
     casematch bench promotion                    # the promotion workflow benchmark
+    casematch bench ui                           # review page: item page with 100 matches
     casematch bench all --quick                  # everything, CI-sized
 
 ``--quick`` shrinks every size so a run takes seconds to a minute (CI smoke); figures
@@ -285,6 +286,40 @@ def restart(
 
 
 @app.command()
+def ui(
+    seed: Seed = 42,
+    background: Annotated[
+        int | None, typer.Option(help="generated Cases besides the matches (default 10000)")
+    ] = None,
+    repetitions: Annotated[int | None, typer.Option(help="timed requests per page")] = None,
+    quick: Quick = False,
+    out: Out = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="opensearch (the local node, default) or osmem")
+    ] = "opensearch",
+) -> None:
+    """Server time to render a review-page item page with 100 Possible Matches."""
+    from benchmarks.harness import BENCH_ENGINES, use_engine
+    from benchmarks.ui_bench import run_ui_bench
+
+    if engine not in BENCH_ENGINES:
+        raise typer.BadParameter(f"--engine must be opensearch or osmem, not {engine!r}")
+    use_engine(engine)
+    try:
+        _done(
+            run_ui_bench(
+                seed=seed,
+                quick=quick,
+                out=_out("ui", out),
+                background=background,
+                repetitions=repetitions,
+            )
+        )
+    finally:
+        use_engine("opensearch")
+
+
+@app.command()
 def summary(
     results: Annotated[Path, typer.Option(help="results directory")] = RESULTS,
 ) -> None:
@@ -304,6 +339,7 @@ def all_benchmarks(seed: Seed = 42, quick: Quick = False) -> None:
         ("peer", lambda: peer(seed=seed, quick=quick)),
         ("service", lambda: service(seed=seed, quick=quick)),
         ("promotion", lambda: promotion(seed=seed, quick=quick)),
+        ("ui", lambda: ui(seed=seed, quick=quick)),
     ]
     for name, step in steps:
         console.rule(name)

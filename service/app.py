@@ -28,7 +28,7 @@ from fastapi.openapi.utils import get_openapi
 from indexer.engine import Engine, EngineConfig, open_engine
 from indexer.records import Record
 from indexer.store import IndexNames, RecordStore
-from service import errors
+from service import errors, ui
 from service.api import detection, health, promotion, records
 from service.settings import Settings, get_settings
 
@@ -87,6 +87,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         version=_version(),
         summary="Duplicate detection for pharmacovigilance case intake",
         lifespan=lifespan,
+        # /docs is served by service.ui with locally vendored Swagger UI (works offline).
+        docs_url=None,
+        redoc_url=None,
     )
     if settings is not None:
         app.dependency_overrides[get_settings] = lambda: settings
@@ -96,6 +99,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(records.inbox_items_router, prefix="/v1")
     app.include_router(detection.router, prefix="/v1")
     app.include_router(promotion.router, prefix="/v1")
+    ui.mount(app)  # the review page under /ui, and the offline /docs
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -176,6 +176,7 @@ def _banner(
 ) -> None:
     """What ``serve`` prints once it listens: the URL, and how to call it."""
     out.print(f"casematch listening on {url}")
+    out.print(f"  review page: {url}/ui (sign in with an API key)")
     out.print(f"  API docs: {url}/docs   health: {url}/health")
     if demo_key is not None and dataset is not None:
         key = settings.api_keys[demo_key]

@@ -117,6 +117,13 @@ class Settings(BaseSettings):
     # -- API ----------------------------------------------------------------
     api_keys: dict[str, ApiKey] = Field(default_factory=dict)
 
+    # -- review page (/ui) ---------------------------------------------------
+    #: Signs the /ui session cookie; unset = a random secret per process (sessions
+    #: then end when the server restarts). Set it when several processes serve /ui.
+    ui_session_secret: SecretStr | None = None
+    #: A /ui session ends after this many minutes without a request (idle expiry).
+    ui_idle_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -1,0 +1,134 @@
+"""The reads behind the item and Case pages, over the existing service components.
+
+Another organization's record is *not found* here (404, SPEC §7: tenants cannot
+learn of each other), never "forbidden". Values are masked by
+:func:`service.ui.views.shown_record` unless the caller may see PHI; detections
+are masked by the matcher itself (M20).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from indexer.records import Record
+from indexer.store import RecordStore, StoredRecord
+from matcher import Detection, Match
+from service.auth import Principal
+from service.detection import run_detection
+from service.errors import NotFound
+from service.promotion.transmissions import InboundTransmission, transmission_id
+from service.promotion.workflows import PromotionService
+from service.settings import Settings
+from service.ui.views import shown_record
+
+#: Inbox Item states whose detection the page no longer runs (the item is closed).
+CLOSED_STATES = frozenset({"promoted", "duplicate", "rejected", "superseded"})
+#: The most Inbound Transmissions a Case page lists.
+MAX_TRANSMISSIONS = 200
+
+
+def load_item(service: PromotionService, principal: Principal, item_id: str) -> StoredRecord:
+    """The caller's Inbox Item (an interrupted promotion settled first), else 404."""
+    stored = service.store.get("inbox_item", item_id)
+    if stored is None or not principal.may_access(stored.record.organization):
+        raise NotFound("inbox_item", item_id)
+    return service.load_item(item_id, principal)
+
+
+def load_case_versions(
+    store: RecordStore, principal: Principal, case_id: str
+) -> list[StoredRecord]:
+    """Every version of the caller's Case, oldest first, else 404."""
+    versions = store.case_versions(case_id)
+    if not versions or not principal.may_access(versions[-1].record.organization):
+        raise NotFound("case", case_id)
+    return versions
+
+
+def detection_for(
+    service: PromotionService, settings: Settings, principal: Principal, stored: StoredRecord
+) -> Detection | None:
+    """The item's Detection (masked per caller), or None for a closed item."""
+    if stored.record.state in CLOSED_STATES:
+        return None
+    run = run_detection(
+        service.engine,
+        service.store,
+        settings,
+        stored.record,
+        show_phi=principal.sees_phi(settings.mask_phi),
+    )
+    return run.detection
+
+
+def find_match(detection: Detection | None, key: str) -> Match | None:
+    """The listed match named ``case:ID`` or ``inbox_item:ID``, if listed."""
+    if detection is None or ":" not in key:
+        return None
+    record_type, record_id = key.split(":", 1)
+    for m in detection.sections.all():
+        if m.record_type == record_type and m.record_id == record_id:
+            return m
+    return None
+
+
+def match_key(m: Match) -> str:
+    return f"{m.record_type}:{m.record_id}"
+
+
+def item_transmissions(
+    service: PromotionService, principal: Principal, item: Record
+) -> list[dict[str, Any]]:
+    """The item's Inbound Transmissions: its own (``IT-<id>``, where the results logs are)
+    and those its promotion created, read by id (realtime: no refresh, no search)."""
+    ids = [transmission_id(item.id)]
+    for key in ("inbound_transmission_id", "inbound_transmission_ids"):
+        value = item.links.get(key)
+        for tid in value if isinstance(value, list) else [value]:
+            if isinstance(tid, str) and tid not in ids:
+                ids.append(tid)
+    found = []
+    for tid in ids[:MAX_TRANSMISSIONS]:
+        transmission = service.transmissions.get(tid)
+        if transmission is not None and principal.may_access(transmission.organization):
+            found.append(transmission.model_dump(mode="json"))
+    return found
+
+
+def case_transmissions(
+    service: PromotionService, principal: Principal, case_id: str
+) -> list[dict[str, Any]]:
+    """The Inbound Transmissions linked to a Case (M22: with their results logs)."""
+    service.engine.refresh(service.transmissions.index)
+    res = service.engine.client.search(
+        index=service.transmissions.index,
+        body=transmissions_query("case_id", case_id, sorted(principal.organizations)),
+    )
+    return [_payload(h) for h in res["hits"]["hits"]]
+
+
+def transmissions_query(by: str, value: str, organizations: list[str]) -> dict[str, Any]:
+    """Transmissions whose ``by`` field is ``value``, of the caller's organizations."""
+    return {
+        "query": {
+            "bool": {
+                "filter": [
+                    {"term": {by: value}},
+                    {"terms": {"organization": organizations}},
+                ]
+            }
+        },
+        "sort": [{"created_at": "asc"}, {"transmission_id": "asc"}],
+        "size": MAX_TRANSMISSIONS,
+    }
+
+
+def _payload(hit: dict[str, Any]) -> dict[str, Any]:
+    return InboundTransmission.model_validate(hit["_source"]["payload"]).model_dump(mode="json")
+
+
+def shown(stored: StoredRecord, principal: Principal, settings: Settings) -> dict[str, Any]:
+    """A stored record's JSON as the caller may see it."""
+    return shown_record(
+        stored.record.model_dump(mode="json"), sees_phi=principal.sees_phi(settings.mask_phi)
+    )
