@@ -1,5 +1,5 @@
 # The two commands a newcomer needs (see README.md):
-#   make run   - set up, load generated sample data, serve the API on the embedded engine
+#   make run   - set up, build the local OpenSearch node, load sample data, serve the API
 #   make test  - set up, then lint (ruff), type-check (mypy --strict) and run every test
 PYTHON ?= python3
 VENV   ?= .venv
