@@ -83,12 +83,24 @@ class AutoRunIn(_In):
     limit: int | None = Field(default=None, ge=1)
 
 
-#: Error responses the promotion routes document (bodies as in :mod:`service.errors`).
+class ErrorBody(BaseModel):
+    """An error answer (see :mod:`service.errors`): a sentence, or one entry per bad field."""
+
+    detail: str | list[dict[str, Any]]
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "model": ErrorBody}
+
+
+#: Error responses the promotion routes document.
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "The record does not exist (or is another organization's)"},
-    409: {"description": "The record's state does not allow the action"},
-    422: {"description": "Invalid request, unmet prerequisites, or a reused Idempotency-Key"},
+    404: _error("The record does not exist (or is another organization's)"),
+    409: _error("The record's state does not allow the action"),
+    422: _error("Invalid request, unmet prerequisites, or a reused Idempotency-Key"),
+    503: _error("The engine is unavailable; retry after the Retry-After seconds"),
 }
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {404: _ERRORS[404], 503: _ERRORS[503]}
 
 
 def _run(
@@ -350,7 +362,7 @@ def auto_promote_run(
     )
 
 
-@router.get("/inbound-transmissions/{transmission_id}", responses={404: _ERRORS[404]})
+@router.get("/inbound-transmissions/{transmission_id}", responses=_READ_ERRORS)
 def get_transmission(
     transmission_id: str, promotion: PromotionDep, principal: ReaderDep
 ) -> InboundTransmission:
@@ -358,13 +370,13 @@ def get_transmission(
     return promotion.reads.transmission(transmission_id, principal)
 
 
-@router.get("/inbox-items/{item_id}/audit", responses={404: _ERRORS[404]})
+@router.get("/inbox-items/{item_id}/audit", responses=_READ_ERRORS)
 def item_audit(item_id: str, promotion: PromotionDep, principal: ReaderDep) -> list[AuditEntry]:
     """The Inbox Item's audit trail (P18), oldest first."""
     return promotion.reads.audit_trail("inbox_item", item_id, principal)
 
 
-@router.get("/cases/{case_id}/audit", responses={404: _ERRORS[404]})
+@router.get("/cases/{case_id}/audit", responses=_READ_ERRORS)
 def case_audit(case_id: str, promotion: PromotionDep, principal: ReaderDep) -> list[AuditEntry]:
     """The Case's audit trail (P18), every version, oldest first."""
     return promotion.reads.audit_trail("case", case_id, principal)

@@ -62,7 +62,8 @@ def decide_auto(
     """P11-P15 for an item that passed validation (P10).
 
     ``matches`` are the latest open (not superseded) versions of the Cases whose
-    Case Identifier matches one of the item's.
+    Case Identifier matches one of the item's. Kept as one function (a little over
+    80 lines): it is the seed's flowchart, read top to bottom in the seed's order.
     """
     if not matches:
         return AutoDecision("initial_case", seriousness=seriousness)

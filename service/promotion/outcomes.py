@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, TypeAdapter, model_serializer
+from pydantic import BaseModel, Field, TypeAdapter
 
 from matcher.model import Detection
 
@@ -135,15 +135,8 @@ class AutoPromotionFailed(BaseModel):
     outcome: Literal["promotion_failed"] = "promotion_failed"
     state: Literal["promotion_failed"] = "promotion_failed"
     automation_message: str
-    case_id: str | None = None
-
-    @model_serializer(mode="wrap")
-    def _without_absent_case(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """No ``case_id`` key when several Cases matched (the JSON of SPEC §7 omits it)."""
-        data: dict[str, Any] = handler(self)
-        if data.get("case_id") is None:
-            data.pop("case_id", None)
-        return data
+    #: Absent (not null) when several Cases matched, as in the JSON of SPEC §7.
+    case_id: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 # -- outcomes of other records ------------------------------------------------------------------
