@@ -21,9 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from service.auth import Principal, ReaderDep, WriterDep
 from service.promotion.audit import AuditEntry
-from service.promotion.auto_promotion import AUTO_OUTCOME
+from service.promotion.auto_promotion import AUTO_OUTCOME, AUTO_RUN_OUTCOME
 from service.promotion.decisions import DECISION_OUTCOME, DecisionAction, DecisionRequest
 from service.promotion.idempotency import Outcome, request_hash
+from service.promotion.lifecycle import (
+    CASE_STATE_OUTCOME,
+    ITEM_STATE_OUTCOME,
+    RESET_OUTCOME,
+    UNMARK_OUTCOME,
+)
 from service.promotion.manual import PROMOTE_OUTCOME
 from service.promotion.multiple import MAX_MULTIPLE, MULTIPLE_OUTCOME
 from service.promotion.outcomes import (
@@ -211,7 +217,7 @@ def unmark_follow_up(
         response,
         key,
         None,
-        _UNMARKED,
+        UNMARK_OUTCOME,
         lambda op: promotion.lifecycle.unmark_follow_up(item_id, principal, op),
     )
 
@@ -287,7 +293,7 @@ def reset_to_new(
         response,
         key,
         None,
-        _RESET,
+        RESET_OUTCOME,
         lambda op: promotion.lifecycle.reset_to_new(item_id, principal, op),
     )
 
@@ -310,7 +316,7 @@ def set_item_state(
         response,
         key,
         body.model_dump(),
-        _ITEM_STATE,
+        ITEM_STATE_OUTCOME,
         lambda op: promotion.lifecycle.set_item_state(item_id, principal, op, body.to),
     )
 
@@ -333,7 +339,7 @@ def set_case_state(
         response,
         key,
         body.model_dump(),
-        _CASE_STATE,
+        CASE_STATE_OUTCOME,
         lambda op: promotion.lifecycle.set_case_state(case_id, principal, op, body.to),
     )
 
@@ -355,7 +361,7 @@ def auto_promote_run(
         response,
         key,
         body.model_dump(),
-        _AUTO_RUN,
+        AUTO_RUN_OUTCOME,
         lambda op: promotion.automated.run(
             principal, organizations=body.organizations, limit=body.limit
         ),
@@ -380,10 +386,3 @@ def item_audit(item_id: str, promotion: PromotionDep, principal: ReaderDep) -> l
 def case_audit(case_id: str, promotion: PromotionDep, principal: ReaderDep) -> list[AuditEntry]:
     """The Case's audit trail (P18), every version, oldest first."""
     return promotion.reads.audit_trail("case", case_id, principal)
-
-
-_UNMARKED: TypeAdapter[Unmarked] = TypeAdapter(Unmarked)
-_RESET: TypeAdapter[Reset] = TypeAdapter(Reset)
-_ITEM_STATE: TypeAdapter[ItemStateChanged] = TypeAdapter(ItemStateChanged)
-_CASE_STATE: TypeAdapter[CaseStateChanged] = TypeAdapter(CaseStateChanged)
-_AUTO_RUN: TypeAdapter[AutoRunSummary] = TypeAdapter(AutoRunSummary)

@@ -37,6 +37,7 @@ from service.promotion.transmissions import InboundTransmission, TransmissionSto
 from service.settings import Settings
 
 AUTO_OUTCOME: TypeAdapter[AutoOutcome] = TypeAdapter(AutoOutcome)
+AUTO_RUN_OUTCOME: TypeAdapter[AutoRunSummary] = TypeAdapter(AutoRunSummary)
 
 
 def case_identifier_query(organization: str, identifiers: list[str]) -> dict[str, Any]:

@@ -36,6 +36,10 @@ from service.promotion.states import transition
 
 #: Inbox Item states a person may set directly (the other states have their own actions).
 MANUAL_ITEM_TARGETS: frozenset[str] = frozenset({"new", "triage", "verified", "rejected"})
+UNMARK_OUTCOME: TypeAdapter[Unmarked] = TypeAdapter(Unmarked)
+RESET_OUTCOME: TypeAdapter[Reset] = TypeAdapter(Reset)
+ITEM_STATE_OUTCOME: TypeAdapter[ItemStateChanged] = TypeAdapter(ItemStateChanged)
+CASE_STATE_OUTCOME: TypeAdapter[CaseStateChanged] = TypeAdapter(CaseStateChanged)
 #: Failed states an item leaves by an explicit reset only (P16).
 FAILED_STATES: frozenset[str] = frozenset({"promotion_failed", "missing_information"})
 
@@ -111,14 +115,17 @@ class Lifecycle:
     def unmark_follow_up(
         self, item_id: str, principal: Principal, operation_id: str
     ) -> ItemOutcome:
-        return self._write(item_id, principal, operation_id, _UNMARKED, unmark_change)
+        """P5: back to the state the item had before it was marked (a promoted item never)."""
+        return self._write(item_id, principal, operation_id, UNMARK_OUTCOME, unmark_change)
 
     def reset_to_new(self, item_id: str, principal: Principal, operation_id: str) -> ItemOutcome:
-        return self._write(item_id, principal, operation_id, _RESET, reset_change)
+        """P16: a person sends a failed item back to ``new``."""
+        return self._write(item_id, principal, operation_id, RESET_OUTCOME, reset_change)
 
     def set_item_state(
         self, item_id: str, principal: Principal, operation_id: str, to_state: str
     ) -> ItemOutcome:
+        """Triage, verify, reject or return an item to new (other states have their actions)."""
         if to_state not in MANUAL_ITEM_TARGETS:
             raise InvalidRequestError(
                 "to",
@@ -127,7 +134,11 @@ class Lifecycle:
                 to_state,
             )
         return self._write(
-            item_id, principal, operation_id, _STATE_CHANGED, lambda _: item_state_change(to_state)
+            item_id,
+            principal,
+            operation_id,
+            ITEM_STATE_OUTCOME,
+            lambda _: item_state_change(to_state),
         )
 
     def set_case_state(
@@ -163,8 +174,3 @@ class Lifecycle:
         )
         self.audit.write([entry])
         return CaseStateChanged(case_id=case_id, case_version=case.version, state=to_state)
-
-
-_UNMARKED: TypeAdapter[Unmarked] = TypeAdapter(Unmarked)
-_RESET: TypeAdapter[Reset] = TypeAdapter(Reset)
-_STATE_CHANGED: TypeAdapter[ItemStateChanged] = TypeAdapter(ItemStateChanged)

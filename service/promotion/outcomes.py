@@ -187,14 +187,11 @@ ItemOutcome = Annotated[
 ]
 
 ITEM_OUTCOME: TypeAdapter[ItemOutcome] = TypeAdapter(ItemOutcome)
-PLAN_OUTCOME: TypeAdapter[CreatedOutcome] = TypeAdapter(CreatedOutcome)
-
-_CREATED = frozenset({"case_created", "cases_created", "follow_up_created"})
 
 
 def status_of(outcome: BaseModel) -> int:
-    """HTTP status of an outcome: 201 when it created Cases, else 200."""
-    return 201 if getattr(outcome, "outcome", None) in _CREATED else 200
+    """HTTP status of an outcome: 201 when it created Cases (a plan's outcome), else 200."""
+    return 201 if isinstance(outcome, PlanOutcome) else 200
 
 
 def outcome_json(outcome: BaseModel) -> dict[str, Any]:
@@ -205,7 +202,6 @@ def outcome_json(outcome: BaseModel) -> dict[str, Any]:
 
 __all__ = [
     "ITEM_OUTCOME",
-    "PLAN_OUTCOME",
     "AutoMarkedFollowUp",
     "AutoOutcome",
     "AutoPromotionFailed",
@@ -227,5 +223,6 @@ __all__ = [
     "PromoteOutcome",
     "Reset",
     "Unmarked",
+    "outcome_json",
     "status_of",
 ]
