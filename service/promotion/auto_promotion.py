@@ -153,9 +153,8 @@ class AutomatedPromotion:
             body = pending_auto_query(organizations, page)
             if after is not None:
                 body["search_after"] = after
-            hits = self.store.engine.search(index=self.store.names.inbox_items, body=body)["hits"][
-                "hits"
-            ]
+            found = self.store.engine.search(index=self.store.names.inbox_items, body=body)
+            hits = found["hits"]["hits"]
             if not hits:
                 return
             for hit in hits:
