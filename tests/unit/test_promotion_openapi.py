@@ -41,7 +41,7 @@ def _resolve(doc: dict[str, Any], schema: dict[str, Any]) -> list[dict[str, Any]
     """The object schemas a response schema stands for (refs, unions and arrays followed)."""
     if "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]
-        return [doc["components"]["schemas"][name]]
+        return _resolve(doc, doc["components"]["schemas"][name])
     if "oneOf" in schema or "anyOf" in schema:
         return [s for part in schema.get("oneOf", schema.get("anyOf")) for s in _resolve(doc, part)]
     if schema.get("type") == "array":
