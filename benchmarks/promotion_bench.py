@@ -1,7 +1,7 @@
 """The promotion benchmark: manual promotion throughput and latency, and one automated run.
 
 Two measurements on the embedded engine (or ``CASEMATCH_OPENSEARCH_URL``), both through
-:class:`service.promotion.workflows.PromotionService` exactly as the API calls it:
+:class:`service.promotion.service.Promotion`'s components exactly as the API calls them:
 
 * :func:`measure_promotion`: ``n_cases`` generated Cases are loaded, then ``n_items``
   labelled Inbox Items (duplicates, follow-ups and near misses of those Cases) are
@@ -33,7 +33,7 @@ from indexer.records import Record
 from indexer.store import RecordStore
 from matcher import Detection, DetectionOptions
 from service.auth import Principal
-from service.promotion.workflows import PromotionService
+from service.promotion.service import Promotion
 from service.settings import Settings
 
 AUTO_SOURCES = ("intake_api", "as2", "edc", "structured_import", "e2b")
@@ -64,8 +64,8 @@ def percentiles(values_ms: list[float]) -> dict[str, float]:
     }
 
 
-def _service(store: RecordStore) -> PromotionService:
-    service = PromotionService(store, Settings(index_prefix=store.names.prefix))
+def _service(store: RecordStore) -> Promotion:
+    service = Promotion(store, Settings(index_prefix=store.names.prefix))
     service.ensure_indices()
     return service
 
@@ -89,7 +89,7 @@ def measure_promotion(
     """Promote ``n_items`` labelled Inbox Items one by one; throughput and latency."""
     service = _service(store)
     detection_ms: list[float] = []
-    detector = service.detector
+    detector = service.manual.detector
 
     def timed_detector(source: Record, options: DetectionOptions) -> Detection:
         t0 = time.perf_counter()
@@ -98,7 +98,7 @@ def measure_promotion(
         finally:
             detection_ms.append((time.perf_counter() - t0) * 1000)
 
-    service.detector = timed_detector
+    service.manual.detector = timed_detector
     principal = _principal(pop.organizations)
     items = _items(seed, pop, n_items, "PB", auto=False)
     load(store, items, total=len(items), label="store Inbox Items")
@@ -109,8 +109,9 @@ def measure_promotion(
         started = time.perf_counter()
         for n, item in enumerate(items):
             t0 = time.perf_counter()
+            outcome: str
             try:
-                outcome = service.promote(item.id, principal, f"bench-{n}")["outcome"]
+                outcome = service.manual.promote(item.id, principal, f"bench-{n}").outcome
             except Exception as exc:  # a refusal is a result too; count it by type
                 refused[type(exc).__name__] += 1
                 outcome = "refused"
@@ -140,7 +141,7 @@ def measure_auto_promotion(
     items = _items(seed + 1, pop, n_items, "AUTO", auto=True)
     load(store, items, total=len(items), label="store automated items")
     mine = {item.id for item in items}  # not the earlier measurement's items still in "new"
-    ids = [i for i in service.pending_auto_items(pop.organizations) if i in mine]
+    ids = [i for i in service.automated.pending_items(pop.organizations) if i in mine]
     by_state: Counter[str] = Counter()
     refused: Counter[str] = Counter()
     latencies: list[float] = []
@@ -150,7 +151,7 @@ def measure_auto_promotion(
         for n, item_id in enumerate(ids):
             t0 = time.perf_counter()
             try:
-                by_state[service.auto_promote(item_id, principal, f"auto-{n}")["state"]] += 1
+                by_state[service.automated.auto_promote(item_id, principal, f"auto-{n}").state] += 1
             except Exception as exc:
                 refused[type(exc).__name__] += 1
             latencies.append((time.perf_counter() - t0) * 1000)

@@ -19,7 +19,7 @@ import importlib.metadata
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
@@ -30,6 +30,7 @@ from indexer.records import Record
 from indexer.store import IndexNames, RecordStore
 from service import errors, ui
 from service.api import detection, health, promotion, records
+from service.promotion.service import Promotion
 from service.settings import Settings, get_settings
 
 log = logging.getLogger("casematch.service")
@@ -37,11 +38,17 @@ log = logging.getLogger("casematch.service")
 
 @dataclass
 class Services:
-    """What the API needs at run time: the engine and the record store over it."""
+    """What the API needs at run time: the engine, the record store over it, and the
+    promotion components over the store (built here, once; their aux indices are
+    ensured when the app starts, see :func:`create_app`)."""
 
     settings: Settings
     engine: Engine
     store: RecordStore
+    promotion: Promotion = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.promotion = Promotion(self.store, self.settings)
 
     @property
     def indices(self) -> IndexNames:
@@ -55,7 +62,8 @@ def engine_config(settings: Settings) -> EngineConfig:
 
 @contextmanager
 def open_services(settings: Settings) -> Iterator[Services]:
-    """Open the engine, make sure the indices exist, and close it all on exit.
+    """Open the engine, make sure the indices exist (the promotion ones too), and close
+    it all on exit.
 
     Raises :class:`indexer.engine.EngineStartupError` with a message saying what to fix.
     """
@@ -63,7 +71,9 @@ def open_services(settings: Settings) -> Iterator[Services]:
     try:
         store = RecordStore(engine, IndexNames(settings.index_prefix))
         store.ensure_indices()
-        yield Services(settings=settings, engine=engine, store=store)
+        services = Services(settings=settings, engine=engine, store=store)
+        services.promotion.ensure_indices()
+        yield services
     finally:
         engine.close()
 
@@ -75,6 +85,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if services is not None:
+            services.promotion.ensure_indices()  # handed in: not opened (and ensured) here
             _attach(app, services)
             yield
             return
@@ -122,6 +133,7 @@ def _attach(app: FastAPI, services: Services) -> None:
     services.engine.start_watchdog()
     app.state.engine = services.engine
     app.state.store = services.store
+    app.state.promotion = services.promotion
     app.state.services = services
 
 

@@ -29,7 +29,8 @@ from service.app import Services
 from service.auth import Principal
 from service.detection import run_detection
 from service.errors import ServiceError
-from service.promotion.workflows import DecisionAction, PromotionService
+from service.promotion.decisions import DecisionAction, DecisionRequest
+from service.promotion.outcomes import outcome_json
 from service.settings import ApiKey, Permission, Settings
 
 
@@ -205,7 +206,7 @@ def promote_all(services: Services, seed: int, organizations: Sequence[str]) -> 
     processor who knew the planted truth would take - mark a follow-up of the
     true original, mark a duplicate of it, or create a new Case for a near miss.
     """
-    promotion = PromotionService(services.store, services.settings)
+    promotion = services.promotion
     promotion.ensure_indices()
     principal = Principal(
         key_id="demo",
@@ -217,18 +218,20 @@ def promote_all(services: Services, seed: int, organizations: Sequence[str]) -> 
         item_id = query.source.id
         decision = "-"
         try:
-            first = promotion.promote(item_id, principal, f"demo-promote-{item_id}")
+            first = outcome_json(
+                promotion.manual.promote(item_id, principal, f"demo-promote-{item_id}")
+            )
             result = first
             if first["outcome"] == "potential_matches":
                 action, target, target_type = _decision(query.family, query.expected, first)
                 decision = f"{action} {target or ''}".strip()
-                result = promotion.decide(
-                    item_id,
-                    principal,
-                    f"demo-decide-{item_id}",
-                    action=action,
-                    target_id=target,
-                    target_type=target_type,
+                result = outcome_json(
+                    promotion.decisions.decide(
+                        item_id,
+                        principal,
+                        f"demo-decide-{item_id}",
+                        DecisionRequest(action, target, target_type),
+                    )
                 )
             summary = result["outcome"] + (f" {result['case_id']}" if result.get("case_id") else "")
         except ServiceError as exc:

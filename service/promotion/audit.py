@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from indexer.documents import load_mapping
 from indexer.engine import Engine
+from indexer.records import Record
 from indexer.store import IndexNames
 
 
@@ -55,6 +56,35 @@ class AuditEntry(BaseModel):
             "at",
         )
         return {**{k: data[k] for k in keys}, "payload": data}
+
+
+def audit_entry(
+    record: Record,
+    *,
+    operation_id: str,
+    actor: str,
+    action: str,
+    from_state: str | None,
+    to_state: str | None,
+    seq: int = 0,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """The entry for one change of ``record`` (a Case's entry names its version)."""
+    is_case = record.kind.value == "case"
+    record_id = record.case_id if is_case and record.case_id else record.id
+    rid = f"{record_id}~v{record.version}" if is_case else record_id
+    return AuditEntry(
+        entry_id=f"{operation_id}:{rid}:{action}:{seq}",
+        actor=actor,
+        organization=record.organization,
+        record_type=record.kind.value,
+        record_id=record_id,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        operation_id=operation_id,
+        details={**(details or {}), **({"version": record.version} if is_case else {})},
+    )
 
 
 class AuditLog:

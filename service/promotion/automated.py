@@ -1,11 +1,14 @@
-"""Automated Case promotion (P10-P16): the pure decision, then the workflow around it.
+"""Automated Case promotion (P10-P16): the pure decisions (the workflow is in
+:mod:`service.promotion.auto_promotion`).
 
 :func:`decide_auto` is the seed's flowchart as one pure function: given the
 open Case versions that share a Case Identifier with the item, the item's
 seriousness and the transmission profile, it says what happens. The order is
 the seed's: one in-flight match that may be marked -> mark as follow-up (P12);
 otherwise classify (P13), refuse prohibited states (P4/P14), then apply the
-profile's merge method.
+profile's merge method. :func:`auto_refusal` says whether an item may be
+promoted automatically at all, and :func:`auto_step` turns a decision into the
+plan or the state change that carries it out.
 
     >>> from service.settings import TransmissionProfile
     >>> decide_auto([], "serious", TransmissionProfile()).outcome
@@ -15,9 +18,14 @@ profile's merge method.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from indexer.records import Record
+from service.errors import ServiceError
+from service.promotion.errors import ActionRefusedError, TransitionError
+from service.promotion.ledger import StateChange
+from service.promotion.outcomes import AutoMarkedFollowUp, AutoPromotionFailed, MissingInformation
+from service.promotion.plans import PlanDraft, case_id_for
 from service.promotion.rules import Seriousness
 from service.promotion.states import FOLLOW_UP_REFUSED_CASE_STATES, is_in_flight
 from service.settings import MergeMethod, TransmissionProfile
@@ -54,7 +62,8 @@ def decide_auto(
     """P11-P15 for an item that passed validation (P10).
 
     ``matches`` are the latest open (not superseded) versions of the Cases whose
-    Case Identifier matches one of the item's.
+    Case Identifier matches one of the item's. Kept as one function (a little over
+    80 lines): it is the seed's flowchart, read top to bottom in the seed's order.
     """
     if not matches:
         return AutoDecision("initial_case", seriousness=seriousness)
@@ -125,4 +134,84 @@ def decide_auto(
         )
     return AutoDecision(
         "follow_up_case", case_id=cid, case_version=ver, method=method, seriousness=seriousness
+    )
+
+
+def auto_refusal(
+    item: Record, profile_name: str, profile: TransmissionProfile
+) -> ServiceError | None:
+    """Why ``item`` cannot be promoted automatically at all (source, profile, state: P16)."""
+    if item.source.value not in AUTO_SOURCES:
+        return ActionRefusedError(
+            f"Inbox Item {item.id} has source '{item.source.value}': automated promotion is for "
+            f"{', '.join(sorted(AUTO_SOURCES))}"
+        )
+    if not profile.auto_promote:
+        return ActionRefusedError(
+            f"transmission profile '{profile_name}' does not enable auto-promote"
+        )
+    if item.state != "new":  # P16: failed items wait for an explicit reset
+        hint = (
+            " (reset it to new first)"
+            if item.state in {"promotion_failed", "missing_information"}
+            else ""
+        )
+        return TransitionError(
+            "inbox_item", item.id, item.state, "processing", f"auto-promote{hint}"
+        )
+    return None
+
+
+def missing_information_change(errors: list[str], transmission: str) -> StateChange:
+    """P10: the item failed validation; its transmission records the errors."""
+    message = "validation failed: " + "; ".join(errors)
+    return StateChange(
+        action="auto_promote",
+        to_state="missing_information",
+        links={"automation_message": message, "inbound_transmission_id": transmission},
+        details={"validation_errors": errors},
+        outcome=MissingInformation(
+            automation_message=message,
+            validation_errors=errors,
+            inbound_transmission_id=transmission,
+        ),
+    )
+
+
+def auto_step(item: Record, decision: AutoDecision) -> PlanDraft | StateChange:
+    """What a decision does: a Case to write (P13, P15) or the item's new state (P12, P14, P16)."""
+    if decision.outcome == "initial_case":
+        return PlanDraft(action="auto_promote", kind="initial", case_ids=[case_id_for(item.id)])
+    if decision.outcome == "follow_up_case":
+        assert decision.case_id is not None and decision.method in ("smart", "override")
+        return PlanDraft(
+            action="auto_promote",
+            kind="follow_up",
+            case_ids=[decision.case_id],
+            target_case_id=decision.case_id,
+            target_version=decision.case_version,
+            method=decision.method,
+        )
+    assert decision.message is not None
+    links: dict[str, Any] = {"automation_message": decision.message}
+    outcome: AutoMarkedFollowUp | AutoPromotionFailed
+    if decision.outcome == "marked_as_follow_up":
+        assert decision.case_id is not None
+        links.update(follow_up_of=decision.case_id, prior_state=item.state)
+        outcome = AutoMarkedFollowUp(automation_message=decision.message, case_id=decision.case_id)
+    else:
+        if decision.case_id:
+            links["failed_case_id"] = decision.case_id
+        outcome = AutoPromotionFailed(automation_message=decision.message, case_id=decision.case_id)
+    return StateChange(
+        action="auto_promote",
+        to_state=decision.outcome,
+        links=links,
+        outcome=outcome,
+        details={
+            "decision": decision.outcome,
+            "case_id": decision.case_id,
+            "merge_method": decision.method,
+            "seriousness": decision.seriousness,
+        },
     )

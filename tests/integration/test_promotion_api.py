@@ -1,4 +1,4 @@
-"""The promotion API end to end (TestClient -> router -> PromotionService -> the engine):
+"""The promotion API end to end (TestClient -> router -> promotion components -> the engine):
 HTTP statuses, permissions and organization isolation, idempotency keys, 20 concurrent
 promotions of one item, and an engine killed in the middle of a promotion (P17).
 """

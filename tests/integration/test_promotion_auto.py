@@ -8,7 +8,6 @@ import pytest
 
 from indexer.store import RecordStore
 from service.promotion.errors import ActionRefusedError, TransitionError
-from service.promotion.workflows import auto_promote_pending
 from service.settings import TransmissionProfile
 from tests.integration.promotion_support import WRITER, case, item, service
 
@@ -186,7 +185,7 @@ def test_P16_failed_items_are_not_retried_until_reset(store: RecordStore) -> Non
     store.put(item("II-1", identifiers={"case_identifiers": ["ACME-1"]}))
     assert svc.auto_promote("II-1", WRITER, "op-1")["state"] == "promotion_failed"
     store.put(item("II-2"))
-    run = auto_promote_pending(svc, WRITER)
+    run = svc.auto_promote_run(WRITER)
     assert run["processed"] == 1 and run["by_state"] == {"promoted": 1}
     assert store.get("inbox_item", "II-1").record.state == "promotion_failed"
     with pytest.raises(TransitionError, match="reset it to new"):
@@ -209,7 +208,7 @@ def test_P16_every_non_success_writes_an_automation_message(store: RecordStore) 
     store.put(case("C-1", state="in_progress", identifiers={"case_identifiers": ["ACME-1"]}))
     store.put(item("II-1", identifiers={"case_identifiers": ["ACME-1"]}))  # marked as follow-up
     store.put(item("II-2", receipt_date=None))  # missing information
-    auto_promote_pending(svc, WRITER)
+    svc.auto_promote_run(WRITER)
     for item_id in ("II-1", "II-2"):
         assert store.get("inbox_item", item_id).record.links["automation_message"]
 

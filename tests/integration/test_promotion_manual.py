@@ -350,22 +350,22 @@ def test_P17_half_done_follow_up_is_rolled_back_when_the_case_moved_on(
     into C-1 (v2). A's retry finds v2 is not its own: A's plan is rolled back (audited),
     and the retried request merges A into the latest version instead (v3)."""
     from indexer.engine import EngineUnavailable
-    from service.promotion.plans import PlanRunner
+    from service.promotion.writers import FollowUpWriter
 
     svc = service(store)
     store.put(case("C-1", state="approved"))
     store.put(item("II-A"))
     store.put(item("II-B"))
-    original = PlanRunner._write_follow_up
+    original = FollowUpWriter.write_version
 
-    def dies(self: PlanRunner, *args: object, **kwargs: object) -> object:
+    def dies(self: FollowUpWriter, *args: object, **kwargs: object) -> object:
         raise EngineUnavailable("engine went away")
 
-    monkeypatch.setattr(PlanRunner, "_write_follow_up", dies)
+    monkeypatch.setattr(FollowUpWriter, "write_version", dies)
     with pytest.raises(EngineUnavailable):
         svc.decide("II-A", WRITER, "op-a", action="merge_to_current", target_id="C-1")
     assert store.get("inbox_item", "II-A").record.state == "processing"
-    monkeypatch.setattr(PlanRunner, "_write_follow_up", original)
+    monkeypatch.setattr(FollowUpWriter, "write_version", original)
 
     assert (
         svc.decide("II-B", WRITER, "op-b", action="merge_to_current", target_id="C-1")[

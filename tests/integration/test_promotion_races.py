@@ -18,10 +18,16 @@ from indexer.engine import EngineUnavailable
 from indexer.records import Record
 from indexer.store import RecordStore
 from matcher import Detection, DetectionOptions
+from service.promotion.access import matcher_detector
 from service.promotion.errors import TransitionError
-from service.promotion.workflows import PromotionService, matcher_detector
-from service.settings import Settings
-from tests.integration.promotion_support import SAME_COUNTRY, WRITER, case, item, service
+from tests.integration.promotion_support import (
+    SAME_COUNTRY,
+    WRITER,
+    AsJson,
+    case,
+    item,
+    service,
+)
 
 
 class DuringDetection:
@@ -39,18 +45,12 @@ class DuringDetection:
         return self.detect(source, options)
 
 
-def loser(store: RecordStore, interleave: Callable[[], object]) -> PromotionService:
+def loser(store: RecordStore, interleave: Callable[[], object]) -> AsJson:
     """A second service on the same store (another worker) whose detection gets raced."""
-    svc = PromotionService(
-        store,
-        Settings(index_prefix=store.names.prefix),
-        detector=DuringDetection(store, interleave),
-    )
-    svc.ensure_indices()
-    return svc
+    return service(store, detector=DuringDetection(store, interleave))
 
 
-def _cases_and_claims(store: RecordStore, svc: PromotionService) -> tuple[int, int]:
+def _cases_and_claims(store: RecordStore, svc: AsJson) -> tuple[int, int]:
     store.engine.refresh(store.names.cases)
     claims = [
         e for e in svc.audit_trail("inbox_item", "II-1", WRITER) if e["to_state"] == "processing"
@@ -85,7 +85,7 @@ def test_P17_detection_racing_an_in_flight_promotion_rolls_it_forward(
     def engine_down(*args: Any, **kwargs: Any) -> None:
         raise EngineUnavailable("engine down (test)")
 
-    monkeypatch.setattr(winner.runner.transmissions, "link_case", engine_down)
+    monkeypatch.setattr(winner.promotion.transmissions, "link_case", engine_down)
     store.put(item("II-1"))
 
     def winner_dies_mid_flight() -> None:
