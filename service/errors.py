@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.engine import EngineUnavailable, VersionConflict
-from indexer.records import PHI_FIELDS, describe_errors
+from indexer.records import clean_message, describe_errors, shown_value
 from matcher import MatcherError
 
 log = logging.getLogger("casematch.service")
@@ -102,21 +102,9 @@ def request_error_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
         if loc and loc[0] == "body":
             loc = loc[1:]
         named = ".".join(p for p in loc if not p.isdigit())
-        value = err.get("input")
-        if _is_phi(named):
-            shown: Any = "***"
-        elif isinstance(value, dict | list):
-            shown = None
-        else:
-            shown = value
-        out.append({"field": ".".join(loc) or "body", "value": shown, "error": err.get("msg", "")})
+        shown = shown_value(named, err.get("input"), refused=err.get("type") == "extra_forbidden")
+        out.append({"field": ".".join(loc) or "body", "value": shown, "error": clean_message(err)})
     return out
-
-
-def _is_phi(path: str) -> bool:
-    return any(path == f or path.startswith(f + ".") for f in PHI_FIELDS) or path.startswith(
-        "patient.reason_omitted"
-    )
 
 
 def _body(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from indexer.records import PHI_FIELDS, Kind, Record, describe_errors, parse_record
+from indexer.records import PHI_FIELDS, Kind, Record, describe_errors, parse_intake, shown_value
 from indexer.store import RecordStore
 from service.auth import Principal
 from service.errors import Conflict, InvalidInput, NotFound, ServiceError
@@ -92,13 +92,13 @@ def parse_batch(payload: Any, kind: KindName) -> list[Record]:
             details.append(
                 {
                     "field": _join(prefix, "kind"),
-                    "value": item.get("kind"),
+                    "value": shown_value("kind", item.get("kind")),
                     "error": f"this endpoint stores {kind} records only",
                 }
             )
             continue
         try:
-            record = parse_record(item, kind=kind)
+            record = parse_intake(item, kind=kind)
         except ValidationError as exc:
             for d in describe_errors(exc):
                 field = "" if d["field"] == "record" else d["field"]
@@ -108,7 +108,7 @@ def parse_batch(payload: Any, kind: KindName) -> list[Record]:
             details.append(
                 {
                     "field": _join(prefix, "id"),
-                    "value": record.id,
+                    "value": shown_value("id", record.id),
                     "error": f"the same record appears twice in this request (also item {seen[record.doc_id]})",
                 }
             )
@@ -212,10 +212,10 @@ def read_record(
 ) -> dict[str, Any]:
     """The stored record (a Case's latest version), masked unless the caller sees PHI."""
     stored = store.get(Kind(kind), record_id)
-    if stored is None:
+    # Another organization's record is indistinguishable from a missing one.
+    if stored is None or not principal.may_access(stored.record.organization):
         raise NotFound(kind, record_id)
     record = stored.record
-    principal.check_organization(record.organization)
     data = record.model_dump(mode="json")
     if not principal.sees_phi(mask_phi):
         data = mask_record(data)

@@ -98,11 +98,11 @@ class PromotionService:
     # -- loading ---------------------------------------------------------------------
 
     def load_item(self, item_id: str, principal: Principal) -> StoredRecord:
-        """The Inbox Item (403 for another organization), an interrupted plan settled."""
+        """The Inbox Item (404 for another organization, as if missing), an interrupted plan settled."""
         stored = self.store.get("inbox_item", item_id)
-        if stored is None:
+        # Another organization's item is indistinguishable from a missing one.
+        if stored is None or not principal.may_access(stored.record.organization):
             raise NotFound("inbox_item", item_id)
-        principal.check_organization(stored.record.organization)
         return self.runner.settle(stored)
 
     def _target_case(self, case_id: str, organization: str) -> StoredRecord:
@@ -726,10 +726,9 @@ class PromotionService:
     ) -> dict[str, Any]:
         """Move the latest version of a Case along its lifecycle (supersede is by follow-up only)."""
         stored = self.store.get("case", case_id)
-        if stored is None:
+        if stored is None or not principal.may_access(stored.record.organization):
             raise NotFound("case", case_id)
         case = stored.record
-        principal.check_organization(case.organization)
         if to_state == "superseded":
             raise InvalidRequestError(
                 "to", "a Case version is superseded by its next version only", to_state
@@ -772,9 +771,8 @@ class PromotionService:
         self, record_type: str, record_id: str, principal: Principal
     ) -> list[dict[str, Any]]:
         stored = self.store.get(record_type, record_id)
-        if stored is None:
+        if stored is None or not principal.may_access(stored.record.organization):
             raise NotFound(record_type, record_id)
-        principal.check_organization(stored.record.organization)
         if record_type == "inbox_item":
             self.runner.flush_audit(stored)
         return [e.model_dump(mode="json") for e in self.audit.for_record(record_id)]
@@ -811,7 +809,10 @@ def auto_promote_pending(
     retried (P16). Returns how many items ended in each state, and how many
     were refused (e.g. a profile without auto-promote) by HTTP status.
     """
-    orgs = sorted(set(organizations or principal.organizations) & principal.organizations)
+    named = list(organizations or ())
+    for org in sorted(set(named)):  # an organization the key lacks is 403, never skipped
+        principal.check_organization(org)
+    orgs = sorted(set(named or principal.organizations))
     ids = list(service.pending_auto_items(orgs))
     if limit is not None:
         ids = ids[:limit]

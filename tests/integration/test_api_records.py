@@ -104,7 +104,7 @@ def test_posting_other_content_under_a_stored_id_is_409(client: TestClient) -> N
     assert (
         client.post("/v1/inbox-items", json=inbox_item("II-3"), headers=auth("a-writer"))
     ).status_code == 201
-    changed = inbox_item("II-3", state="rejected")
+    changed = inbox_item("II-3", state="triage")
     res = client.post("/v1/inbox-items", json=changed, headers=auth("a-writer"))
     assert res.status_code == 409
     assert "II-3" in res.json()["detail"]
@@ -195,11 +195,15 @@ def test_without_any_configured_key_every_call_is_401_saying_so(
         assert "CASEMATCH_API_KEYS" in res.json()["detail"]
 
 
-def test_record_of_another_organization_is_403(client: TestClient) -> None:
+def test_record_of_another_organization_reads_as_missing(client: TestClient) -> None:
     client.post("/v1/inbox-items", json=inbox_item("II-20"), headers=auth("a-writer"))
     res = client.get("/v1/inbox-items/II-20", headers=auth("b-writer"))
-    assert res.status_code == 403
-    assert "ORG-A" in res.json()["detail"]
+    missing = client.get("/v1/inbox-items/II-29", headers=auth("b-writer"))
+    assert res.status_code == missing.status_code == 404
+    assert res.json()["detail"].replace("II-20", "?") == missing.json()["detail"].replace(
+        "II-29", "?"
+    )
+    assert "ORG-A" not in res.text
 
 
 def test_posting_a_record_of_another_organization_is_403_and_stores_nothing(
