@@ -466,7 +466,7 @@ def shown_value(field: str, value: Any, *, refused: bool = False) -> Any:
     nothing for objects and lists, a short excerpt of a long string.
 
         >>> shown_value("patient.dob", "1980-01-02"), shown_value("narrative", "x" * 99)[-3:]
-        ('***', 'x…')
+        ('***', 'xx…')
     """
     if _is_phi_path(field) or refused:
         return "***"

@@ -205,12 +205,18 @@ class RecordStore:
             found[int(doc["_source"]["version"])] = doc
         return [StoredRecord.from_hit(found[v]) for v in sorted(found)]
 
-    def counts(self) -> dict[str, int]:
-        """Documents per alias, and how many of them are searchable."""
+    def counts(self, organizations: Iterable[str] | None = None) -> dict[str, int]:
+        """Documents per alias, and how many of them are searchable (of ``organizations`` only,
+        when given)."""
+        scope: list[dict[str, Any]] = []
+        if organizations is not None:
+            scope = [{"terms": {"organization": sorted(organizations)}}]
         out: dict[str, int] = {}
         for key, alias in (("cases", self.names.cases), ("inbox_items", self.names.inbox_items)):
-            out[key] = self.engine.count(alias)
-            out[f"{key}_searchable"] = self.engine.count(alias, {"term": {"searchable": True}})
+            everything = {"bool": {"filter": scope}} if scope else None
+            searchable = {"bool": {"filter": [*scope, {"term": {"searchable": True}}]}}
+            out[key] = self.engine.count(alias, everything)
+            out[f"{key}_searchable"] = self.engine.count(alias, searchable)
         return out
 
     def search_indices(self, include_inbox_items: bool) -> list[str]:

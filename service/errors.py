@@ -25,11 +25,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.engine import EngineUnavailable, VersionConflict
 from indexer.records import clean_message, describe_errors, shown_value
 from matcher import MatcherError
+from service.limits import RequestGuard
 
 log = logging.getLogger("casematch.service")
 
@@ -119,6 +121,23 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     return _body(exc.status_code, exc.message, headers)
 
 
+async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's and FastAPI's own HTTP errors in the one error shape.
+
+    A body FastAPI cannot read (not UTF-8, say) is a 422 on ``body`` like any
+    other malformed body, never a bare 400.
+    """
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        return _body(
+            422,
+            [{"field": "body", "value": None, "error": "the body cannot be read as JSON"}],
+        )
+    detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+    return _body(exc.status_code, detail, headers)
+
+
 async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     return _body(422, request_error_details(exc.errors()))
@@ -198,4 +217,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(opensearchpy.ConnectionError, _engine_unavailable)
     app.add_exception_handler(VersionConflict, _version_conflict)
     app.add_exception_handler(MatcherError, _matcher_error)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_middleware(RequestGuard)  # inside CatchAll
     app.add_middleware(CatchAll)

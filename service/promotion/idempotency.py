@@ -11,10 +11,13 @@ body). Then:
   with the engine) -> the operation runs again with the *same operation id*;
   the workflows are written so that re-running an operation id completes or
   returns what the first attempt did, never does it twice;
-* same key, another request -> 422.
+* same key, another request -> 422 (while the first one's outcome is kept).
 
 Keys are scoped to the calling API key (two callers may use the same key).
-Outcomes of 5xx are not stored: the caller is meant to retry them.
+Only completed mutations (2xx) are stored and replayed. A refusal (422, 404 for
+a missing target, 409 for a state conflict, any 4xx) releases the key, so a
+retry after fixing the cause runs, with the same or a corrected body. A 5xx
+leaves the claim pending: the retry (same request) resumes the same operation.
 """
 
 from __future__ import annotations
@@ -106,7 +109,11 @@ class IdempotencyStore:
                     out = stored["payload"]
                     return Outcome(int(out["status"]), out["body"])
         outcome = _guarded(operation, "op-" + kid[:32])
-        if outcome.status < 500:
+        if 400 <= outcome.status < 500:
+            # A refusal is not an outcome to replay: release the key so that a retry
+            # after fixing the cause (the body, the missing target, the state) runs.
+            self.engine.delete(self.index, kid)
+        elif outcome.status < 400:
             done = {
                 **claim,
                 "state": "done",
