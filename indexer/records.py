@@ -407,6 +407,17 @@ STORED_ONLY_FIELDS: tuple[str, ...] = tuple(
 )
 
 
+def id_grammar_errors(record: _RecordFields) -> list[ErrorDetail]:
+    """Error details for the id, Case id and organization of ``record`` that break the
+    id grammar (bulk loads validate the stored shape, then this)."""
+    out: list[ErrorDetail] = []
+    for name in ("id", "case_id", "organization"):
+        value = getattr(record, name)
+        if value is not None and not is_valid_id(value):
+            out.append({"field": name, "value": shown_value(name, value), "error": ID_RULE})
+    return out
+
+
 def _reject_future(value: PartialDate | None) -> None:
     # The field is named by the error's location; the value is never repeated (M21).
     if value is not None and value.first_day > date.today():
