@@ -439,7 +439,9 @@ def describe_errors(exc: ValidationError) -> list[ErrorDetail]:
         path = ".".join(str(p) for p in err["loc"])
         value = err.get("input")
         shown = shown_value(loc, value, refused=err["type"] == "extra_forbidden")
-        out.append({"field": path or "record", "value": shown, "error": clean_message(err)})
+        out.append(
+            {"field": safe_text(path) or "record", "value": shown, "error": clean_message(err)}
+        )
     return out
 
 
@@ -483,9 +485,24 @@ def shown_value(field: str, value: Any, *, refused: bool = False) -> Any:
         return "***"
     if isinstance(value, dict | list | tuple | bytes):
         return None
-    if isinstance(value, str) and len(value) > EXCERPT_CHARS:
-        return value[:EXCERPT_CHARS] + "…"
+    if isinstance(value, str):
+        value = safe_text(value)
+        if len(value) > EXCERPT_CHARS:
+            return value[:EXCERPT_CHARS] + "…"
     return value
+
+
+def safe_text(text: str) -> str:
+    """``text`` as valid Unicode: lone surrogates (legal JSON escapes) become ``\\udXXX``.
+
+    >>> safe_text("a" + chr(0xD800))
+    'a\\ud800'
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def _is_phi_path(loc: str) -> bool:

@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.engine import EngineUnavailable, VersionConflict
-from indexer.records import clean_message, describe_errors, shown_value
+from indexer.records import clean_message, describe_errors, safe_text, shown_value
 from matcher import MatcherError
 from service.limits import RequestGuard
 
@@ -105,7 +105,8 @@ def request_error_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
             loc = loc[1:]
         named = ".".join(p for p in loc if not p.isdigit())
         shown = shown_value(named, err.get("input"), refused=err.get("type") == "extra_forbidden")
-        out.append({"field": ".".join(loc) or "body", "value": shown, "error": clean_message(err)})
+        field = safe_text(".".join(loc)) or "body"
+        out.append({"field": field, "value": shown, "error": clean_message(err)})
     return out
 
 
@@ -204,6 +205,54 @@ class CatchAll:
             )
             if not started:
                 await _body(500, "internal error")(scope, receive, send)
+
+
+#: The one error body, as OpenAPI documents it for every 4xx/5xx response.
+ERROR_SCHEMAS: dict[str, Any] = {
+    "ErrorDetail": {
+        "type": "object",
+        "title": "ErrorDetail",
+        "required": ["field", "error"],
+        "properties": {
+            "field": {"type": "string", "description": "where: body, id, [3].patient.dob"},
+            "value": {"description": "a short excerpt of the value; '***' for PHI"},
+            "error": {"type": "string", "description": "what is wrong and what is expected"},
+        },
+    },
+    "Error": {
+        "type": "object",
+        "title": "Error",
+        "required": ["detail"],
+        "properties": {
+            "detail": {
+                "anyOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"$ref": "#/components/schemas/ErrorDetail"}},
+                ]
+            }
+        },
+    },
+}
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make every 4xx/5xx response of ``schema`` use :data:`ERROR_SCHEMAS` (in place).
+
+    FastAPI documents its own 422 shape (``loc``/``msg``/``type``); casematch answers
+    ``{"detail": [{"field", "value", "error"}]}`` or ``{"detail": "..."}`` instead.
+    """
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    components.update(ERROR_SCHEMAS)
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                if str(status)[0] in "45":
+                    response["content"] = {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    }
+    return schema
 
 
 def install(app: FastAPI) -> None:

@@ -88,6 +88,16 @@ def parse_batch(payload: Any, kind: KindName) -> list[Record]:
                 {"field": prefix or "body", "value": None, "error": "expected a JSON object"}
             )
             continue
+        broken = _invalid_unicode(item)
+        if broken is not None:
+            details.append(
+                {
+                    "field": _join(prefix, broken) or "body",
+                    "value": None,
+                    "error": "not valid Unicode text (a lone surrogate escape such as \\ud800)",
+                }
+            )
+            continue
         if item.get("kind", kind) != kind:
             details.append(
                 {
@@ -118,6 +128,34 @@ def parse_batch(payload: Any, kind: KindName) -> list[Record]:
     if details:
         raise InvalidInput(details)
     return records
+
+
+def _invalid_unicode(node: Any, path: str = "") -> str | None:
+    """The path of the first string (key or value) that is not valid Unicode, else None.
+
+    JSON may escape lone surrogates (``"\\ud800"``); no record can hold them (the
+    engine takes UTF-8), so they are refused at intake, not failed on at storage.
+    """
+    if isinstance(node, str):
+        try:
+            node.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = _join(path, str(key)) if isinstance(key, str) else path
+            if isinstance(key, str) and _invalid_unicode(key) is not None:
+                return path or "body"
+            found = _invalid_unicode(value, here)
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found = _invalid_unicode(value, f"{path}.{i}" if path else str(i))
+            if found is not None:
+                return found
+    return None
 
 
 def _join(prefix: str, field: str) -> str:

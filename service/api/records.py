@@ -66,10 +66,7 @@ _ONE_OR_MANY = {
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing or invalid X-API-Key"},
     403: {"description": "the key lacks the permission or the organization"},
-    413: {"description": "the body is larger than the limit (docs/api.md)"},
-    415: {"description": "the Content-Type is not accepted by this route"},
     422: {"description": "field-by-field errors: [{field, value, error}]"},
-    429: {"description": "too many large uploads at once (Retry-After)"},
     503: {"description": "the search engine is unavailable (Retry-After)"},
 }
 
@@ -91,6 +88,12 @@ def _router(path: str, kind: service.KindName, tag: str) -> APIRouter:
         status_code=201,
         response_model=StoredOut,
         openapi_extra=_ONE_OR_MANY,
+        responses={
+            409: {"description": "a stored id with other content"},
+            413: {"description": "the body is larger than the limit (docs/api.md)"},
+            415: {"description": "the Content-Type is not accepted by this route"},
+            429: {"description": "too many large uploads at once (Retry-After)"},
+        },
         summary=f"Store and index one {tag[:-1]} record or a list",
         name=f"store_{kind}s",
     )

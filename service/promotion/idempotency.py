@@ -23,6 +23,7 @@ leaves the claim pending: the retry (same request) resumes the same operation.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,7 +50,13 @@ class Outcome:
 
 
 def request_hash(method: str, path: str, body: Any) -> str:
-    payload = orjson.dumps({"m": method, "p": path, "b": body}, option=orjson.OPT_SORT_KEYS)
+    """A digest of the request; bodies with lone surrogates (valid JSON escapes that are
+    not valid UTF-8) are hashed through their escaped form."""
+    request = {"m": method, "p": path, "b": body}
+    try:
+        payload = orjson.dumps(request, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        payload = json.dumps(request, sort_keys=True, ensure_ascii=True).encode()
     return hashlib.sha256(payload).hexdigest()
 
 
