@@ -496,7 +496,7 @@ def safe_text(text: str) -> str:
     """``text`` as valid Unicode: lone surrogates (legal JSON escapes) become ``\\udXXX``.
 
     >>> safe_text("a" + chr(0xD800))
-    'a\\ud800'
+    'a\\\\ud800'
     """
     try:
         text.encode("utf-8")
