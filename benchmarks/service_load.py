@@ -377,7 +377,8 @@ async def _soak(
     seed: int,
 ) -> SoakResult:
     """``clients`` workers run :data:`SOAK_MIX` for ``seconds``; a third of the promotions
-    are sent twice at once (the same item, concurrently) to provoke duplicate Cases."""
+    and of the ``create_new_case`` decisions are sent twice at once (the same item,
+    concurrently) to provoke duplicate Cases."""
     import random
 
     result = SoakResult()
@@ -439,15 +440,20 @@ async def _soak(
                     record_outcome(item_id, await call(client, op, "POST", path))
             elif op == "decide" and undecided:
                 item_id = undecided.pop(rng.randrange(len(undecided)))
-                resp = await call(
-                    client,
-                    op,
-                    "POST",
-                    f"/v1/inbox-items/{item_id}/decision",
-                    json={"action": "create_new_case"},
-                )
-                if resp.status_code < 300 and resp.json().get("outcome") == "case_created":
-                    result.created[item_id] += 1
+                path = f"/v1/inbox-items/{item_id}/decision"
+                body = {"action": "create_new_case"}
+                if rng.random() < 1 / 3:  # the same decision twice at once
+                    result.contested_promotions += 1
+                    answers = await asyncio.gather(
+                        call(client, op, "POST", path, json=body),
+                        call(client, op, "POST", path, json=body),
+                    )
+                else:
+                    answers = [await call(client, op, "POST", path, json=body)]
+                for resp in answers:
+                    if resp.status_code < 300 and resp.json().get("outcome") == "case_created":
+                        result.created[item_id] += 1
+                        cases.append(str(resp.json().get("case_id")))
             else:
                 if cases and rng.random() < 0.5:
                     await call(client, "read", "GET", f"/v1/cases/{rng.choice(cases)}")
@@ -512,9 +518,10 @@ def soak_table(report: Report, soak: SoakResult, clients: int) -> list[str]:
         f"Mixed soak: {clients} clients, {soak.seconds:.0f} s",
         ["operation", "requests", "requests/s", "p50 ms", "p99 ms", "max ms", "status codes"],
         rows,
-        note="store = POST /v1/inbox-items (one new item); check = duplicate-check; promote "
-        "(a third sent twice at once); decide = create_new_case on a potential-matches item; "
-        "read = GET an item or a created Case.",
+        note="store = POST /v1/inbox-items (one new item); check = duplicate-check; promote; "
+        "decide = create_new_case on a potential-matches item (a third of promotions and "
+        "decisions are sent twice at once: contested); read = GET an item or a created Case. "
+        "A 409 is the loser of a contested decision, or a decision on an item already decided.",
     )
     report.findings.append(
         f"Soak: {total} requests in {soak.seconds:.0f} s ({total / soak.seconds:.1f}/s), "
