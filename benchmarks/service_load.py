@@ -444,9 +444,11 @@ async def _soak(
                 body = {"action": "create_new_case"}
                 if rng.random() < 1 / 3:  # the same decision twice at once
                     result.contested_promotions += 1
-                    answers = await asyncio.gather(
-                        call(client, op, "POST", path, json=body),
-                        call(client, op, "POST", path, json=body),
+                    answers: list[Any] = list(
+                        await asyncio.gather(
+                            call(client, op, "POST", path, json=body),
+                            call(client, op, "POST", path, json=body),
+                        )
                     )
                 else:
                     answers = [await call(client, op, "POST", path, json=body)]
