@@ -439,7 +439,7 @@ def engine_build(
 @engine_app.command("start")
 def engine_start() -> None:
     """Build (if needed) and start the local node; it keeps running until `engine stop`."""
-    node = _local_node(Settings())
+    node = _local_node(load_settings())
     try:
         info = node.ensure_started()
     except NodeError as exc:
@@ -451,7 +451,7 @@ def engine_start() -> None:
 @engine_app.command("stop")
 def engine_stop() -> None:
     """Stop the local node (commands that need it start it again)."""
-    node = _local_node(Settings())
+    node = _local_node(load_settings())
     out.print(
         "stopped the local OpenSearch node" if node.stop() else "the local node was not running"
     )
@@ -462,7 +462,7 @@ def engine_status(
     as_json: Annotated[bool, typer.Option("--json", help="print the status as JSON")] = False,
 ) -> None:
     """Version, pid, heap, resident memory, disk and document counts of the local node."""
-    settings = Settings()
+    settings = load_settings()
     status = _local_node(settings).status()
     if status["running"]:
         with contextlib.suppress(Exception), open_services(settings) as services:
