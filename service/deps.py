@@ -41,7 +41,7 @@ _idempotency_lock = threading.Lock()
 
 
 def get_idempotency(request: Request) -> IdempotencyStore:
-    """The app's idempotency-key store (P17), its index ensured on first use."""
+    """The app's idempotency-key store (P17), its index ensured on first keyed use."""
     state = request.app.state
     store: RecordStore = state.store
     found: IdempotencyStore | None = getattr(state, "idempotency", None)
@@ -50,8 +50,9 @@ def get_idempotency(request: Request) -> IdempotencyStore:
     with _idempotency_lock:
         found = getattr(state, "idempotency", None)
         if found is None or found.engine is not store.engine:
+            # Its index is ensured on first keyed use, so that a request without an
+            # Idempotency-Key is validated (422) even while the engine is down.
             found = IdempotencyStore(store.engine, store.names)
-            found.ensure_index()
             state.idempotency = found
     return found
 

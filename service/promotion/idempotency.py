@@ -71,9 +71,11 @@ class IdempotencyStore:
     def __init__(self, engine: Engine, names: IndexNames) -> None:
         self.engine = engine
         self.index = names.aux("idempotency")
+        self._ensured = False
 
     def ensure_index(self) -> None:
         self.engine.ensure_index(self.index, load_mapping("idempotency"))
+        self._ensured = True
 
     @staticmethod
     def key_hash(actor: str, key: str) -> str:
@@ -92,6 +94,8 @@ class IdempotencyStore:
             return _guarded(operation, "op-" + uuid.uuid4().hex)
         if not key.strip() or len(key) > MAX_KEY_LENGTH:
             raise IdempotencyKeyError(f"an Idempotency-Key is 1-{MAX_KEY_LENGTH} characters")
+        if not self._ensured:  # on first keyed use: a call without a key needs no index
+            self.ensure_index()
         kid = self.key_hash(actor, key)
         claim = {
             "key_hash": kid,
