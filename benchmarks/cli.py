@@ -185,6 +185,13 @@ def service(
     clients: Annotated[int, typer.Option(help="concurrent HTTP clients")] = 4,
     requests: Annotated[int | None, typer.Option(help="requests per endpoint at most")] = None,
     seconds: Annotated[float, typer.Option(help="time bound per endpoint")] = 30.0,
+    soak: Annotated[
+        float,
+        typer.Option(
+            help="then a mixed soak (store, check, promote, decide, read) for this many "
+            "seconds; fails on any 5xx, lost acknowledged write or duplicate Case"
+        ),
+    ] = 0.0,
     quick: Quick = False,
     out: Out = None,
     engine: EngineOpt = "opensearch",
@@ -205,6 +212,7 @@ def service(
             max_requests=r,
             max_seconds=(10.0 if quick else seconds),
             out=target,
+            soak_seconds=soak,
         ),
     )
 

@@ -177,7 +177,14 @@ async def _drive(
 
 
 def run_service(
-    *, seed: int, size: int, clients: int, max_requests: int, max_seconds: float, out: Path
+    *,
+    seed: int,
+    size: int,
+    clients: int,
+    max_requests: int,
+    max_seconds: float,
+    out: Path,
+    soak_seconds: float = 0.0,
 ) -> Path:
     today = date.today()
     population = Population(seed=seed, n=size, today=today)
@@ -192,11 +199,17 @@ def run_service(
             "max_requests_per_endpoint": max_requests,
             "max_seconds_per_endpoint": max_seconds,
             "host": HOST,
+            "soak_seconds": soak_seconds,
         },
     )
     n_items = max_requests * 2
-    queries = list(generate_queries(seed, population, n_items, today=today))
-    items = [q.source.model_dump(mode="json", exclude_none=True) for q in queries]
+    n_soak = int(soak_seconds * 40) if soak_seconds else 0  # more than the soak can store
+    queries = list(generate_queries(seed, population, n_items + n_soak, today=today))
+    all_items = [
+        q.source.model_dump(mode="json", exclude_none=True, exclude={"links"}) for q in queries
+    ]
+    items, soak_pool = all_items[:n_items], all_items[n_items:]
+    soak: SoakResult | None = None
     cases = list(generate_case_dicts(seed, size, today=today))
     data_dir = Path(tempfile.mkdtemp(prefix="casematch-bench-service-"))
     results: list[LoadResult] = []
@@ -246,6 +259,18 @@ def run_service(
                 report.findings.append(
                     "promote was not measured: the server offers no promote route yet."
                 )
+            if soak_seconds:
+                untouched = ids[:max_requests]  # checked above, never promoted
+                soak = asyncio.run(
+                    _soak(
+                        server.url,
+                        soak_pool,
+                        untouched,
+                        clients=clients,
+                        seconds=soak_seconds,
+                        seed=seed,
+                    )
+                )
         finally:
             server.stop()
     finally:
@@ -294,6 +319,7 @@ def run_service(
         f"Bulk load through POST /v1/cases: {report.results['api_load_cases_per_s']:.0f} "
         "Cases/s (batches of 500)."
     )
+    broken = soak_table(report, soak, clients) if soak is not None else []
     if results:
         plots.grouped_bars(
             out / "service_latency.png",
@@ -303,4 +329,213 @@ def run_service(
             ylabel="milliseconds",
         )
         report.add_plot("service_latency.png", "Client-side latency percentiles per endpoint")
-    return report.write(out)
+    written = report.write(out)
+    if broken:  # after writing, so that the figures of a failed soak are kept
+        raise AssertionError("soak invariants broken: " + ", ".join(broken))
+    return written
+
+
+# -- mixed soak ----------------------------------------------------------------------------
+
+#: Operation mix of the soak (weights): intake, reads, detection and the promotion workflow.
+SOAK_MIX: dict[str, int] = {"store": 3, "check": 3, "promote": 2, "decide": 1, "read": 3}
+
+
+@dataclass
+class SoakResult:
+    """A mixed soak: per-operation latencies and statuses, and the invariants it checks."""
+
+    seconds: float = 0.0
+    latencies_ms: dict[str, list[float]] = field(default_factory=dict)
+    statuses: dict[str, Counter[int]] = field(default_factory=dict)
+    acknowledged: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    created: Counter[str] = field(default_factory=Counter)
+    contested_promotions: int = 0
+
+    @property
+    def server_errors(self) -> int:
+        return sum(n for c in self.statuses.values() for code, n in c.items() if code >= 500)
+
+    @property
+    def duplicate_cases(self) -> int:
+        """Inbox Items for which more than one Case was created (P17 forbids it)."""
+        return sum(1 for n in self.created.values() if n > 1)
+
+    def note(self, op: str, ms: float, status: int) -> None:
+        self.latencies_ms.setdefault(op, []).append(ms)
+        self.statuses.setdefault(op, Counter())[status] += 1
+
+
+async def _soak(
+    url: str,
+    pool: list[dict[str, Any]],
+    preloaded: list[str],
+    *,
+    clients: int,
+    seconds: float,
+    seed: int,
+) -> SoakResult:
+    """``clients`` workers run :data:`SOAK_MIX` for ``seconds``; a third of the promotions
+    and of the ``create_new_case`` decisions are sent twice at once (the same item,
+    concurrently) to provoke duplicate Cases."""
+    import random
+
+    result = SoakResult()
+    rng = random.Random(seed)
+    headers = {"X-API-Key": API_KEY}
+    fresh = iter(pool)
+    stored: list[str] = list(preloaded)
+    promotable: list[str] = list(preloaded)
+    undecided: list[str] = []
+    cases: list[str] = []
+    ops = list(SOAK_MIX)
+    weights = [SOAK_MIX[o] for o in ops]
+    deadline = time.monotonic() + seconds
+
+    async def call(client: httpx.AsyncClient, op: str, method: str, path: str, **kw: Any) -> Any:
+        t0 = time.perf_counter()
+        resp = await client.request(method, path, headers=headers, timeout=120, **kw)
+        result.note(op, (time.perf_counter() - t0) * 1000, resp.status_code)
+        return resp
+
+    def record_outcome(item_id: str, resp: Any) -> None:
+        if resp.status_code >= 300:
+            return
+        body = resp.json()
+        if body.get("outcome") == "case_created":
+            result.created[item_id] += 1
+            cases.append(str(body.get("case_id")))
+        elif body.get("outcome") == "potential_matches":
+            undecided.append(item_id)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while time.monotonic() < deadline:
+            op = rng.choices(ops, weights)[0]
+            if op == "store":
+                item = next(fresh, None)
+                if item is None:
+                    op = "read"
+                else:
+                    resp = await call(client, op, "POST", "/v1/inbox-items", json=item)
+                    if resp.status_code == 201:
+                        result.acknowledged.append(item["id"])
+                        stored.append(item["id"])
+                        promotable.append(item["id"])
+                    continue
+            if op == "check" and stored:
+                item_id = rng.choice(stored)
+                await call(client, op, "POST", f"/v1/inbox-items/{item_id}/duplicate-check")
+            elif op == "promote" and promotable:
+                item_id = promotable.pop(rng.randrange(len(promotable)))
+                path = f"/v1/inbox-items/{item_id}/promote"
+                if rng.random() < 1 / 3:
+                    result.contested_promotions += 1
+                    both = await asyncio.gather(
+                        call(client, op, "POST", path), call(client, op, "POST", path)
+                    )
+                    for resp in both:
+                        record_outcome(item_id, resp)
+                else:
+                    record_outcome(item_id, await call(client, op, "POST", path))
+            elif op == "decide" and undecided:
+                item_id = undecided.pop(rng.randrange(len(undecided)))
+                path = f"/v1/inbox-items/{item_id}/decision"
+                body = {"action": "create_new_case"}
+                if rng.random() < 1 / 3:  # the same decision twice at once
+                    result.contested_promotions += 1
+                    answers: list[Any] = list(
+                        await asyncio.gather(
+                            call(client, op, "POST", path, json=body),
+                            call(client, op, "POST", path, json=body),
+                        )
+                    )
+                else:
+                    answers = [await call(client, op, "POST", path, json=body)]
+                for resp in answers:
+                    if resp.status_code < 300 and resp.json().get("outcome") == "case_created":
+                        result.created[item_id] += 1
+                        cases.append(str(resp.json().get("case_id")))
+            else:
+                if cases and rng.random() < 0.5:
+                    await call(client, "read", "GET", f"/v1/cases/{rng.choice(cases)}")
+                elif stored:
+                    await call(client, "read", "GET", f"/v1/inbox-items/{rng.choice(stored)}")
+
+    limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2)
+    async with httpx.AsyncClient(base_url=url, limits=limits) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(clients)))
+        result.seconds = time.perf_counter() - started
+        # Zero lost acknowledged writes: every 201 reads back.
+        for item_id in result.acknowledged:
+            resp = await client.get(f"/v1/inbox-items/{item_id}", headers=headers, timeout=120)
+            if resp.status_code != 200:
+                result.lost.append(item_id)
+    return result
+
+
+def soak_table(report: Report, soak: SoakResult, clients: int) -> list[str]:
+    """The soak's figures and invariants in ``report``; returns the invariants it broke."""
+    rows = []
+    per_op: dict[str, Any] = {}
+    for op in SOAK_MIX:
+        lat = soak.latencies_ms.get(op, [])
+        if not lat:
+            continue
+        stats = summarize(lat)
+        rate = len(lat) / soak.seconds if soak.seconds else float("nan")
+        codes = soak.statuses.get(op, Counter())
+        per_op[op] = {
+            "requests": len(lat),
+            "rps": rate,
+            "latency_ms": stats,
+            "statuses": dict(codes),
+        }
+        rows.append(
+            [
+                op,
+                len(lat),
+                rate,
+                stats["p50"],
+                stats["p99"],
+                stats["max"],
+                ", ".join(f"{c}: {n}" for c, n in sorted(codes.items())),
+            ]
+        )
+    total = sum(len(v) for v in soak.latencies_ms.values())
+    report.results["soak"] = {
+        "seconds": soak.seconds,
+        "clients": clients,
+        "requests": total,
+        "rps": total / soak.seconds if soak.seconds else float("nan"),
+        "operations": per_op,
+        "server_errors": soak.server_errors,
+        "acknowledged_writes": len(soak.acknowledged),
+        "lost_writes": len(soak.lost),
+        "contested_promotions": soak.contested_promotions,
+        "duplicate_cases": soak.duplicate_cases,
+    }
+    report.add_table(
+        f"Mixed soak: {clients} clients, {soak.seconds:.0f} s",
+        ["operation", "requests", "requests/s", "p50 ms", "p99 ms", "max ms", "status codes"],
+        rows,
+        note="store = POST /v1/inbox-items (one new item); check = duplicate-check; promote; "
+        "decide = create_new_case on a potential-matches item (a third of promotions and "
+        "decisions are sent twice at once: contested); read = GET an item or a created Case. "
+        "A 409 is the loser of a contested decision, or a decision on an item already decided.",
+    )
+    report.findings.append(
+        f"Soak: {total} requests in {soak.seconds:.0f} s ({total / soak.seconds:.1f}/s), "
+        f"{soak.server_errors} 5xx, {len(soak.lost)} of {len(soak.acknowledged)} acknowledged "
+        f"writes lost, {soak.duplicate_cases} duplicate Cases from "
+        f"{soak.contested_promotions} contested promotions."
+    )
+    broken = []
+    if soak.server_errors:
+        broken.append(f"{soak.server_errors} 5xx")
+    if soak.lost:
+        broken.append(f"{len(soak.lost)} lost writes")
+    if soak.duplicate_cases:
+        broken.append(f"{soak.duplicate_cases} items with duplicate Cases")
+    return broken

@@ -197,21 +197,20 @@ def _parse_zip(data: bytes, options: E2BOptions, source: str) -> E2BResult:
             if not member.filename.lower().endswith(".xml"):
                 result.errors.append(E2BError(name, "not an .xml file; skipped"))
                 continue
-            try:
-                with archive.open(member) as fh:
-                    # Read at most one byte past the remaining allowance: a member whose
-                    # header under-declares its size cannot expand past the cap.
-                    content = fh.read(options.max_bytes - spent + 1)
-            except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError):
+            # Streamed: the member is decompressed and fed to the parser in chunks, so
+            # neither the expanded bytes nor (lxml's limits) one huge text node are ever
+            # held whole; a member whose header under-declares its size stops at the cap.
+            feed = _MemberFeed(archive, member, options.max_bytes - spent)
+            part = _parse_xml_stream(feed, options, name, budget=budget)
+            spent += feed.read
+            if feed.over:
+                return _fail(source, f"ZIP expands to more than {options.max_bytes} bytes")
+            if feed.unreadable:
                 reason = (
                     "cannot read this ZIP member (corrupt, encrypted or unsupported compression)"
                 )
                 result.errors.append(E2BError(name, reason))
                 continue
-            spent += len(content)
-            if spent > options.max_bytes:
-                return _fail(source, f"ZIP expands to more than {options.max_bytes} bytes")
-            part = _parse_xml(content, options, name, budget=budget)
             if part.messages > budget:
                 return _fail(source, f"ZIP holds more than {options.max_messages} messages")
             budget -= part.messages
@@ -231,12 +230,61 @@ def _parser() -> etree.XMLParser:
     )
 
 
+#: Bytes fed to the XML parser at a time when streaming.
+CHUNK_BYTES = 1024 * 1024
+
+
+class _MemberFeed:
+    """A ZIP member's expanded bytes in chunks, stopping past ``allowance`` bytes."""
+
+    def __init__(self, archive: zipfile.ZipFile, member: zipfile.ZipInfo, allowance: int) -> None:
+        self.archive, self.member, self.allowance = archive, member, allowance
+        self.read = 0
+        self.over = False
+        self.unreadable = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            with self.archive.open(self.member) as fh:
+                while chunk := fh.read(min(CHUNK_BYTES, self.allowance - self.read + 1)):
+                    self.read += len(chunk)
+                    if self.read > self.allowance:
+                        self.over = True
+                        return
+                    yield chunk
+        except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError):
+            self.unreadable = True
+
+
+def _parse_xml_stream(
+    chunks: _MemberFeed, options: E2BOptions, source: str, *, budget: int
+) -> E2BResult:
+    """Parse XML fed chunk by chunk (:class:`_MemberFeed`); stops early on any limit."""
+    parser = _parser()
+    try:
+        for chunk in chunks:
+            parser.feed(chunk)
+        if chunks.over or chunks.unreadable:
+            return E2BResult()
+        root = parser.close()
+    except etree.XMLSyntaxError as exc:
+        if chunks.over or chunks.unreadable:
+            return E2BResult()
+        line = exc.position[0] if exc.position else None
+        return _fail(source, f"malformed XML: {_syntax_reason(exc)}", line)
+    return _messages(root, options, source, budget=budget)
+
+
 def _parse_xml(data: bytes, options: E2BOptions, source: str, *, budget: int) -> E2BResult:
     try:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         line = exc.position[0] if exc.position else None
         return _fail(source, f"malformed XML: {_syntax_reason(exc)}", line)
+    return _messages(root, options, source, budget=budget)
+
+
+def _messages(root: etree._Element, options: E2BOptions, source: str, *, budget: int) -> E2BResult:
     docinfo = root.getroottree().docinfo
     if docinfo.internalDTD is not None:
         return _fail(source, "DOCTYPE declarations are not accepted in E2B(R3) messages", 1)

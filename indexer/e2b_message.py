@@ -51,7 +51,7 @@ from indexer.e2b_codes import (
     quantity_unit,
 )
 from indexer.normalize import normalize_country
-from indexer.records import Record, describe_errors
+from indexer.records import Record, RecordIn, describe_errors
 
 HL7 = "urn:hl7-org:v3"
 NS = {"h": HL7}
@@ -129,7 +129,8 @@ def message_to_record(
         **_study(role),
     }
     try:
-        return Record.model_validate(record)
+        # The intake model: E2B-derived ids and organizations follow the id grammar too.
+        return RecordIn.model_validate(record).to_record()
     except ValidationError as exc:
         first = describe_errors(exc)[0]
         element, where = _FIELD_ELEMENTS.get(first["field"].split(".")[0], ("", ""))

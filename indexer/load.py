@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from indexer.records import ErrorDetail, Record, describe_errors
+from indexer.records import ErrorDetail, Record, describe_errors, id_grammar_errors
 from indexer.store import RecordStore
 
 #: ``progress(records_done, bytes_done, bytes_total)``
@@ -72,12 +72,17 @@ def _record(line: int, data: Any, kind: str | None) -> Record | LoadError:
     if kind is not None and "kind" not in data:
         data = {**data, "kind": kind}
     try:
-        return Record.model_validate(data)
+        record = Record.model_validate(data)
     except ValidationError as exc:
         details = describe_errors(exc)
         fields = ", ".join(f"{d['field']}: {d['error']}" for d in details[:5])
         more = f" (+{len(details) - 5} more)" if len(details) > 5 else ""
         return LoadError(line, f"invalid record: {fields}{more}", details)
+    bad = id_grammar_errors(record)
+    if bad:
+        fields = ", ".join(f"{d['field']}: {d['error']}" for d in bad)
+        return LoadError(line, f"invalid record: {fields}", bad)
+    return record
 
 
 def _json_error(exc: orjson.JSONDecodeError) -> str:

@@ -13,9 +13,10 @@ with a message that names the field, the value and what is allowed
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -146,6 +147,27 @@ PHI_FIELDS: frozenset[str] = frozenset(
     }
 )
 
+#: The record id grammar (docs/api.md "Ids"): a letter or digit, then letters, digits and
+#: ``- _ . :``, 128 characters at most. No ``/``, no whitespace, no control or format
+#: characters, nothing that a URL path segment would change, so every accepted id can be
+#: read back by its URL. Organizations follow the same grammar.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+ID_RULE = (
+    "an id is 1-128 characters: a letter or digit first, then letters, digits, "
+    "'-', '_', '.' or ':' (no '/', whitespace, control or format characters)"
+)
+_ID_RE = re.compile(ID_PATTERN, re.ASCII)
+
+
+def is_valid_id(value: str) -> bool:
+    """Whether ``value`` follows the id grammar (:data:`ID_PATTERN`).
+
+    >>> is_valid_id("II-2024:0001.a"), is_valid_id("a/b"), is_valid_id(".."), is_valid_id(" x")
+    (True, False, False, False)
+    """
+    return _ID_RE.fullmatch(value) is not None
+
+
 Text = Annotated[str, Field(max_length=2000)]
 ShortText = Annotated[str, Field(max_length=200)]
 
@@ -249,8 +271,8 @@ class Event(_Model):
         return value
 
 
-class Record(_Model):
-    """A Case (one version) or an Inbox Item, in the Intake-API shape of SPEC §7."""
+class _RecordFields(_Model):
+    """The fields a caller may send (SPEC §7); the stored :class:`Record` adds workflow state."""
 
     id: ShortText = Field(min_length=1)
     kind: Kind
@@ -276,7 +298,6 @@ class Record(_Model):
     narrative: Annotated[str, Field(max_length=100_000)] | None = None
     documents: list[dict[str, Any] | str] = Field(default_factory=list)
     transmission_profile: ShortText | None = None
-    links: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("receipt_date", "new_info_date")
     @classmethod
@@ -296,7 +317,7 @@ class Record(_Model):
         return value
 
     @model_validator(mode="after")
-    def _check(self) -> Record:
+    def _check(self) -> Self:
         if self.kind is Kind.case and self.case_id is None:
             self.case_id = self.id
         return self
@@ -323,6 +344,80 @@ class Record(_Model):
         return self.id
 
 
+#: States a caller may store a record in; the others are written by the workflows only
+#: (promotion outcomes, I2's ``superseded``, the transitional ``voiding``/``nullifying``).
+INTAKE_INBOX_STATES: tuple[str, ...] = ("new", "triage", "verified")
+INTAKE_CASE_STATES: tuple[str, ...] = tuple(
+    s for s in _CASE_STATE_NAMES if s not in {"superseded", "voiding", "nullifying"}
+)
+
+
+class RecordIn(_RecordFields):
+    """What a caller may send to ``POST /v1/cases`` and ``/v1/inbox-items`` (the intake model).
+
+    No ``links`` (workflow bookkeeping), only intake states, and ids, Case ids and
+    organizations that follow the id grammar (:data:`ID_PATTERN`). Unknown fields
+    are refused with a 422 naming them.
+
+        >>> RecordIn.model_validate({"id": "II-1", "kind": "inbox_item",
+        ...                          "organization": "ORG-A"}).to_record().links
+        {}
+    """
+
+    @field_validator("id", "case_id", "organization", mode="before")
+    @classmethod
+    def _id_grammar(cls, value: Any) -> Any:
+        if isinstance(value, str) and not is_valid_id(value):
+            raise ValueError(ID_RULE)
+        return value
+
+    @field_validator("state")
+    @classmethod
+    def _intake_state(cls, value: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind")
+        if kind is None:
+            return value
+        names = INTAKE_INBOX_STATES if kind is Kind.inbox_item else INTAKE_CASE_STATES
+        if value not in names:
+            raise ValueError(
+                f"a {kind.value} cannot be stored in this state (the workflows set it); "
+                f"allowed: {', '.join(names)}"
+            )
+        return value
+
+    def to_record(self) -> Record:
+        """The record to store: the same fields, no workflow state yet."""
+        return Record.model_construct(
+            _fields_set=self.model_fields_set,
+            **{name: getattr(self, name) for name in type(self).model_fields},
+            links={},
+        )
+
+
+class Record(_RecordFields):
+    """A Case (one version) or an Inbox Item as stored: the intake fields plus ``links``,
+    the workflows' bookkeeping (pending plan, prior state, outcome)."""
+
+    links: dict[str, Any] = Field(default_factory=dict)
+
+
+#: Fields of the stored record that a caller may never send.
+STORED_ONLY_FIELDS: tuple[str, ...] = tuple(
+    sorted(set(Record.model_fields) - set(RecordIn.model_fields))
+)
+
+
+def id_grammar_errors(record: _RecordFields) -> list[ErrorDetail]:
+    """Error details for the id, Case id and organization of ``record`` that break the
+    id grammar (bulk loads validate the stored shape, then this)."""
+    out: list[ErrorDetail] = []
+    for name in ("id", "case_id", "organization"):
+        value = getattr(record, name)
+        if value is not None and not is_valid_id(value):
+            out.append({"field": name, "value": shown_value(name, value), "error": ID_RULE})
+    return out
+
+
 def _reject_future(value: PartialDate | None) -> None:
     # The field is named by the error's location; the value is never repeated (M21).
     if value is not None and value.first_day > date.today():
@@ -343,14 +438,71 @@ def describe_errors(exc: ValidationError) -> list[ErrorDetail]:
         loc = ".".join(str(p) for p in err["loc"] if not isinstance(p, int))
         path = ".".join(str(p) for p in err["loc"])
         value = err.get("input")
-        if _is_phi_path(loc) or err["type"] == "extra_forbidden":
-            shown: Any = "***"
-        elif isinstance(value, dict | list):
-            shown = None
-        else:
-            shown = value
-        out.append({"field": path or "record", "value": shown, "error": err["msg"]})
+        shown = shown_value(loc, value, refused=err["type"] == "extra_forbidden")
+        out.append(
+            {"field": safe_text(path) or "record", "value": shown, "error": clean_message(err)}
+        )
     return out
+
+
+#: pydantic message prefixes that say nothing to an API caller.
+_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def clean_message(err: Any) -> str:
+    """A pydantic error message without library internals.
+
+    ``Value error, ...`` loses its prefix, and a model-type error (``Input should be
+    a valid dictionary or instance of Quantity``) says what JSON was expected.
+
+        >>> clean_message({"type": "model_type", "msg": "... instance of Quantity"})
+        'expected a JSON object'
+    """
+    kind = err.get("type", "")
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return "expected a JSON object"
+    if kind == "extra_forbidden":
+        return "unknown field; not accepted here"
+    msg = str(err.get("msg", ""))
+    for prefix in _PREFIXES:
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+    return msg
+
+
+#: The most characters of a value an error body repeats (longer values are cut).
+EXCERPT_CHARS = 32
+
+
+def shown_value(field: str, value: Any, *, refused: bool = False) -> Any:
+    """What an error body may repeat of a value: ``"***"`` for PHI or a refused field,
+    nothing for objects and lists, a short excerpt of a long string.
+
+        >>> shown_value("patient.dob", "1980-01-02"), shown_value("narrative", "x" * 99)[-3:]
+        ('***', 'xx…')
+    """
+    if _is_phi_path(field) or refused:
+        return "***"
+    if isinstance(value, dict | list | tuple | bytes):
+        return None
+    if isinstance(value, str):
+        value = safe_text(value)
+        if len(value) > EXCERPT_CHARS:
+            return value[:EXCERPT_CHARS] + "…"
+    return value
+
+
+def safe_text(text: str) -> str:
+    """``text`` as valid Unicode: lone surrogates (legal JSON escapes) become ``\\udXXX``.
+
+    >>> safe_text("a" + chr(0xD800))
+    'a\\\\ud800'
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def _is_phi_path(loc: str) -> bool:
@@ -360,7 +512,14 @@ def _is_phi_path(loc: str) -> bool:
 
 
 def parse_record(data: Any, *, kind: Literal["case", "inbox_item"] | None = None) -> Record:
-    """Validate one record; ``kind`` fills in the kind when the caller's route implies it."""
+    """Validate one stored-shape record (loads, reindex); ``kind`` fills in the kind."""
     if kind is not None and isinstance(data, dict) and "kind" not in data:
         data = {**data, "kind": kind}
     return Record.model_validate(data)
+
+
+def parse_intake(data: Any, *, kind: Literal["case", "inbox_item"] | None = None) -> Record:
+    """Validate one record a caller sent (:class:`RecordIn`) and return it ready to store."""
+    if kind is not None and isinstance(data, dict) and "kind" not in data:
+        data = {**data, "kind": kind}
+    return RecordIn.model_validate(data).to_record()

@@ -38,7 +38,7 @@ import orjson
 from indexer.documents import Document, build_document, load_mapping
 from indexer.engine import BulkOp, Engine, Refresh, VersionConflict
 from indexer.names import NameVocabulary, name_keys
-from indexer.records import Kind, Record
+from indexer.records import Kind, Record, is_valid_id
 
 #: The refresh interval of a bulk load (:meth:`RecordStore.bulk_loading`).
 BULK_REFRESH_INTERVAL = "1s"
@@ -175,7 +175,13 @@ class RecordStore:
     # -- reads ----------------------------------------------------------------------
 
     def get(self, kind: Kind | str, record_id: str) -> StoredRecord | None:
-        """An Inbox Item by id, or the latest version of a Case by case id."""
+        """An Inbox Item by id, or the latest version of a Case by case id.
+
+        An id outside the id grammar cannot be stored, so it is missing without asking
+        the engine (and never reaches an engine URL).
+        """
+        if not is_valid_id(record_id):
+            return None
         if str(kind) == Kind.inbox_item.value:
             doc = self.engine.get(self.names.inbox_items, record_id)
             return StoredRecord.from_hit(doc) if doc else None
@@ -205,12 +211,18 @@ class RecordStore:
             found[int(doc["_source"]["version"])] = doc
         return [StoredRecord.from_hit(found[v]) for v in sorted(found)]
 
-    def counts(self) -> dict[str, int]:
-        """Documents per alias, and how many of them are searchable."""
+    def counts(self, organizations: Iterable[str] | None = None) -> dict[str, int]:
+        """Documents per alias, and how many of them are searchable (of ``organizations`` only,
+        when given)."""
+        scope: list[dict[str, Any]] = []
+        if organizations is not None:
+            scope = [{"terms": {"organization": sorted(organizations)}}]
         out: dict[str, int] = {}
         for key, alias in (("cases", self.names.cases), ("inbox_items", self.names.inbox_items)):
-            out[key] = self.engine.count(alias)
-            out[f"{key}_searchable"] = self.engine.count(alias, {"term": {"searchable": True}})
+            everything = {"bool": {"filter": scope}} if scope else None
+            searchable = {"bool": {"filter": [*scope, {"term": {"searchable": True}}]}}
+            out[key] = self.engine.count(alias, everything)
+            out[f"{key}_searchable"] = self.engine.count(alias, searchable)
         return out
 
     def search_indices(self, include_inbox_items: bool) -> list[str]:

@@ -26,10 +26,10 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from indexer.engine import Engine, EngineConfig, open_engine
-from indexer.records import Record
+from indexer.records import RecordIn
 from indexer.store import IndexNames, RecordStore
 from service import errors, ui
-from service.api import detection, health, promotion, records
+from service.api import detection, health, links, promotion, records
 from service.promotion.service import Promotion
 from service.settings import Settings, get_settings
 
@@ -144,9 +144,10 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schema = get_openapi(
         title=app.title, version=app.version, summary=app.summary, routes=app.routes
     )
-    record_schema = Record.model_json_schema(ref_template="#/components/schemas/{model}")
+    # The intake model: what a caller may send (the stored Record adds workflow state).
+    record_schema = RecordIn.model_json_schema(ref_template="#/components/schemas/{model}")
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.update(record_schema.pop("$defs", {}))
     components["Record"] = record_schema
-    app.openapi_schema = schema
+    app.openapi_schema = links.add_links(errors.document_errors(schema))
     return schema

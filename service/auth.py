@@ -50,7 +50,7 @@ _IMPLIED_BY: dict[Permission, frozenset[Permission]] = {
     "read_phi": frozenset({"read_phi"}),
 }
 
-_api_key_header = APIKeyHeader(
+api_key_header = APIKeyHeader(
     name=API_KEY_HEADER,
     auto_error=False,
     description="An API key from CASEMATCH_API_KEYS.",
@@ -119,7 +119,7 @@ def resolve_key(presented: str | None, keys: dict[str, ApiKey]) -> Principal:
 
 def authenticate(
     settings: SettingsDep,
-    presented: Annotated[str | None, Security(_api_key_header)],
+    presented: Annotated[str | None, Security(api_key_header)],
 ) -> Principal:
     """FastAPI dependency: the calling principal, or 401."""
     return resolve_key(presented, settings.api_keys)

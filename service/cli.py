@@ -43,7 +43,7 @@ from indexer.localnode import LocalNode, NodeError, java_missing_reason
 from indexer.records import Kind, Record, describe_errors, parse_record
 from service.app import Services, create_app, open_services
 from service.runtime import tune_gc
-from service.settings import Settings
+from service.settings import ConfigError, Settings, load_settings
 
 app = typer.Typer(
     name="casematch",
@@ -136,7 +136,7 @@ def serve(
     from service import demo
 
     _configure_logging()
-    settings = Settings()
+    settings = load_settings()
     with _stoppable():
         try:
             dataset = demo.sample_records(seed) if sample else None
@@ -224,7 +224,7 @@ def demo(
 
     from service import demo as demo_logic
 
-    base = Settings()
+    base = load_settings()
     with _stoppable(), contextlib.ExitStack() as stack:
         update: dict[str, Any] = {}
         if data_dir is not None:
@@ -267,7 +267,7 @@ def load(
     if missing:
         err.print(f"casematch: no such file: {', '.join(missing)}")
         raise typer.Exit(2)
-    settings = Settings()
+    settings = load_settings()
     options = e2b_options(
         settings, organization=organization, kind=kind.value if kind else "inbox_item"
     )
@@ -303,7 +303,7 @@ def reindex() -> None:
     from indexer.reindex import ReindexError
     from indexer.reindex import reindex as run_reindex
 
-    settings = Settings()
+    settings = load_settings()
     with _stoppable(), _services(settings) as services, _progress() as bar:
         tasks: dict[str, TaskID] = {}
 
@@ -352,7 +352,7 @@ def check(
     """Run duplicate detection for one record and print its potential matches (stores nothing)."""
     from service import detection, render
 
-    settings = Settings()
+    settings = load_settings()
     try:
         source = _read_one_record(file, settings, organization)
     except ValueError as exc:
@@ -440,7 +440,7 @@ def engine_build(
 @engine_app.command("start")
 def engine_start() -> None:
     """Build (if needed) and start the local node; it keeps running until `engine stop`."""
-    node = _local_node(Settings())
+    node = _local_node(load_settings())
     try:
         info = node.ensure_started()
     except NodeError as exc:
@@ -452,7 +452,7 @@ def engine_start() -> None:
 @engine_app.command("stop")
 def engine_stop() -> None:
     """Stop the local node (commands that need it start it again)."""
-    node = _local_node(Settings())
+    node = _local_node(load_settings())
     out.print(
         "stopped the local OpenSearch node" if node.stop() else "the local node was not running"
     )
@@ -463,7 +463,7 @@ def engine_status(
     as_json: Annotated[bool, typer.Option("--json", help="print the status as JSON")] = False,
 ) -> None:
     """Version, pid, heap, resident memory, disk and document counts of the local node."""
-    settings = Settings()
+    settings = load_settings()
     status = _local_node(settings).status()
     if status["running"]:
         with contextlib.suppress(Exception), open_services(settings) as services:
@@ -498,5 +498,9 @@ _mount_bench()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: a malformed setting is one line on stderr, exit code 2."""
+    try:
+        app()
+    except ConfigError as exc:
+        print(f"casematch: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -9,12 +9,14 @@ closed by the lifespan in :mod:`service.app`).
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
 from indexer.engine import Engine
 from indexer.store import RecordStore
+from service.promotion.idempotency import IdempotencyStore
 from service.settings import Settings, get_settings
 
 
@@ -35,6 +37,35 @@ def get_store(request: Request) -> RecordStore:
     return store
 
 
+_idempotency_lock = threading.Lock()
+
+
+def get_idempotency(request: Request) -> IdempotencyStore:
+    """The app's idempotency-key store (P17), its index ensured on first keyed use."""
+    state = request.app.state
+    store: RecordStore = state.store
+    found: IdempotencyStore | None = getattr(state, "idempotency", None)
+    if found is not None and found.engine is store.engine:
+        return found
+    with _idempotency_lock:
+        found = getattr(state, "idempotency", None)
+        if found is None or found.engine is not store.engine:
+            # Its index is ensured on first keyed use, so that a request without an
+            # Idempotency-Key is validated (422) even while the engine is down.
+            found = IdempotencyStore(store.engine, store.names)
+            state.idempotency = found
+    return found
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 StoreDep = Annotated[RecordStore, Depends(get_store)]
+IdempotencyDep = Annotated[IdempotencyStore, Depends(get_idempotency)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Repeat a request safely: the same key and body replay the first "
+        "completed outcome; the same key with another body is 422.",
+    ),
+]

@@ -51,9 +51,9 @@ def duplicate_check(
 ) -> Detection:
     """Detection for a stored Inbox Item of the caller's organizations; changes nothing."""
     stored = store.get(Kind.inbox_item, item_id)
-    if stored is None:
+    # Another organization's item is indistinguishable from a missing one.
+    if stored is None or not principal.may_access(stored.record.organization):
         raise NotFound("inbox_item", item_id)
-    principal.check_organization(stored.record.organization)
     run = run_detection(
         engine, store, settings, stored.record, show_phi=principal.sees_phi(settings.mask_phi)
     )

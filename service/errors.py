@@ -25,11 +25,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.engine import EngineUnavailable, VersionConflict
-from indexer.records import PHI_FIELDS, describe_errors
+from indexer.records import clean_message, describe_errors, safe_text, shown_value
 from matcher import MatcherError
+from service.limits import RequestGuard
 
 log = logging.getLogger("casematch.service")
 
@@ -102,21 +104,10 @@ def request_error_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
         if loc and loc[0] == "body":
             loc = loc[1:]
         named = ".".join(p for p in loc if not p.isdigit())
-        value = err.get("input")
-        if _is_phi(named):
-            shown: Any = "***"
-        elif isinstance(value, dict | list):
-            shown = None
-        else:
-            shown = value
-        out.append({"field": ".".join(loc) or "body", "value": shown, "error": err.get("msg", "")})
+        shown = shown_value(named, err.get("input"), refused=err.get("type") == "extra_forbidden")
+        field = safe_text(".".join(loc)) or "body"
+        out.append({"field": field, "value": shown, "error": clean_message(err)})
     return out
-
-
-def _is_phi(path: str) -> bool:
-    return any(path == f or path.startswith(f + ".") for f in PHI_FIELDS) or path.startswith(
-        "patient.reason_omitted"
-    )
 
 
 def _body(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -129,6 +120,23 @@ async def _service_error(request: Request, exc: Exception) -> JSONResponse:
         return _body(422, exc.details)
     headers = {"WWW-Authenticate": "APIKey"} if isinstance(exc, Unauthorized) else None
     return _body(exc.status_code, exc.message, headers)
+
+
+async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's and FastAPI's own HTTP errors in the one error shape.
+
+    A body FastAPI cannot read (not UTF-8, say) is a 422 on ``body`` like any
+    other malformed body, never a bare 400.
+    """
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        return _body(
+            422,
+            [{"field": "body", "value": None, "error": "the body cannot be read as JSON"}],
+        )
+    detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+    return _body(exc.status_code, detail, headers)
 
 
 async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -199,6 +207,54 @@ class CatchAll:
                 await _body(500, "internal error")(scope, receive, send)
 
 
+#: The one error body, as OpenAPI documents it for every 4xx/5xx response.
+ERROR_SCHEMAS: dict[str, Any] = {
+    "ErrorDetail": {
+        "type": "object",
+        "title": "ErrorDetail",
+        "required": ["field", "error"],
+        "properties": {
+            "field": {"type": "string", "description": "where: body, id, [3].patient.dob"},
+            "value": {"description": "a short excerpt of the value; '***' for PHI"},
+            "error": {"type": "string", "description": "what is wrong and what is expected"},
+        },
+    },
+    "Error": {
+        "type": "object",
+        "title": "Error",
+        "required": ["detail"],
+        "properties": {
+            "detail": {
+                "anyOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"$ref": "#/components/schemas/ErrorDetail"}},
+                ]
+            }
+        },
+    },
+}
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make every 4xx/5xx response of ``schema`` use :data:`ERROR_SCHEMAS` (in place).
+
+    FastAPI documents its own 422 shape (``loc``/``msg``/``type``); casematch answers
+    ``{"detail": [{"field", "value", "error"}]}`` or ``{"detail": "..."}`` instead.
+    """
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    components.update(ERROR_SCHEMAS)
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                if str(status)[0] in "45":
+                    response["content"] = {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    }
+    return schema
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
     app.add_exception_handler(ServiceError, _service_error)
@@ -210,4 +266,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(opensearchpy.ConnectionError, _engine_unavailable)
     app.add_exception_handler(VersionConflict, _version_conflict)
     app.add_exception_handler(MatcherError, _matcher_error)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_middleware(RequestGuard)  # inside CatchAll
     app.add_middleware(CatchAll)

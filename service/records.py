@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from indexer.records import PHI_FIELDS, Kind, Record, describe_errors, parse_record
+from indexer.records import PHI_FIELDS, Kind, Record, describe_errors, parse_intake, shown_value
 from indexer.store import RecordStore
 from service.auth import Principal
 from service.errors import Conflict, InvalidInput, NotFound, ServiceError
@@ -88,17 +88,27 @@ def parse_batch(payload: Any, kind: KindName) -> list[Record]:
                 {"field": prefix or "body", "value": None, "error": "expected a JSON object"}
             )
             continue
+        broken = _invalid_unicode(item)
+        if broken is not None:
+            details.append(
+                {
+                    "field": _join(prefix, broken) or "body",
+                    "value": None,
+                    "error": "not valid Unicode text (a lone surrogate escape such as \\ud800)",
+                }
+            )
+            continue
         if item.get("kind", kind) != kind:
             details.append(
                 {
                     "field": _join(prefix, "kind"),
-                    "value": item.get("kind"),
+                    "value": shown_value("kind", item.get("kind")),
                     "error": f"this endpoint stores {kind} records only",
                 }
             )
             continue
         try:
-            record = parse_record(item, kind=kind)
+            record = parse_intake(item, kind=kind)
         except ValidationError as exc:
             for d in describe_errors(exc):
                 field = "" if d["field"] == "record" else d["field"]
@@ -108,7 +118,7 @@ def parse_batch(payload: Any, kind: KindName) -> list[Record]:
             details.append(
                 {
                     "field": _join(prefix, "id"),
-                    "value": record.id,
+                    "value": shown_value("id", record.id),
                     "error": f"the same record appears twice in this request (also item {seen[record.doc_id]})",
                 }
             )
@@ -118,6 +128,34 @@ def parse_batch(payload: Any, kind: KindName) -> list[Record]:
     if details:
         raise InvalidInput(details)
     return records
+
+
+def _invalid_unicode(node: Any, path: str = "") -> str | None:
+    """The path of the first string (key or value) that is not valid Unicode, else None.
+
+    JSON may escape lone surrogates (``"\\ud800"``); no record can hold them (the
+    engine takes UTF-8), so they are refused at intake, not failed on at storage.
+    """
+    if isinstance(node, str):
+        try:
+            node.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(node, dict):
+        for key, value in node.items():
+            here = _join(path, str(key)) if isinstance(key, str) else path
+            if isinstance(key, str) and _invalid_unicode(key) is not None:
+                return path or "body"
+            found = _invalid_unicode(value, here)
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found = _invalid_unicode(value, f"{path}.{i}" if path else str(i))
+            if found is not None:
+                return found
+    return None
 
 
 def _join(prefix: str, field: str) -> str:
@@ -168,8 +206,7 @@ def _check_case_organizations(
     store: RecordStore, principal: Principal, records: Sequence[Record]
 ) -> None:
     """A new Case version must keep its Case's organization (else it would supersede
-    another organization's Case): 403 if the caller cannot see that organization,
-    409 if it can."""
+    another organization's Case): 409, without naming the organization that holds it."""
     by_org: dict[str, list[str]] = {}
     for r in records:
         if r.kind is Kind.case:
@@ -189,11 +226,11 @@ def _check_case_organizations(
             },
         )
         for hit in res["hits"]["hits"]:
-            other = str(hit["_source"]["organization"])
-            principal.check_organization(other)
+            # Ids are one namespace across organizations (docs/api.md "Tenancy"); the
+            # answer never names the other organization.
             raise Conflict(
-                f"case {hit['_source']['record_id']!r} belongs to organization {other!r}; "
-                f"a new version cannot move it to {organization!r}"
+                f"case id {hit['_source']['record_id']!r} is already taken; "
+                "a new version must keep its Case's organization"
             )
 
 
@@ -212,10 +249,10 @@ def read_record(
 ) -> dict[str, Any]:
     """The stored record (a Case's latest version), masked unless the caller sees PHI."""
     stored = store.get(Kind(kind), record_id)
-    if stored is None:
+    # Another organization's record is indistinguishable from a missing one.
+    if stored is None or not principal.may_access(stored.record.organization):
         raise NotFound(kind, record_id)
     record = stored.record
-    principal.check_organization(record.organization)
     data = record.model_dump(mode="json")
     if not principal.sees_phi(mask_phi):
         data = mask_record(data)

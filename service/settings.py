@@ -13,15 +13,17 @@ tests override, and the CLI builds one per command.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -181,7 +183,74 @@ class Settings(BaseSettings):
         )
 
 
+#: Settings whose values are secrets: a configuration error never shows their value
+#: (nor, for ``api_keys``, the keys that name its entries).
+SECRET_SETTINGS: frozenset[str] = frozenset({"api_keys", "opensearch_password"})
+
+#: What a malformed setting should look like, for the one-line configuration error.
+_EXPECTED: dict[str, str] = {
+    "api_keys": 'a JSON object {"<key>": {"organizations": ["ORG-A"], "permissions": '
+    '["read_matches"|"promote"|"read_phi"|"admin"], "name": "<label>"}}',
+    "organizations": 'a JSON object {"<org>": {"detection_profile": "enhanced", ...}}',
+    "transmission_profiles": 'a JSON object {"<profile>": {"auto_promote": true, ...}}',
+}
+
+
+class ConfigError(Exception):
+    """A malformed setting, as one line naming it and what is expected (no secret values)."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """:class:`Settings` from the environment and TOML file; :class:`ConfigError` when malformed.
+
+    >>> import os; os.environ["CASEMATCH_MASK_PHI"] = "perhaps"
+    >>> try:
+    ...     load_settings()
+    ... except ConfigError as exc:
+    ...     print(exc)
+    CASEMATCH_MASK_PHI: expected a boolean (true/false)
+    >>> del os.environ["CASEMATCH_MASK_PHI"]
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    except SettingsError as exc:
+        match = re.search(r'field "(\w+)"', str(exc))
+        name = match.group(1) if match else "?"
+        expected = _EXPECTED.get(name, "valid JSON")
+        raise ConfigError(f"{_env(name)}: not valid JSON; expected {expected}") from None
+
+
+def _env(name: str) -> str:
+    return f"CASEMATCH_{name.upper()}"
+
+
+def _describe(exc: ValidationError) -> str:
+    parts: list[str] = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = [str(p) for p in err["loc"]]
+        name = loc[0] if loc else "?"
+        if name in SECRET_SETTINGS:
+            # The entry names of api_keys are the keys themselves: never show them.
+            where = ".".join(["<key>" if i == 0 else p for i, p in enumerate(loc[1:])])
+            expected = _EXPECTED.get(name, "a valid value")
+            reason = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+            parts.append(
+                f"{_env(name)}{'.' + where if where else ''}: {reason}; expected {expected}"
+            )
+            continue
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        if err.get("type") == "bool_parsing":
+            msg = "expected a boolean (true/false)"
+        elif name in _EXPECTED:
+            msg = f"{msg}; expected {_EXPECTED[name]}"
+        where = ".".join(loc[1:])
+        parts.append(f"{_env(name)}{'.' + where if where else ''}: {msg}")
+    return "; ".join(parts)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings (the API's cached dependency)."""
-    return Settings()
+    return load_settings()

@@ -1,22 +1,25 @@
 """``GET /health``: the engine and the indices, for operators and load balancers.
 
 No API key is needed and nothing here is PHI: the engine kind, mode and version, the
-index aliases and their document counts, and what happened to the engine process
-(restarts). While the engine is down or being restarted the answer is 503 with
-``Retry-After`` and ``status: "degraded"`` with the reason, so a load balancer takes
-the server out of rotation and an operator sees why.
+index aliases, and what happened to the engine process (restarts). Document counts
+are tenant data: they are shown only to a caller with an ``X-API-Key``, counted over
+that key's organizations (a key never learns how many records another organization
+holds); without a key they are ``null``. While the engine is down or being restarted
+the answer is 503 with ``Retry-After`` and ``status: "degraded"`` with the reason, so a
+load balancer takes the server out of rotation and an operator sees why.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Security
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from indexer.engine import EngineKind, EngineMode, EngineUnavailable
-from service.deps import EngineDep, StoreDep
+from service.auth import api_key_header, resolve_key
+from service.deps import EngineDep, SettingsDep, StoreDep
 from service.errors import RETRY_AFTER_S
 
 
@@ -31,8 +34,9 @@ class EngineOut(BaseModel):
 
 class IndexOut(BaseModel):
     name: str
-    documents: int
-    searchable: int
+    #: Documents of the key's organizations (``null`` without a key).
+    documents: int | None = None
+    searchable: int | None = None
 
 
 class HealthOut(BaseModel):
@@ -53,8 +57,15 @@ router = APIRouter(tags=["health"])
         503: {"model": HealthOut, "description": "degraded: the engine is down or restarting"}
     },
 )
-def health(engine: EngineDep, store: StoreDep) -> HealthOut | JSONResponse:
-    """Engine kind, mode and version, index names and document counts."""
+def health(
+    engine: EngineDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    presented: Annotated[str | None, Security(api_key_header)] = None,
+) -> HealthOut | JSONResponse:
+    """Engine kind, mode and version, index names; document counts of the key's organizations."""
+    # An invalid key is 401 here as everywhere; a valid one scopes the counts.
+    principal = resolve_key(presented, settings.api_keys) if presented else None
     engine_out = EngineOut(
         kind=engine.kind, mode=engine.mode, version=engine.version, events=list(engine.events)
     )
@@ -62,7 +73,7 @@ def health(engine: EngineDep, store: StoreDep) -> HealthOut | JSONResponse:
         condition = engine.condition()
         if condition is not None:
             raise EngineUnavailable(condition)
-        counts = store.counts()
+        counts = store.counts(principal.organizations) if principal is not None else {}
     except EngineUnavailable as exc:
         body = HealthOut(status="degraded", reason=str(exc), engine=engine_out, indices={})
         return JSONResponse(
@@ -75,7 +86,9 @@ def health(engine: EngineDep, store: StoreDep) -> HealthOut | JSONResponse:
         status="ok",
         engine=engine_out,
         indices={
-            key: IndexOut(name=name, documents=counts[key], searchable=counts[f"{key}_searchable"])
+            key: IndexOut(
+                name=name, documents=counts.get(key), searchable=counts.get(f"{key}_searchable")
+            )
             for key, name in names.items()
         },
     )

@@ -8,15 +8,18 @@ record (a Case's latest version) with its state, PHI masked unless the key has
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from service import e2b_intake
 from service import records as service
 from service.auth import ReaderDep, WriterDep
-from service.deps import SettingsDep, StoreDep
+from service.deps import IdempotencyDep, IdempotencyKey, SettingsDep, StoreDep
+from service.promotion.idempotency import Outcome, request_hash
 
 
 class StoredOut(BaseModel):
@@ -85,6 +88,12 @@ def _router(path: str, kind: service.KindName, tag: str) -> APIRouter:
         status_code=201,
         response_model=StoredOut,
         openapi_extra=_ONE_OR_MANY,
+        responses={
+            409: {"description": "a stored id with other content"},
+            413: {"description": "the body is larger than the limit (docs/api.md)"},
+            415: {"description": "the Content-Type is not accepted by this route"},
+            429: {"description": "too many large uploads at once (Retry-After)"},
+        },
         summary=f"Store and index one {tag[:-1]} record or a list",
         name=f"store_{kind}s",
     )
@@ -93,19 +102,42 @@ def _router(path: str, kind: service.KindName, tag: str) -> APIRouter:
         principal: WriterDep,
         store: StoreDep,
         settings: SettingsDep,
+        idempotency: IdempotencyDep,
         request: Request,
         organization: E2BOrganization = None,
-    ) -> StoredOut:
-        if e2b_intake.is_e2b_content_type(request.headers.get("content-type")):
+        key: IdempotencyKey = None,
+    ) -> JSONResponse:
+        e2b = e2b_intake.is_e2b_content_type(request.headers.get("content-type"))
+        if e2b:
             body = payload if isinstance(payload, bytes) else str(payload).encode()
-            result = e2b_intake.parse_upload(
-                body, settings=settings, principal=principal, organization=organization, kind=kind
-            )
-            ids = service.store_records(store, principal, result.records)
-            return StoredOut(count=len(ids), ids=ids, errors=e2b_intake.details(result.errors))
-        records = service.parse_batch(payload, kind)
-        ids = service.store_records(store, principal, records)
-        return StoredOut(count=len(ids), ids=ids)
+            fingerprint: Any = {"e2b": hashlib.sha256(body).hexdigest(), "org": organization}
+        else:
+            fingerprint = payload
+
+        def run(_operation_id: str) -> Outcome:
+            if e2b:
+                result = e2b_intake.parse_upload(
+                    body,
+                    settings=settings,
+                    principal=principal,
+                    organization=organization,
+                    kind=kind,
+                )
+                ids = service.store_records(store, principal, result.records)
+                out = StoredOut(count=len(ids), ids=ids, errors=e2b_intake.details(result.errors))
+            else:
+                records = service.parse_batch(payload, kind)
+                ids = service.store_records(store, principal, records)
+                out = StoredOut(count=len(ids), ids=ids)
+            return Outcome(201, out.model_dump(mode="json"))
+
+        outcome = idempotency.run(
+            actor=principal.key_id,
+            key=key,
+            fingerprint=request_hash(request.method, request.url.path, fingerprint),
+            operation=run,
+        )
+        return JSONResponse(outcome.body, status_code=outcome.status)
 
     @router.get(
         "/{record_id}",

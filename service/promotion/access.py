@@ -39,11 +39,12 @@ class ItemAccess:
         self.runner = runner
 
     def load_item(self, item_id: str, principal: Principal) -> StoredRecord:
-        """The Inbox Item (403 for another organization), an interrupted plan settled."""
+        """The Inbox Item (404 for another organization, as if missing), an interrupted plan
+        settled."""
         stored = self.store.get("inbox_item", item_id)
-        if stored is None:
+        # Another organization's item is indistinguishable from a missing one.
+        if stored is None or not principal.may_access(stored.record.organization):
             raise NotFound("inbox_item", item_id)
-        principal.check_organization(stored.record.organization)
         return self.runner.settle(stored)
 
     def visible(self, record_type: RecordType, record_id: str, organization: str) -> Record | None:

@@ -174,7 +174,10 @@ class AutomatedPromotion:
         retried (P16). Returns how many items ended in each state, and how many
         were refused (e.g. a profile without auto-promote) by HTTP status.
         """
-        orgs = sorted(set(organizations or principal.organizations) & principal.organizations)
+        named = list(organizations or ())
+        for org in sorted(set(named)):  # an organization the key lacks is 403, never skipped
+            principal.check_organization(org)
+        orgs = sorted(set(named or principal.organizations))
         ids = list(self.pending_items(orgs))
         if limit is not None:
             ids = ids[:limit]

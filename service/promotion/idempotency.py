@@ -11,15 +11,19 @@ body). Then:
   with the engine) -> the operation runs again with the *same operation id*;
   the workflows are written so that re-running an operation id completes or
   returns what the first attempt did, never does it twice;
-* same key, another request -> 422.
+* same key, another request -> 422 (while the first one's outcome is kept).
 
 Keys are scoped to the calling API key (two callers may use the same key).
-Outcomes of 5xx are not stored: the caller is meant to retry them.
+Only completed mutations (2xx) are stored and replayed. A refusal (422, 404 for
+a missing target, 409 for a state conflict, any 4xx) releases the key, so a
+retry after fixing the cause runs, with the same or a corrected body. A 5xx
+leaves the claim pending: the retry (same request) resumes the same operation.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,7 +50,13 @@ class Outcome:
 
 
 def request_hash(method: str, path: str, body: Any) -> str:
-    payload = orjson.dumps({"m": method, "p": path, "b": body}, option=orjson.OPT_SORT_KEYS)
+    """A digest of the request; bodies with lone surrogates (valid JSON escapes that are
+    not valid UTF-8) are hashed through their escaped form."""
+    request = {"m": method, "p": path, "b": body}
+    try:
+        payload = orjson.dumps(request, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        payload = json.dumps(request, sort_keys=True, ensure_ascii=True).encode()
     return hashlib.sha256(payload).hexdigest()
 
 
@@ -61,9 +71,11 @@ class IdempotencyStore:
     def __init__(self, engine: Engine, names: IndexNames) -> None:
         self.engine = engine
         self.index = names.aux("idempotency")
+        self._ensured = False
 
     def ensure_index(self) -> None:
         self.engine.ensure_index(self.index, load_mapping("idempotency"))
+        self._ensured = True
 
     @staticmethod
     def key_hash(actor: str, key: str) -> str:
@@ -82,6 +94,8 @@ class IdempotencyStore:
             return _guarded(operation, "op-" + uuid.uuid4().hex)
         if not key.strip() or len(key) > MAX_KEY_LENGTH:
             raise IdempotencyKeyError(f"an Idempotency-Key is 1-{MAX_KEY_LENGTH} characters")
+        if not self._ensured:  # on first keyed use: a call without a key needs no index
+            self.ensure_index()
         kid = self.key_hash(actor, key)
         claim = {
             "key_hash": kid,
@@ -106,7 +120,11 @@ class IdempotencyStore:
                     out = stored["payload"]
                     return Outcome(int(out["status"]), out["body"])
         outcome = _guarded(operation, "op-" + kid[:32])
-        if outcome.status < 500:
+        if 400 <= outcome.status < 500:
+            # A refusal is not an outcome to replay: release the key so that a retry
+            # after fixing the cause (the body, the missing target, the state) runs.
+            self.engine.delete(self.index, kid)
+        elif outcome.status < 400:
             done = {
                 **claim,
                 "state": "done",

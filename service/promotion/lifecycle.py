@@ -146,10 +146,9 @@ class Lifecycle:
     ) -> CaseStateChanged:
         """Move the latest version of a Case along its lifecycle (supersede is by follow-up only)."""
         stored = self.store.get("case", case_id)
-        if stored is None:
+        if stored is None or not principal.may_access(stored.record.organization):
             raise NotFound("case", case_id)
         case = stored.record
-        principal.check_organization(case.organization)
         if to_state == "superseded":
             raise InvalidRequestError(
                 "to", "a Case version is superseded by its next version only", to_state

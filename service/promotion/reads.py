@@ -38,9 +38,8 @@ class PromotionReads:
     ) -> list[AuditEntry]:
         """Every entry of the record, oldest first (an item's last write's entries flushed first)."""
         stored = self.store.get(record_type, record_id)
-        if stored is None:
+        if stored is None or not principal.may_access(stored.record.organization):
             raise NotFound(record_type, record_id)
-        principal.check_organization(stored.record.organization)
         if record_type == "inbox_item":
             self.ledger.flush_audit(stored)
         return self.audit.for_record(record_id)

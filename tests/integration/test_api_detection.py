@@ -87,7 +87,7 @@ def test_duplicate_check_changes_nothing(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("key", "item", "status"),
-    [("b-writer", "II-1", 403), ("a-nothing", "II-1", 403), ("a-writer", "II-404", 404)],
+    [("b-writer", "II-1", 404), ("a-nothing", "II-1", 403), ("a-writer", "II-404", 404)],
     ids=["other-organization", "no-read-permission", "missing"],
 )
 def test_duplicate_check_refusals(client: TestClient, key: str, item: str, status: int) -> None:

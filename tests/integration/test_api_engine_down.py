@@ -69,7 +69,7 @@ def test_killed_engine_gives_503_with_retry_after_then_heals(
 
         gate.set()
         assert engine.wait_healthy(180)
-        after = client.get("/health")
+        after = client.get("/health", headers=headers)  # counts need a key (issue 12)
         assert after.status_code == 200 and after.json()["status"] == "ok"
         assert any("restarted" in e for e in after.json()["engine"]["events"])
         assert after.json()["indices"]["inbox_items"]["documents"] == 1

@@ -219,7 +219,7 @@ def test_acknowledged_records_survive_kill_9_and_restart(
         == "AB"
     )
     assert httpx.get(f"{again.url}/v1/cases/C-1", headers=headers).status_code == 200
-    indices = httpx.get(f"{again.url}/health").json()["indices"]
+    indices = httpx.get(f"{again.url}/health", headers=headers).json()["indices"]
     assert indices["inbox_items"]["documents"] == 2001
     assert indices["inbox_items"]["searchable"] == 2001
     assert indices["cases"]["searchable"] == 1
@@ -235,7 +235,9 @@ def test_sample_without_keys_prints_a_demo_key_that_works(serve: Any) -> None:
     printed = "".join(served.lines) + served.rest_of_output()
     key = re.search(r"demo API key \([^)]*\): (\S+)", printed)
     assert key, printed
-    counts = httpx.get(f"{served.url}/health").json()["indices"]
+    counts = httpx.get(f"{served.url}/health", headers={"X-API-Key": key.group(1)}).json()[
+        "indices"
+    ]
     assert counts["cases"]["documents"] > 0 and counts["inbox_items"]["documents"] > 0
     item = re.search(r"/v1/inbox-items/(\S+)", printed)
     assert item

@@ -141,7 +141,8 @@ def test_engine_commands_and_load_check_beside_a_running_serve(data_dir: Path) -
         listed = [m for section in detection["sections"].values() for m in section]
         assert listed, "check found the Case that load stored"
 
-        health = httpx.get(f"{url}/health", timeout=30).json()
+        # Document counts are shown to a key, over its organizations (issue 12).
+        health = httpx.get(f"{url}/health", headers={"X-API-Key": "k-a"}, timeout=30).json()
         assert health["indices"]["cases"]["documents"] == 1, "serve sees what load stored"
 
         status = _run(data_dir, "engine", "status", "--json")
