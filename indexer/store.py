@@ -225,6 +225,83 @@ class RecordStore:
             out[f"{key}_searchable"] = self.engine.count(alias, searchable)
         return out
 
+    def open_cases_with_identifiers(
+        self, organization: str, identifiers: list[str]
+    ) -> list[Record]:
+        """Latest open versions of ``organization``'s Cases whose normalized Case Identifiers
+        include one of ``identifiers`` (automated promotion, P11/P15), by case id."""
+        res = self.engine.search(
+            self.names.cases,
+            {
+                "query": {
+                    "bool": {
+                        "filter": [
+                            {"term": {"organization": organization}},
+                            {"term": {"kind": "case"}},
+                            {"terms": {"ids.case_identifiers": identifiers}},
+                        ],
+                        "must_not": [{"term": {"state": "superseded"}}],
+                    }
+                },
+                "size": 100,
+                "_source": ["record"],
+            },
+        )
+        latest: dict[str, Record] = {}
+        for hit in res["hits"]["hits"]:
+            rec = Record.model_validate(hit["_source"]["record"])
+            cid = rec.case_id or rec.id
+            if cid not in latest or latest[cid].version < rec.version:
+                latest[cid] = rec
+        return [latest[c] for c in sorted(latest)]
+
+    def item_ids(
+        self, *, organizations: Iterable[str], state: str, sources: Iterable[str], page: int = 500
+    ) -> Iterator[str]:
+        """Ids of Inbox Items of ``organizations`` in ``state`` from ``sources``, in id order."""
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {
+                "query": {
+                    "bool": {
+                        "filter": [
+                            {"terms": {"organization": sorted(organizations)}},
+                            {"term": {"state": state}},
+                            {"terms": {"source": sorted(sources)}},
+                        ]
+                    }
+                },
+                "sort": [{"record_id": "asc"}],
+                "size": page,
+                "_source": ["record_id"],
+            }
+            if after is not None:
+                body["search_after"] = after
+            hits = self.engine.search(self.names.inbox_items, body)["hits"]["hits"]
+            if not hits:
+                return
+            for hit in hits:
+                yield str(hit["_source"]["record_id"])
+            after = hits[-1]["sort"]
+
+    def case_ids_held_elsewhere(self, organization: str, case_ids: Iterable[str]) -> list[str]:
+        """Which of ``case_ids`` are Cases of another organization than ``organization``."""
+        wanted = sorted(set(case_ids))
+        res = self.engine.search(
+            self.names.cases,
+            {
+                "query": {
+                    "bool": {
+                        "filter": [{"terms": {"record_id": wanted}}],
+                        "must_not": [{"term": {"organization": organization}}],
+                    }
+                },
+                "_source": ["record_id"],
+                "size": len(wanted) * 10,
+            },
+        )
+        return sorted({str(h["_source"]["record_id"]) for h in res["hits"]["hits"]})
+
     def search_indices(self, include_inbox_items: bool) -> list[str]:
         """The aliases a detection searches."""
         if include_inbox_items:

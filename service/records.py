@@ -212,24 +212,11 @@ def _check_case_organizations(
         if r.kind is Kind.case:
             by_org.setdefault(r.organization, []).append(r.case_id or r.id)
     for organization, case_ids in sorted(by_org.items()):
-        res = store.engine.search(
-            index=store.names.cases,
-            body={
-                "query": {
-                    "bool": {
-                        "filter": [{"terms": {"record_id": sorted(set(case_ids))}}],
-                        "must_not": [{"term": {"organization": organization}}],
-                    }
-                },
-                "_source": ["record_id", "organization"],
-                "size": len(set(case_ids)) * 10,
-            },
-        )
-        for hit in res["hits"]["hits"]:
+        for taken in store.case_ids_held_elsewhere(organization, case_ids):
             # Ids are one namespace across organizations (docs/api.md "Tenancy"); the
             # answer never names the other organization.
             raise Conflict(
-                f"case id {hit['_source']['record_id']!r} is already taken; "
+                f"case id {taken!r} is already taken; "
                 "a new version must keep its Case's organization"
             )
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 from pydantic import TypeAdapter
 
@@ -40,42 +39,6 @@ AUTO_OUTCOME: TypeAdapter[AutoOutcome] = TypeAdapter(AutoOutcome)
 AUTO_RUN_OUTCOME: TypeAdapter[AutoRunSummary] = TypeAdapter(AutoRunSummary)
 
 
-def case_identifier_query(organization: str, identifiers: list[str]) -> dict[str, Any]:
-    """Cases of ``organization`` whose normalized Case Identifiers include one of ``identifiers``."""
-    return {
-        "query": {
-            "bool": {
-                "filter": [
-                    {"term": {"organization": organization}},
-                    {"term": {"kind": "case"}},
-                    {"terms": {"ids.case_identifiers": identifiers}},
-                ],
-                "must_not": [{"term": {"state": "superseded"}}],
-            }
-        },
-        "size": 100,
-        "_source": ["record"],
-    }
-
-
-def pending_auto_query(organizations: Iterable[str], page: int) -> dict[str, Any]:
-    """Inbox Items in state ``new`` from automated sources (P16: failed ones are not)."""
-    return {
-        "query": {
-            "bool": {
-                "filter": [
-                    {"terms": {"organization": sorted(organizations)}},
-                    {"term": {"state": "new"}},
-                    {"terms": {"source": sorted(AUTO_SOURCES)}},
-                ]
-            }
-        },
-        "sort": [{"record_id": "asc"}],
-        "size": page,
-        "_source": ["record_id"],
-    }
-
-
 class AutomatedPromotion:
     """``POST …/auto-promote`` for one item and ``POST /v1/auto-promote`` for a run."""
 
@@ -99,16 +62,7 @@ class AutomatedPromotion:
         ids = sorted({v for v in map(normalize_id, item.identifiers.case_identifiers) if v})
         if not ids:
             return []
-        res = self.store.engine.search(
-            index=self.store.names.cases, body=case_identifier_query(item.organization, ids)
-        )
-        latest: dict[str, Record] = {}
-        for hit in res["hits"]["hits"]:
-            rec = Record.model_validate(hit["_source"]["record"])
-            cid = rec.case_id or rec.id
-            if cid not in latest or latest[cid].version < rec.version:
-                latest[cid] = rec
-        return [latest[c] for c in sorted(latest)]
+        return self.store.open_cases_with_identifiers(item.organization, ids)
 
     def auto_promote(self, item_id: str, principal: Principal, operation_id: str) -> ItemOutcome:
         """P10-P16 for one Inbox Item in state ``new``."""
@@ -148,18 +102,9 @@ class AutomatedPromotion:
 
     def pending_items(self, organizations: Iterable[str], *, page: int = 500) -> Iterator[str]:
         """Ids of Inbox Items in state ``new`` from automated sources, in id order."""
-        after: list[Any] | None = None
-        while True:
-            body = pending_auto_query(organizations, page)
-            if after is not None:
-                body["search_after"] = after
-            found = self.store.engine.search(index=self.store.names.inbox_items, body=body)
-            hits = found["hits"]["hits"]
-            if not hits:
-                return
-            for hit in hits:
-                yield str(hit["_source"]["record_id"])
-            after = hits[-1]["sort"]
+        return self.store.item_ids(
+            organizations=organizations, state="new", sources=AUTO_SOURCES, page=page
+        )
 
     def run(
         self,
