@@ -9,8 +9,10 @@ not even another ``None``.
     ('exact', 'none')
     >>> compare_onset(PartialDate.parse("2024-03-05"), PartialDate.parse("2024-05-03"))
     'partial'
-    >>> compare_name_field(("jacob", "smith"), ("smith", "jacob"))
-    'partial'
+    >>> compare_name_rows(("jacob", "smith"), ("smith", "jacob"))
+    ('partial', 'partial')
+    >>> compare_name_rows(("smith", "john"), ("mary", "smith"))  # one cross pair, one credit
+    ('none', 'partial')
 """
 
 from __future__ import annotations
@@ -88,33 +90,27 @@ def compare_name_field(
     b: tuple[str | None, str | None],
     same_tokens: bool | None = None,
 ) -> Result:
-    """M17 for the *first* name row of two ``(first, last)`` pairs (swap the pairs for the last row).
+    """M17 for the *first* name row of two ``(first, last)`` pairs (``compare_name_rows``)."""
+    return compare_name_rows(a, b, same_tokens)[0]
 
-    Exact when the first names are equal; partial when they are similar, when a
-    first name equals the other side's last name (cross-field, either way), or
-    when both full names hold the same tokens in any order and split (N3).
-    ``same_tokens`` may pass that last test precomputed (index documents carry the tokens).
-    """
-    a_first, a_last = a
-    b_first, b_last = b
-    if a_first is None or b_first is None:
-        # A row without a value on one side can still match cross-field (N3).
-        if a_first is not None and b_last is not None and a_first == b_last:
-            return PARTIAL
-        if b_first is not None and a_last is not None and b_first == a_last:
-            return PARTIAL
+
+def _similar(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and similar_name(a, b)
+
+
+def _direct(a: str | None, b: str | None) -> Result:
+    if a is None or b is None:
         return NONE
-    if a_first == b_first:
+    if a == b:
         return EXACT
-    if similar_name(a_first, b_first):
-        return PARTIAL
-    if (b_last is not None and similar_name(a_first, b_last)) or (
-        a_last is not None and similar_name(b_first, a_last)
-    ):
-        return PARTIAL
-    if same_tokens is None:
-        same_tokens = _tokens(a) == _tokens(b)
-    return PARTIAL if same_tokens else NONE
+    return PARTIAL if similar_name(a, b) else NONE
+
+
+def name_cross_pairs(
+    a: tuple[str | None, str | None], b: tuple[str | None, str | None]
+) -> tuple[bool, bool]:
+    """Whether ``a``'s first name is similar to ``b``'s last, and ``a``'s last to ``b``'s first."""
+    return _similar(a[0], b[1]), _similar(a[1], b[0])
 
 
 def compare_name_rows(
@@ -122,31 +118,56 @@ def compare_name_rows(
     b: tuple[str | None, str | None],
     same_tokens: bool | None = None,
 ) -> tuple[Result, Result]:
-    """Both name rows of two ``(first, last)`` pairs: ``compare_name_field`` for the first row
-    and for the swapped pairs, with each cross-field pair compared once for both rows.
+    """M17 for both name rows of two ``(first, last)`` pairs: what each row credits in ranking.
+
+    Every name on each side is credited once. Two names pair either directly
+    (first with first, last with last: exact when equal, partial when similar)
+    or across (first with the other side's last: partial when similar, N3); the
+    pairing with more credits wins, the direct one on a tie. A single cross-field
+    pair credits one row only, the last-name row (so that ``Smith / John``
+    credits *Mary Smith* with one partial name, *John Smith* with two); both
+    cross pairs credit both rows. Rows still without a result are partial when
+    both sides have a value there and both full names hold the same tokens in
+    any order and split (N3). ``same_tokens`` may pass that last test
+    precomputed (index documents carry the tokens). Symmetric:
+    ``compare_name_rows(b, a) == compare_name_rows(a, b)``.
     """
-    a_first, a_last = a
-    b_first, b_last = b
-    if a_first is None or a_last is None or b_first is None or b_last is None:
-        return (
-            compare_name_field(a, b, same_tokens),
-            compare_name_field((a_last, a_first), (b_last, b_first), same_tokens),
-        )
-    first: Result | None = EXACT if a_first == b_first else None
-    last: Result | None = EXACT if a_last == b_last else None
-    if first is None and similar_name(a_first, b_first):
-        first = PARTIAL
-    if last is None and similar_name(a_last, b_last):
-        last = PARTIAL
-    if first is not None and last is not None:
+    first, last, crossed = name_pairing(a, b, same_tokens)
+    if crossed is None:
         return first, last
-    # The rows' cross-field pairs are the same two: a_first ~ b_last and b_first ~ a_last.
-    if similar_name(a_first, b_last) or similar_name(b_first, a_last):
-        return first or PARTIAL, last or PARTIAL
+    return (PARTIAL, PARTIAL) if all(crossed) else (NONE, PARTIAL)
+
+
+def name_pairing(
+    a: tuple[str | None, str | None],
+    b: tuple[str | None, str | None],
+    same_tokens: bool | None = None,
+) -> tuple[Result, Result, tuple[bool, bool] | None]:
+    """The direct rows' own results and, when the cross pairing wins, which cross pairs match.
+
+    ``(first, last, None)`` when the names pair directly; else ``(first, last,
+    (a_first ~ b_last, a_last ~ b_first))`` with the direct results the
+    comparison table shows beside its cross-field rows (:func:`compare_name_rows`).
+    """
+    first = _direct(a[0], b[0])
+    last = _direct(a[1], b[1])
+    crossed: tuple[bool, bool] | None = None
+    if first is NONE or last is NONE:
+        pairs = name_cross_pairs(a, b)
+        if sum(pairs) > (first is not NONE) + (last is not NONE):
+            crossed = pairs
+    if (first is not NONE and last is not NONE) or (crossed is not None and all(crossed)):
+        return first, last, crossed
     if same_tokens is None:
         same_tokens = _tokens(a) == _tokens(b)
-    rest: Result = PARTIAL if same_tokens else NONE
-    return first or rest, last or rest
+    if same_tokens:  # N3 fills only rows with a value on both sides
+        if first is NONE and a[0] is not None and b[0] is not None:
+            first = PARTIAL
+        if last is NONE and a[1] is not None and b[1] is not None:
+            last = PARTIAL
+        if crossed is not None and first is not NONE and last is not NONE:
+            crossed = None  # the same tokens credit both rows anyway
+    return first, last, crossed
 
 
 def _tokens(pair: tuple[str | None, str | None]) -> tuple[str, ...]:

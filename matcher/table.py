@@ -16,10 +16,12 @@ from typing import Any, TypeVar
 
 from matcher.compare import (
     NONE,
+    PARTIAL,
     compare_exact,
     compare_onset,
     compare_product_reported,
     compare_window_days,
+    name_pairing,
 )
 from matcher.evaluate import RESULT_AT, Evaluation
 from matcher.facts import EventFacts, Facts, ProductFacts
@@ -43,8 +45,12 @@ PHI_ROWS: frozenset[tuple[str, str]] = frozenset(
         ("patient", "mrn_hospital"),
         ("patient", "mrn_investigation"),
         ("patient", "edc_subject"),
+        ("patient", "first_name~last_name"),
+        ("patient", "last_name~first_name"),
         ("reporter", "first_name"),
         ("reporter", "last_name"),
+        ("reporter", "first_name~last_name"),
+        ("reporter", "last_name~first_name"),
         ("reporter", "country"),
         ("events", "onset"),
     }
@@ -112,7 +118,7 @@ class TableBuilder:
         src, cand = self.src, ev.facts
         record = cand.record
         receipt, new_info = _dates(record)
-        results = (  # ranking's results, then the table's own (_TABLE_ONLY)
+        results: tuple[Result, ...] = (  # ranking's results, then the table's own (_TABLE_ONLY)
             *ev.values,
             compare_exact(src.report_type, cand.report_type),
             compare_window_days(self._receipt, receipt),
@@ -120,11 +126,25 @@ class TableBuilder:
             compare_exact(src.edc_subject, cand.edc_subject),
             ev.country,
         )
-        out: list[ComparisonRow] = []
         parts = _parts(record)
+        results, crossed = _name_rows(src, ev, results)
+        out: list[ComparisonRow] = []
         self._fixed(out, self._details, parts, results)
         self._add(out, _identifier_rows(src, ev))
         self._fixed(out, self._people, parts, results)
+        if crossed:  # after its section's name rows
+            cross: list[ComparisonRow] = []
+            self._add(cross, _cross_name_rows(self.src.record, record, crossed))
+            for row in cross:
+                at = max(
+                    (
+                        i
+                        for i, r in enumerate(out)
+                        if r.section == row.section and "name" in r.field
+                    ),
+                    default=len(out) - 1,
+                )
+                out.insert(at + 1, row)
         blinded = src.blinded or cand.blinded
         for sp, cp in _pairs(src.products, cand.products, _product_score, MAX_PRODUCT_PAIRS):
             va = self._source_shown("products", sp, _shown_product)
@@ -350,6 +370,54 @@ T = TypeVar("T", ProductFacts, EventFacts)
 
 def _display(f: Facts, what: str, item: ProductFacts | EventFacts | None) -> dict[str, Any]:
     return f.display(what, item.rank) if item is not None else {}
+
+
+_NAME_ROWS = (
+    ("patient", "first_name", "last_name", "patient_name"),
+    ("reporter", "reporter_first", "reporter_last", "reporter_name"),
+)
+
+
+def _name_rows(
+    src: Facts, ev: Evaluation, results: tuple[Result, ...]
+) -> tuple[tuple[Result, ...], list[tuple[str, bool, bool]]]:
+    """Name rows whose credit came from cross-field pairs (N3, ``compare_name_rows``).
+
+    Their own rows then show the direct comparison (returned ``results``), and each
+    matching cross pair gets a row of its own: returned as (section, source first ~
+    match last, source last ~ match first). Nothing changes when the names pair directly.
+    """
+    cand = ev.facts
+    crossed_rows: list[tuple[str, bool, bool]] = []
+    for section, first, last, tokens in _NAME_ROWS:
+        at_first, at_last = RESULT_AT[f"{section}.first_name"], RESULT_AT[f"{section}.last_name"]
+        if results[at_first] == NONE and results[at_last] == NONE:
+            continue
+        a = (getattr(src, first), getattr(src, last))
+        b = (getattr(cand, first), getattr(cand, last))
+        same = getattr(src, tokens) is not None and getattr(src, tokens) == getattr(cand, tokens)
+        own_first, own_last, crossed = name_pairing(a, b, same)
+        if crossed is None:
+            continue
+        crossed_rows.append((section, *crossed))
+        shown = list(results)
+        shown[at_first], shown[at_last] = own_first, own_last
+        results = tuple(shown)
+    return results, crossed_rows
+
+
+def _cross_name_rows(
+    src: dict[str, Any], cand: dict[str, Any], crossed: list[tuple[str, bool, bool]]
+) -> Iterator[Row]:
+    """One row per matching cross-field name pair: ``first_name~last_name`` (source ~ match)."""
+    for section, first_last, last_first in crossed:
+        a, b = _mapping(src.get(section)), _mapping(cand.get(section))
+        if first_last:
+            field = "first_name~last_name"
+            yield section, field, _show(a.get("first_name")), _show(b.get("last_name")), PARTIAL
+        if last_first:
+            field = "last_name~first_name"
+            yield section, field, _show(a.get("last_name")), _show(b.get("first_name")), PARTIAL
 
 
 def _identifier_rows(src: Facts, ev: Evaluation) -> Iterator[Row]:
