@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from indexer.dates import PartialDate
+from indexer.fields import PHI_PATHS, is_phi_path
 
 
 class ReasonOmitted(StrEnum):
@@ -127,24 +128,9 @@ class Seriousness(StrEnum):
     other_medically_important = "other_medically_important"
 
 
-#: Fields whose values are PHI/PII (M20): masked in responses and never logged.
-PHI_FIELDS: frozenset[str] = frozenset(
-    {
-        "patient.first_name",
-        "patient.last_name",
-        "patient.initials",
-        "patient.dob",
-        "patient.sex",
-        "patient.mrn.gp",
-        "patient.mrn.specialist",
-        "patient.mrn.hospital",
-        "patient.mrn.investigation",
-        "reporter.first_name",
-        "reporter.last_name",
-        "reporter.country",
-        "events.onset",
-    }
-)
+#: Fields whose values are PHI/PII (M20): masked in responses and never logged. Declared
+#: in the field registry (``indexer.fields``), which every place that masks reads.
+PHI_FIELDS: frozenset[str] = PHI_PATHS
 
 Text = Annotated[str, Field(max_length=2000)]
 ShortText = Annotated[str, Field(max_length=200)]
@@ -354,9 +340,7 @@ def describe_errors(exc: ValidationError) -> list[ErrorDetail]:
 
 
 def _is_phi_path(loc: str) -> bool:
-    return any(loc == f or loc.startswith(f + ".") for f in PHI_FIELDS) or loc.startswith(
-        "patient.reason_omitted"
-    )
+    return is_phi_path(loc)
 
 
 def parse_record(data: Any, *, kind: Literal["case", "inbox_item"] | None = None) -> Record:

@@ -24,6 +24,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from indexer.dates import PartialDate
+from indexer.fields import product_words
 from matcher.model import Result
 
 #: rapidfuzz ``token_set_ratio`` at or above which two Product (Reported) texts partially match.
@@ -201,11 +202,6 @@ def _share_word(a: str, b: str) -> bool:
     product text), so this keeps retrieval a superset of the comparison.
     """
     return not product_words(a).isdisjoint(b.split())
-
-
-def product_words(text: str) -> frozenset[str]:
-    """The words of 3+ letters of a product text, which similar texts must share."""
-    return frozenset(t for t in text.split() if len(t) >= 3 and t.isalpha())
 
 
 @lru_cache(maxsize=65536)

@@ -19,6 +19,7 @@ from datetime import date
 from typing import TypeVar
 
 from indexer.dates import PartialDate
+from indexer.fields import product_words
 from matcher.compare import (
     EXACT,
     NONE,
@@ -28,7 +29,6 @@ from matcher.compare import (
     compare_name_rows,
     compare_onset,
     compare_product_reported,
-    product_words,
 )
 from matcher.facts import EventFacts, Facts, ProductFacts
 from matcher.model import CATEGORIES, Badge, Category, Result, Tag
@@ -281,16 +281,16 @@ def evaluate(src: Facts, cand: Facts, profile: Profile) -> Evaluation:
     qualification = EXACT if value and value == cand.qualification else NONE
     reported, product, study_product = _compare_products(prep, cand, profile.depth)
     verbatim, meddra = _compare_events(prep, cand, profile.depth)
-    values: tuple[Result, ...] = (  # RANKED_FIELDS order
+    values: tuple[Result, ...] = (  # RANKED_FIELDS order (proved by tests/unit/test_registry.py)
         initials,
+        patient_first,
+        patient_last,
+        sex,
         compare_dob(src.dob, cand.dob),
         mrn_gp,
         mrn_specialist,
         mrn_hospital,
         mrn_investigation,
-        sex,
-        patient_first,
-        patient_last,
         study_number,
         reporter_first,
         reporter_last,

@@ -18,6 +18,7 @@ import orjson
 
 from indexer.dates import PartialDate
 from indexer.documents import MATCH_VIEW_VERSION, Document, build_document
+from indexer.fields import ID_KINDS, MRN_KINDS
 from indexer.normalize import normalize_text
 from indexer.records import Record
 
@@ -174,11 +175,6 @@ def _date(doc: dict[str, Any] | None) -> PartialDate | None:
 
 def _day(value: str | None) -> PartialDate | None:
     return _parse(value) if value else None
-
-
-#: Identifier kinds with one value per record, in the order ``Facts.id_values`` holds them.
-ID_KINDS = ("wwuid", "uid", "external_system_uid", "case_vault_global_id", "event_vault_global_id")
-MRN_KINDS = ("gp", "specialist", "hospital", "investigation")
 
 
 def facts_from_document(doc: Document) -> Facts:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, TypeVar
 
+from indexer import fields
+from indexer.fields import FIELDS, RANKED_FIELDS
 from matcher.compare import (
     NONE,
     PARTIAL,
@@ -32,51 +34,20 @@ MAX_IDENTIFIER_ROWS = 10
 MAX_PRODUCT_PAIRS = 3
 MAX_EVENT_PAIRS = 3
 
-#: (table section, field) pairs whose values are PHI (M20; SPEC PHI_FIELDS).
-PHI_ROWS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("patient", "initials"),
-        ("patient", "first_name"),
-        ("patient", "last_name"),
-        ("patient", "dob"),
-        ("patient", "sex"),
-        ("patient", "mrn_gp"),
-        ("patient", "mrn_specialist"),
-        ("patient", "mrn_hospital"),
-        ("patient", "mrn_investigation"),
-        ("patient", "edc_subject"),
-        ("patient", "first_name~last_name"),
-        ("patient", "last_name~first_name"),
-        ("reporter", "first_name"),
-        ("reporter", "last_name"),
-        ("reporter", "first_name~last_name"),
-        ("reporter", "last_name~first_name"),
-        ("reporter", "country"),
-        ("events", "onset"),
-    }
-)
+#: (table section, field) pairs whose values are PHI (M20), from the field registry.
+PHI_ROWS: frozenset[tuple[str, str]] = fields.PHI_ROWS
 
 #: Fields of which some section's values are PHI (a quick test before ``PHI_ROWS``).
 _PHI_FIELDS = frozenset(fld for _, fld in PHI_ROWS)
 
-_PATIENT_BAR = (
-    "patient.initials",
-    "patient.first_name",
-    "patient.last_name",
-    "patient.dob",
-    "patient.mrn_gp",
-    "patient.mrn_specialist",
-    "patient.mrn_hospital",
-    "patient.mrn_investigation",
+#: M18's bars lit by ranked results, each with its fields (``FieldSpec.bar``); the
+#: country bar is the reporter country's own result (``Evaluation.country``).
+_BARS: tuple[tuple[str, ...], ...] = tuple(
+    tuple(f.key for f in RANKED_FIELDS if f.bar == bar)
+    for bar in ("patient", "reporter", "products", "events")
 )
-_REPORTER_BAR = ("reporter.first_name", "reporter.last_name", "reporter.qualification")
-_PRODUCT_BAR = ("product.product_reported", "product.product")
-_EVENT_BAR = ("event.event_reported", "event.meddra_pt")
 #: Per bar, what reads its fields' results from an Evaluation's ``values``, and how many.
-_BAR_READERS = tuple(
-    (itemgetter(*(RESULT_AT[key] for key in bar)), len(bar))
-    for bar in (_PATIENT_BAR, _REPORTER_BAR, _PRODUCT_BAR, _EVENT_BAR)
-)
+_BAR_READERS = tuple((itemgetter(*(RESULT_AT[key] for key in bar)), len(bar)) for bar in _BARS)
 
 
 class TableBuilder:
@@ -298,6 +269,8 @@ class _Spec:
 
 
 _RECORD, _PATIENT, _MRN, _REPORTER = range(4)
+#: Groups whose rows every match has (products and events are paired per item instead).
+_FIXED_GROUPS = frozenset({"details", "patient", "study", "reporter"})
 
 
 def _parts(record: dict[str, Any]) -> tuple[dict[str, Any], ...]:
@@ -310,13 +283,10 @@ def _parts(record: dict[str, Any]) -> tuple[dict[str, Any], ...]:
 #: (``_ROW_AT``), whether its values are masked, and the source's value as shown.
 _Bound = tuple[str, str, int, str, int, bool, str | None]
 
-#: Results a table shows that ranking does not compare, after an Evaluation's ``values``.
-_TABLE_ONLY = (
-    "details.report_type",
-    "details.receipt_date",
-    "details.new_info_date",
-    "patient.edc_subject",
-    "reporter.country",
+#: Results a table shows that ranking does not compare, after an Evaluation's ``values``
+#: (``TableBuilder.rows`` computes them in this order).
+_TABLE_ONLY: tuple[str, ...] = tuple(
+    f.key for f in FIELDS if not f.ranked and f.group in _FIXED_GROUPS and f.row is not None
 )
 #: Each row's result position in a match's results as ``TableBuilder.rows`` lays them out.
 _ROW_AT = {**RESULT_AT, **{key: len(RESULT_AT) + i for i, key in enumerate(_TABLE_ONLY)}}
@@ -332,30 +302,23 @@ def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _spec(section: str, fld: str, part: int, name: str | None = None) -> _Spec:
-    phi = (section, fld) in PHI_ROWS
-    return _Spec(section, fld, part, name or fld, f"{section}.{fld}", phi)
+def _spec(f: fields.FieldSpec) -> _Spec:
+    """A fixed row from its field's declaration: where its value is in a stored record."""
+    assert f.row is not None
+    section, fld = f.row
+    parts = f.path.split(".")
+    if len(parts) == 1:
+        part = _RECORD
+    elif parts[:2] == ["patient", "mrn"]:
+        part = _MRN
+    else:
+        part = _PATIENT if parts[0] == "patient" else _REPORTER
+    return _Spec(section, fld, part, parts[-1], f.key, f.phi)
 
 
-_DETAIL_ROWS = tuple(
-    _spec("details", fld, _RECORD) for fld in ("report_type", "receipt_date", "new_info_date")
-)
-_PERSON_ROWS = (
-    *(
-        _spec("patient", fld, _PATIENT)
-        for fld in ("initials", "first_name", "last_name", "sex", "dob")
-    ),
-    *(
-        _spec("patient", f"mrn_{kind}", _MRN, kind)
-        for kind in ("gp", "specialist", "hospital", "investigation")
-    ),
-    _spec("patient", "edc_subject", _PATIENT),
-    _spec("study", "study_number", _RECORD),
-    *(
-        _spec("reporter", fld, _REPORTER)
-        for fld in ("first_name", "last_name", "qualification", "country")
-    ),
-)
+_FIXED = tuple(f for f in FIELDS if f.group in _FIXED_GROUPS and f.row is not None)
+_DETAIL_ROWS = tuple(_spec(f) for f in _FIXED if f.group == "details")
+_PERSON_ROWS = tuple(_spec(f) for f in _FIXED if f.group != "details")
 
 
 def _show(value: Any) -> str | None:

@@ -2,7 +2,7 @@
 
 Every error body is ``{"detail": ...}``: a sentence for 401/403/404/409/503, a
 list of ``{"field", "value", "error"}`` for 422. PHI values are masked in 422
-bodies (``"***"``, via :data:`indexer.records.PHI_FIELDS`), and no body or log
+bodies (``"***"``, via the field registry, :func:`indexer.fields.is_phi_path`), and no body or log
 line carries a PHI value (M21): exception messages here name record ids,
 organizations and fields only, and unexpected exceptions are logged by type,
 never by message.
@@ -28,7 +28,8 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.engine import EngineUnavailable, VersionConflict
-from indexer.records import PHI_FIELDS, describe_errors
+from indexer.fields import is_phi_path
+from indexer.records import describe_errors
 from matcher import MatcherError
 
 log = logging.getLogger("casematch.service")
@@ -114,9 +115,7 @@ def request_error_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 def _is_phi(path: str) -> bool:
-    return any(path == f or path.startswith(f + ".") for f in PHI_FIELDS) or path.startswith(
-        "patient.reason_omitted"
-    )
+    return is_phi_path(path)
 
 
 def _body(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
