@@ -124,6 +124,8 @@ class FieldSpec:
     #: A match on it alone identifies a record (M13); sex and qualification do not.
     identifying: bool = True
     profiles: frozenset[ProfileName] = ALL_PROFILES
+    #: M8: never compared when either record is blinded (study products of blinded cases).
+    hidden_when_blinded: bool = False
 
     @property
     def category(self) -> Category:
@@ -145,6 +147,7 @@ def _f(
     bar: Bar | None = None,
     ranked: bool = True,
     identifying: bool = True,
+    hidden_when_blinded: bool = False,
 ) -> FieldSpec:
     group, name = key.split(".", 1)
     section = {"product": "products", "event": "events"}.get(group, group)
@@ -160,6 +163,7 @@ def _f(
         bar=bar,
         ranked=ranked,
         identifying=identifying,
+        hidden_when_blinded=hidden_when_blinded,
     )
 
 
@@ -269,6 +273,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         "exact",
         fact="products.study_product",
         keys=(K.STUDY_PRODUCT,),
+        hidden_when_blinded=True,
     ),
     _f(
         "event.event_reported",
