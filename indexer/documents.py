@@ -20,6 +20,7 @@ import orjson
 from indexer.dates import PartialDate
 from indexer.fields import (
     COUNTRY_SCOPED,
+    GENERIC_FIELDS,
     ID_KINDS,
     IN_STUDY,
     MRN_KINDS,
@@ -29,6 +30,7 @@ from indexer.fields import (
 )
 from indexer.fields import KeyKind as K
 from indexer.normalize import (
+    NORMALIZERS,
     event_key,
     name_tokens,
     normalize_code,
@@ -96,6 +98,20 @@ def _latest_day(value: PartialDate | None) -> str | None:
 
 def build_document(record: Record) -> Document:
     """The index document for one record (pure: same record, same document)."""
+    doc = normalized_document(record)
+    doc["keys"] = retrieval_keys(doc)
+    doc["match_view"] = match_view(doc)
+    doc["record_view"] = record_view(doc["record"])
+    return doc
+
+
+def normalized_document(record: Record) -> Document:
+    """The normalized values of an index document (N1-N7), without what is derived from
+    them for the engine (retrieval keys, match view, record view).
+
+    What the matcher compares a record by (``matcher.facts.facts_from_record``): a
+    duplicate check reads its source through here, building no keys it never sends.
+    """
     ids = record.identifiers
     id_doc: dict[str, Any] = {
         "case_identifiers": sorted({v for v in map(normalize_id, ids.case_identifiers) if v})
@@ -200,9 +216,6 @@ def build_document(record: Record) -> Document:
         "events": events,
         "record": record.model_dump(mode="json", exclude_none=True),
     }
-    doc["keys"] = retrieval_keys(doc)
-    doc["match_view"] = match_view(doc)
-    doc["record_view"] = record_view(doc["record"])
     return doc
 
 
@@ -298,8 +311,21 @@ def match_view(doc: Document) -> str:
             ]
             for e in doc["events"]
         ],
+        generic_values(doc["record"]),
     ]
     return json.dumps(view, ensure_ascii=False, separators=(",", ":"))
+
+
+def generic_values(record: dict[str, Any]) -> list[Any]:
+    """The normalized values of the registry's generic fields (``indexer.fields.GENERIC_FIELDS``,
+    in that order) from a stored record's JSON (pure)."""
+    out: list[Any] = []
+    for spec in GENERIC_FIELDS:
+        node: Any = record
+        for part in spec.path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        out.append(NORMALIZERS[spec.normalizer or ""](node))
+    return out
 
 
 # -- retrieval keys -------------------------------------------------------------
@@ -395,6 +421,9 @@ def retrieval_keys(doc: Document) -> list[str]:
         add(K.EVENT_KEY, ev["key"])
         if ev["event_reported"] and ev["meddra_pt_code"]:
             add(K.EVENT_REPORTED_CODED, f"{ev['event_reported']}|{ev['meddra_pt_code']}")
+    for spec, value in zip(GENERIC_FIELDS, generic_values(doc["record"]), strict=True):
+        if spec.identifying and spec.keys and isinstance(value, str):
+            add(spec.keys[0], value)
     if study:
         out.update([study_pair(key, study) for key in out if key_kind(key) in STUDY_PAIRED])
     scope = scope_prefix(doc["organization"], doc["clinical_trial"])

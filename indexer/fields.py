@@ -36,7 +36,7 @@ from typing import Any, Literal
 #: M14's categories of ranked fields.
 Category = Literal["patient", "study", "reporter", "product", "event"]
 Group = Category | Literal["details", "identifiers"]
-#: M16-M17 rules by name (``matcher.reference.COMPARATORS`` maps each to its function).
+#: M16-M17 rules by name (``matcher.compare.COMPARATORS`` maps each to its function).
 Comparator = Literal[
     "exact",  # M16: equal normalized values
     "name",  # M17/N3: equal, similar, or similar across first/last (``compare_name_rows``)
@@ -126,6 +126,12 @@ class FieldSpec:
     profiles: frozenset[ProfileName] = ALL_PROFILES
     #: M8: never compared when either record is blinded (study products of blinded cases).
     hidden_when_blinded: bool = False
+    #: For a field ``matcher.facts.Facts`` has no attribute of its own: the name of the
+    #: function (``indexer.normalize.NORMALIZERS``) that normalizes its stored value. The
+    #: value then travels generically: in the match view's last element and in
+    #: ``Facts.extra[key]``, compared by ``comparator``, shown in its table row, and
+    #: retrieved by its first key kind when it identifies (exact values only).
+    normalizer: str | None = None
 
     @property
     def category(self) -> Category:
@@ -148,6 +154,7 @@ def _f(
     ranked: bool = True,
     identifying: bool = True,
     hidden_when_blinded: bool = False,
+    normalizer: str | None = None,
 ) -> FieldSpec:
     group, name = key.split(".", 1)
     section = {"product": "products", "event": "events"}.get(group, group)
@@ -164,6 +171,7 @@ def _f(
         ranked=ranked,
         identifying=identifying,
         hidden_when_blinded=hidden_when_blinded,
+        normalizer=normalizer,
     )
 
 
@@ -296,6 +304,9 @@ FIELDS: tuple[FieldSpec, ...] = (
 FIELD_BY_KEY: dict[str, FieldSpec] = {f.key: f for f in FIELDS}
 #: The fields that count for M13/M14, in the order of an Evaluation's ``values``.
 RANKED_FIELDS: tuple[FieldSpec, ...] = tuple(f for f in FIELDS if f.ranked)
+#: The fields whose values travel generically (``FieldSpec.normalizer``), in this order in
+#: a match view's last element.
+GENERIC_FIELDS: tuple[FieldSpec, ...] = tuple(f for f in FIELDS if f.normalizer)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,10 @@ not even another ``None``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
+from typing import Any, Protocol
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
@@ -280,3 +282,30 @@ def compare_onset(a: PartialDate | None, b: PartialDate | None) -> Result:
 
 def within_days(a: date, b: date, days: int = DATE_WINDOW_DAYS) -> bool:
     return abs((a - b).days) <= days
+
+
+class CodedText(Protocol):
+    """An event as N7 compares it: its MedDRA PT code and verbatim text."""
+
+    meddra_pt_code: str | None
+    event_reported: str | None
+
+
+def compare_event_text(a: CodedText, b: CodedText) -> Result:
+    """N7: verbatim texts compared unless both events are coded, with different codes."""
+    if a.meddra_pt_code and b.meddra_pt_code and a.meddra_pt_code != b.meddra_pt_code:
+        return NONE
+    return compare_exact(a.event_reported, b.event_reported)
+
+
+#: Each comparator a field declaration may name (``indexer.fields.Comparator``), on two
+#: values (``event_text``: two events). ``name`` compares two rows at once
+#: (:func:`compare_name_rows`); ``window_date`` takes stored ``YYYY[-MM[-DD]]`` days.
+COMPARATORS: dict[str, Callable[[Any, Any], Result]] = {
+    "exact": compare_exact,
+    "dob": compare_dob,
+    "onset": compare_onset,
+    "window_date": compare_window_days,
+    "product_text": compare_product_reported,
+    "event_text": compare_event_text,
+}

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, cast
 
-from indexer.documents import build_document, is_searchable
+from indexer.documents import is_searchable
 from indexer.records import Record
 from matcher.compare import NONE
 from matcher.evaluate import Evaluation, evaluate, new_info_key
-from matcher.facts import Facts, facts_from_document, facts_from_record, with_record
+from matcher.facts import Facts, facts_from_record, with_record
 from matcher.model import Detection, DetectionOptions, Match, RecordType, Sections, Tag
 from matcher.profiles import Profile, get_profile
 from matcher.reference import evaluate_by_registry
@@ -248,7 +248,7 @@ def rank_reference(
     """Brute force: every candidate record evaluated in Python under the same rules."""
     return rank_reference_facts(
         source,
-        (facts_from_document(build_document(r)) for r in candidates),
+        (facts_from_record(r) for r in candidates),
         options,
         evaluator=evaluate_by_registry,
     )

@@ -19,10 +19,11 @@ from indexer.documents import build_document, key_kind
 from indexer.fields import FIELDS, PHI_PATHS, RANKED_FIELDS, is_phi_path, masked_excerpt
 from indexer.records import PHI_FIELDS
 from matcher import table
+from matcher.compare import COMPARATORS
 from matcher.evaluate import evaluate
 from matcher.facts import EventFacts, Facts, ProductFacts, facts_from_record
 from matcher.profiles import PROFILES
-from matcher.reference import COMPARATORS, evaluate_by_registry
+from matcher.reference import evaluate_by_registry
 from tests.conftest import make_record
 
 BASE = facts_from_record(make_record("II-1"))
