@@ -161,7 +161,7 @@ class TableBuilder:
             elif masked:
                 b = MASK
             else:
-                b = str(b)
+                b = str(b) if isinstance(b, str | int | float) else _show(b)
             result = results[at]
             row_key = (at, b, result)  # the source's value is the spec's, in one detection
             row = rows.get(row_key)
@@ -324,6 +324,8 @@ _PERSON_ROWS = tuple(_spec(f) for f in _FIXED if f.group != "details")
 def _show(value: Any) -> str | None:
     if value is None or value == "" or value == []:
         return None
+    if isinstance(value, dict) and isinstance(value.get("value"), int | float):  # a Quantity
+        return f"{value['value']:g} {value.get('unit') or ''}".strip()
     return str(value)
 
 
