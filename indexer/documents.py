@@ -247,8 +247,19 @@ def record_view(record: dict[str, Any]) -> str:
 #: (3: study pairs, :func:`study_pair`; 4: readable key kinds from ``indexer.fields``,
 #: product words as queries ask for them). Detection refuses candidates of another version
 #: and asks for a reindex, which rebuilds every document: a search for keys an older
-#: document lacks would miss it silently.
-MATCH_VIEW_VERSION = 4
+#: document lacks would miss it silently. The generic fields of the registry
+#: (``indexer.fields.GENERIC_FIELDS``) extend the version by their keys, normalizers and key
+#: kinds, so declaring, changing or removing one asks for a reindex by itself.
+MATCH_VIEW_LAYOUT = 4
+MATCH_VIEW_VERSION: int | str = (
+    f"{MATCH_VIEW_LAYOUT}+"
+    + ",".join(
+        f"{f.key}:{f.normalizer}:{'/'.join(f.keys) if f.identifying else ''}"
+        for f in GENERIC_FIELDS
+    )
+    if GENERIC_FIELDS
+    else MATCH_VIEW_LAYOUT
+)
 
 
 def match_view(doc: Document) -> str:
