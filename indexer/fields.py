@@ -389,10 +389,12 @@ def masked_excerpt(path: str, value: Any) -> Any:
     """What an error body may repeat of ``value`` at ``path``: ``***`` for PHI, a short
     excerpt of other text (``…`` marks a cut), numbers and booleans as they are, nothing
     of lists and objects."""
-    if value is None or isinstance(value, bool | int | float):
-        return value
+    if value is None:
+        return None
     if is_phi_path(path):
         return MASK
+    if isinstance(value, bool | int | float):
+        return value
     if isinstance(value, dict | list):
         return None
     text = str(value)

@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from indexer.dates import PartialDate
-from indexer.fields import PHI_PATHS, is_phi_path
+from indexer.fields import PHI_PATHS, masked_excerpt
 
 
 class ReasonOmitted(StrEnum):
@@ -319,7 +319,8 @@ ErrorDetail = dict[str, Any]
 
 
 def describe_errors(exc: ValidationError) -> list[ErrorDetail]:
-    """Field-by-field errors for a 422 or a load report, with PHI values masked.
+    """Field-by-field errors for a 422 or a load report, with PHI values masked and other
+    values cut to a short excerpt (``indexer.fields.masked_excerpt``).
 
     Each item is ``{"field": "patient.dob", "value": "***", "error": "..."}``. The
     value of an unknown (refused) field is masked too: nobody knows whether it is PHI.
@@ -329,18 +330,10 @@ def describe_errors(exc: ValidationError) -> list[ErrorDetail]:
         loc = ".".join(str(p) for p in err["loc"] if not isinstance(p, int))
         path = ".".join(str(p) for p in err["loc"])
         value = err.get("input")
-        if _is_phi_path(loc) or err["type"] == "extra_forbidden":
-            shown: Any = "***"
-        elif isinstance(value, dict | list):
-            shown = None
-        else:
-            shown = value
+        forbidden = err["type"] == "extra_forbidden"
+        shown: Any = "***" if forbidden else masked_excerpt(loc, value)
         out.append({"field": path or "record", "value": shown, "error": err["msg"]})
     return out
-
-
-def _is_phi_path(loc: str) -> bool:
-    return is_phi_path(loc)
 
 
 def parse_record(data: Any, *, kind: Literal["case", "inbox_item"] | None = None) -> Record:

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.engine import EngineUnavailable, VersionConflict
-from indexer.fields import is_phi_path
+from indexer.fields import masked_excerpt
 from indexer.records import describe_errors
 from matcher import MatcherError
 
@@ -103,19 +103,9 @@ def request_error_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
         if loc and loc[0] == "body":
             loc = loc[1:]
         named = ".".join(p for p in loc if not p.isdigit())
-        value = err.get("input")
-        if _is_phi(named):
-            shown: Any = "***"
-        elif isinstance(value, dict | list):
-            shown = None
-        else:
-            shown = value
+        shown: Any = masked_excerpt(named, err.get("input"))
         out.append({"field": ".".join(loc) or "body", "value": shown, "error": err.get("msg", "")})
     return out
-
-
-def _is_phi(path: str) -> bool:
-    return is_phi_path(path)
 
 
 def _body(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:

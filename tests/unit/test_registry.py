@@ -191,3 +191,17 @@ def test_index_stores_only_the_product_words_queries_ask_for() -> None:
     doc = build_document(make_record("C-1", products=[{"product_reported": "Aspirin 100mcg"}]))
     words = {k.rsplit(":", 1)[1] for k in doc["keys"] if "|product_word:" in k}
     assert words == {"aspirin"}  # not "mcg", which no query asks for
+
+
+def test_M21_a_422_repeats_a_short_excerpt_of_a_long_value() -> None:
+    from pydantic import ValidationError
+
+    from indexer.records import Record, describe_errors
+
+    with pytest.raises(ValidationError) as caught:
+        Record.model_validate(
+            {"id": "II-1", "kind": "inbox_item", "organization": "ORG-A", "study": "S" * 300}
+        )
+    (detail,) = describe_errors(caught.value)
+    assert detail["field"] == "study"
+    assert detail["value"] == "S" * 39 + "…"
