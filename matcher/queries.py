@@ -377,8 +377,14 @@ def field_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query], 
 
     Only identifying fields retrieve (M13); the others (sex, qualification) have no keys.
     """
-    if not FIELD_BY_KEY[key].identifying:
+    spec = FIELD_BY_KEY[key]
+    if not spec.identifying:
         return [], []
+    if spec.normalizer is not None:  # a generic field: its exact value, by its first key kind
+        value = src.extra.get(key)
+        if not (isinstance(value, str) and value and spec.keys):
+            return [], []
+        return [_key(src, spec.keys[0], value)], []
     if key == "patient.initials":
         return ([_key(src, K.PATIENT_INITIALS, src.initials)] if src.initials else []), []
     if key == "patient.dob":
@@ -442,9 +448,11 @@ def named_clause(key: str, exact: list[Query], partial: list[Query]) -> Query:
 
 
 def possible_clauses(src: Facts, profile: Profile) -> dict[str, Query]:
-    """One named clause per ranked field the source has a value for."""
+    """One named clause per ranked field of the profile the source has a value for."""
     out: dict[str, Query] = {}
     for spec in FIELD_BY_KEY.values():
+        if profile.name not in spec.profiles:
+            continue
         exact, partial = field_clauses(src, profile, spec.key)
         if exact or partial:
             out[spec.key] = named_clause(spec.key, exact, partial)
