@@ -48,12 +48,23 @@ def compare_field(spec: FieldSpec, src: Facts, cand: Facts, depth: int) -> Resul
         return compare(src.extra.get(spec.key), cand.extra.get(spec.key))
     if "." not in spec.fact:
         return compare(getattr(src, spec.fact), getattr(cand, spec.fact))
-    what, name = spec.fact.split(".")
-    whole = spec.comparator == "event_text"  # N7 reads the code and the text of each event
+    what = spec.fact.split(".")[0]
     result: Result = NONE
     for a in _items(src, what, depth):
         for b in _items(cand, what, depth):
-            result = best(
-                result, compare(a, b) if whole else compare(getattr(a, name), getattr(b, name))
-            )
+            result = best(result, compare_items(spec, a, b))
     return result
+
+
+def compare_items(
+    spec: FieldSpec, a: ProductFacts | EventFacts | None, b: ProductFacts | EventFacts | None
+) -> Result:
+    """A product or event field (``spec.fact``: ``products.x`` / ``events.x``) of two items;
+    ``None`` is no item (no value)."""
+    if a is None or b is None:
+        return NONE
+    compare = COMPARATORS[spec.comparator]
+    if spec.comparator == "event_text":  # N7 reads the code and the text of each event
+        return compare(a, b)
+    name = spec.fact.split(".")[1]
+    return compare(getattr(a, name), getattr(b, name))

@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 
 from indexer import fields
 from indexer.fields import FIELDS, RANKED_FIELDS
+from matcher.bind import compare_items
 from matcher.compare import (
     NONE,
     PARTIAL,
     compare_exact,
-    compare_onset,
     compare_product_reported,
     compare_window_days,
     name_pairing,
@@ -120,11 +120,11 @@ class TableBuilder:
         for sp, cp in _pairs(src.products, cand.products, _product_score, MAX_PRODUCT_PAIRS):
             va = self._source_shown("products", sp, _shown_product)
             vb = _shown_product(_display(cand, "products", cp))
-            self._add(out, _product_rows(sp, cp, va, vb, blinded))
+            self._add(out, _item_rows("products", sp, cp, va, vb, blinded))
         for se, ce in _pairs(src.events, cand.events, _event_score, MAX_EVENT_PAIRS):
             va = self._source_shown("events", se, _shown_event)
             vb = _shown_event(_display(cand, "events", ce))
-            self._add(out, _event_rows(se, ce, va, vb))
+            self._add(out, _item_rows("events", se, ce, va, vb, blinded))
         return out
 
     def _bind(self, specs: tuple[_Spec, ...], record: dict[str, Any]) -> tuple[_Bound, ...]:
@@ -448,94 +448,48 @@ def _pairs(
     return pairs
 
 
-def _shown_product(display: dict[str, Any]) -> tuple[str | None, ...]:
-    """A stored product's shown Product (Reported), Product and Study Product."""
-    return (
-        _show(display.get("product_reported")),
-        _show(display.get("product")),
-        _show(display.get("study_product")),
-    )
+#: Per item kind, its fields' table rows in registry order (products: Product (Reported),
+#: Product, Study Product; events: verbatim text, MedDRA PT, country, onset).
+_ITEM_FIELDS: dict[str, tuple[fields.FieldSpec, ...]] = {
+    what: tuple(f for f in FIELDS if f.group == group and f.row is not None)
+    for what, group in (("products", "product"), ("events", "event"))
+}
 
 
-def _shown_event(display: dict[str, Any]) -> tuple[str | None, ...]:
-    """A stored event's shown verbatim text, MedDRA PT, country and onset."""
-    return (
-        _show(display.get("event_reported")),
-        _meddra(display),
-        _show(display.get("country")),
-        _show(display.get("onset")),
-    )
+def _shown_item(what: str) -> Callable[[dict[str, Any]], tuple[str | None, ...]]:
+    """What shows a stored product's / event's values, one per field of ``_ITEM_FIELDS``."""
+    names = [f.path.split(".")[-1] for f in _ITEM_FIELDS[what]]
+
+    def shown(display: dict[str, Any]) -> tuple[str | None, ...]:
+        return tuple(
+            _meddra(display) if name == "meddra_pt_code" else _show(display.get(name))
+            for name in names
+        )
+
+    return shown
 
 
-def _product_rows(
-    a: ProductFacts | None,
-    b: ProductFacts | None,
+_shown_product = _shown_item("products")
+_shown_event = _shown_item("events")
+
+
+def _item_rows(
+    what: str,
+    a: ProductFacts | EventFacts | None,
+    b: ProductFacts | EventFacts | None,
     va: tuple[str | None, ...],
     vb: tuple[str | None, ...],
     blinded: bool,
 ) -> list[Row]:
-    """``va`` / ``vb``: each side's shown values (``_shown_product``)."""
-    rows: list[Row] = [
-        (
-            "products",
-            "product_reported",
-            va[0],
-            vb[0],
-            compare_product_reported(
-                a.product_reported if a else None, b.product_reported if b else None
-            ),
-        ),
-        (
-            "products",
-            "product",
-            va[1],
-            vb[1],
-            compare_exact(a.product if a else None, b.product if b else None),
-        ),
-    ]
-    if not blinded:  # M8: study products of blinded study cases are never compared
-        rows.append(
-            (
-                "products",
-                "study_product",
-                va[2],
-                vb[2],
-                compare_exact(a.study_product if a else None, b.study_product if b else None),
-            )
-        )
+    """One product's or event's rows (``va`` / ``vb``: each side's shown values), each
+    compared as its field declares; M8: no study product rows for blinded study cases."""
+    rows: list[Row] = []
+    for i, spec in enumerate(_ITEM_FIELDS[what]):
+        if spec.hidden_when_blinded and blinded:
+            continue
+        assert spec.row is not None
+        rows.append((spec.row[0], spec.row[1], va[i], vb[i], compare_items(spec, a, b)))
     return rows
-
-
-def _event_rows(
-    a: EventFacts | None,
-    b: EventFacts | None,
-    va: tuple[str | None, ...],
-    vb: tuple[str | None, ...],
-) -> list[Row]:
-    """``va`` / ``vb``: each side's shown values (``_shown_event``)."""
-    both_coded = bool(a and b and a.meddra_pt_code and b.meddra_pt_code)
-    codes_equal = compare_exact(a.meddra_pt_code if a else None, b.meddra_pt_code if b else None)
-    verbatim = compare_exact(a.event_reported if a else None, b.event_reported if b else None)
-    if both_coded and codes_equal == NONE:
-        verbatim = NONE  # N7: coded on both sides -> compared by PT code
-    return [
-        ("events", "event_reported", va[0], vb[0], verbatim),
-        ("events", "meddra_pt", va[1], vb[1], codes_equal),
-        (
-            "events",
-            "country",
-            va[2],
-            vb[2],
-            compare_exact(a.country if a else None, b.country if b else None),
-        ),
-        (
-            "events",
-            "onset",
-            va[3],
-            vb[3],
-            compare_onset(a.onset if a else None, b.onset if b else None),
-        ),
-    ]
 
 
 def _meddra(display: dict[str, Any]) -> str | None:
