@@ -10,7 +10,6 @@ Cases and Inbox Items share it, so one search can cover both.
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -19,7 +18,19 @@ from typing import Any
 import orjson
 
 from indexer.dates import PartialDate
+from indexer.fields import (
+    COUNTRY_SCOPED,
+    GENERIC_FIELDS,
+    ID_KINDS,
+    IN_STUDY,
+    MRN_KINDS,
+    STUDY_PAIRED,
+    KeyKind,
+    product_words,
+)
+from indexer.fields import KeyKind as K
 from indexer.normalize import (
+    NORMALIZERS,
     event_key,
     name_tokens,
     normalize_code,
@@ -37,14 +48,10 @@ Document = dict[str, Any]
 
 MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
 
-_ID_FIELDS = (
-    "wwuid",
-    "uid",
-    "external_system_uid",
-    "case_vault_global_id",
-    "event_vault_global_id",
-)
-_MRN_FIELDS = ("gp", "specialist", "hospital", "investigation")
+_ID_FIELDS = ID_KINDS
+_MRN_FIELDS = MRN_KINDS
+#: The key kind of each MRN kind's values.
+MRN_KEY_KINDS: dict[str, KeyKind] = {kind: KeyKind(f"mrn_{kind}") for kind in MRN_KINDS}
 #: ``reporter.country_key`` of a record without a primary reporter country.
 NO_COUNTRY = "-"
 
@@ -91,6 +98,20 @@ def _latest_day(value: PartialDate | None) -> str | None:
 
 def build_document(record: Record) -> Document:
     """The index document for one record (pure: same record, same document)."""
+    doc = normalized_document(record)
+    doc["keys"] = retrieval_keys(doc)
+    doc["match_view"] = match_view(doc)
+    doc["record_view"] = record_view(doc["record"])
+    return doc
+
+
+def normalized_document(record: Record) -> Document:
+    """The normalized values of an index document (N1-N7), without what is derived from
+    them for the engine (retrieval keys, match view, record view).
+
+    What the matcher compares a record by (``matcher.facts.facts_from_record``): a
+    duplicate check reads its source through here, building no keys it never sends.
+    """
     ids = record.identifiers
     id_doc: dict[str, Any] = {
         "case_identifiers": sorted({v for v in map(normalize_id, ids.case_identifiers) if v})
@@ -195,9 +216,6 @@ def build_document(record: Record) -> Document:
         "events": events,
         "record": record.model_dump(mode="json", exclude_none=True),
     }
-    doc["keys"] = retrieval_keys(doc)
-    doc["match_view"] = match_view(doc)
-    doc["record_view"] = record_view(doc["record"])
     return doc
 
 
@@ -226,10 +244,22 @@ def record_view(record: dict[str, Any]) -> str:
 # record is fetched afterwards for the matches that are listed.
 
 #: Bumped when the layout below changes, or the retrieval keys detection relies on do
-#: (3: study pairs, :func:`study_pair`). Detection refuses candidates of another version
+#: (3: study pairs, :func:`study_pair`; 4: readable key kinds from ``indexer.fields``,
+#: product words as queries ask for them). Detection refuses candidates of another version
 #: and asks for a reindex, which rebuilds every document: a search for keys an older
-#: document lacks would miss it silently.
-MATCH_VIEW_VERSION = 3
+#: document lacks would miss it silently. The generic fields of the registry
+#: (``indexer.fields.GENERIC_FIELDS``) extend the version by their keys, normalizers and key
+#: kinds, so declaring, changing or removing one asks for a reindex by itself.
+MATCH_VIEW_LAYOUT = 4
+MATCH_VIEW_VERSION: int | str = (
+    f"{MATCH_VIEW_LAYOUT}+"
+    + ",".join(
+        f"{f.key}:{f.normalizer}:{'/'.join(f.keys) if f.identifying else ''}"
+        for f in GENERIC_FIELDS
+    )
+    if GENERIC_FIELDS
+    else MATCH_VIEW_LAYOUT
+)
 
 
 def match_view(doc: Document) -> str:
@@ -292,15 +322,29 @@ def match_view(doc: Document) -> str:
             ]
             for e in doc["events"]
         ],
+        generic_values(doc["record"]),
     ]
     return json.dumps(view, ensure_ascii=False, separators=(",", ":"))
+
+
+def generic_values(record: dict[str, Any]) -> list[Any]:
+    """The normalized values of the registry's generic fields (``indexer.fields.GENERIC_FIELDS``,
+    in that order) from a stored record's JSON (pure)."""
+    out: list[Any] = []
+    for spec in GENERIC_FIELDS:
+        node: Any = record
+        for part in spec.path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        out.append(NORMALIZERS[spec.normalizer or ""](node))
+    return out
 
 
 # -- retrieval keys -------------------------------------------------------------
 #
 # One keyword field, ``keys``, holds every value duplicate-check retrieval asks
 # for, each prefixed by its scope ``{organization}|{ct|pm}|`` (M1, M3) and by
-# what it is (``pi:`` patient initials, ``id:`` any identifier, ...). A query
+# what it is (``patient_initials:``, ``identifier:`` any identifier, ...; the kinds are
+# ``indexer.fields.KeyKind``, and each field's declaration names the kinds it produces). A query
 # then needs no broad organization / searchable / clinical-trial filter, which
 # an engine may evaluate by reading every document in scope. Documents that
 # leave the search results (M7) carry no keys at all.
@@ -311,25 +355,15 @@ def scope_prefix(organization: str, clinical_trial: bool) -> str:
     return f"{organization}|{'ct' if clinical_trial else 'pm'}|"
 
 
-#: Key kinds of the values below the Study tier (M14), which a record with a study number
-#: also holds paired with it (:func:`study_pair`).
-STUDY_PAIRED = frozenset(
-    {"rfn", "rln", "rnt", "prod", "sprod", "prr", "prw", "pt", "evr", "evk", "evrc"}
-)
-
-#: Key kinds of the fields below the Patient tier, also held per reporter country (M5).
-COUNTRY_SCOPED = frozenset({"study", *STUDY_PAIRED, *(f"s.{kind}" for kind in STUDY_PAIRED)})
-
-
 def study_pair(key: str, study: str) -> str:
-    """The key ``{kind}:{value}`` paired with a study number: ``s.{kind}:{study}|{value}``.
+    """The key ``{kind}:{value}`` paired with a study number: ``in_study.{kind}:{study}|{value}``.
 
     A study number matches every record of its study (thousands); the head of the
     Study tier (the study number and a lower value, M14) is then a lookup of the
     records that hold both, not of the whole study (``matcher.queries.tier_query``).
     """
     kind, value = key.split(":", 1)
-    return f"s.{kind}:{study}|{value}"
+    return f"{IN_STUDY}{kind}:{study}|{value}"
 
 
 def country_prefix(scope: str, country_key: str) -> str:
@@ -343,15 +377,6 @@ def fold_key(value: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-_WORD = re.compile(r"[^\W\d_]+")
-
-
-def product_words(text: str) -> list[str]:
-    """The words of a reported product a query may ask for (alphabetic, three letters or more)."""
-    words = set(text.split()) | set(_WORD.findall(text))
-    return sorted(w for w in words if len(w) >= 3 and w.isalpha())
-
-
 def dob_prefixes(value: str) -> list[str]:
     """The less precise dates a ``YYYY[-MM[-DD]]`` value lies within (``1980``, ``1980-06``)."""
     return [value[:n] for n in (4, 7) if n < len(value)]
@@ -363,50 +388,53 @@ def retrieval_keys(doc: Document) -> list[str]:
         return []
     out: set[str] = set()
 
-    def add(kind: str, value: str | None) -> None:
+    def add(kind: KeyKind, value: str | None) -> None:
         if value:
-            out.add(f"{kind}:{value}")
+            out.add(f"{kind.value}:{value}")
 
     for value in doc["ids"]["all"]:
-        add("id", value)
+        add(K.IDENTIFIER, value)
     patient = doc["patient"]
     study = fold_key(doc["study_number"]) if doc["study_number"] else None
-    add("study", study)
-    add("pi", patient["initials"])
-    add("pfn", patient["first_name"])
-    add("pln", patient["last_name"])
+    add(K.STUDY_NUMBER, study)
+    add(K.PATIENT_INITIALS, patient["initials"])
+    add(K.PATIENT_FIRST_NAME, patient["first_name"])
+    add(K.PATIENT_LAST_NAME, patient["last_name"])
     for token in patient["name_tokens"]:
-        add("pnt", token)
+        add(K.PATIENT_NAME_TOKEN, token)
     if patient["dob"]:
-        add("pdob", patient["dob"]["value"])
+        add(K.PATIENT_DOB, patient["dob"]["value"])
         for prefix in dob_prefixes(patient["dob"]["value"]):
-            add("pdobc", prefix)
+            add(K.PATIENT_DOB_WITHIN, prefix)
     for kind, value in patient["mrn"].items():
-        add(f"mrn.{kind}", value)
-    add("edc", patient["edc_subject"])
+        add(MRN_KEY_KINDS[kind], value)
+    add(K.EDC_SUBJECT, patient["edc_subject"])
     if study:
         if patient["mrn"].get("investigation"):
-            add("smrn", f"{study}|{patient['mrn']['investigation']}")
+            add(K.STUDY_MRN_INVESTIGATION, f"{study}|{patient['mrn']['investigation']}")
         if patient["initials"]:
-            add("sini", f"{study}|{patient['initials']}")
+            add(K.STUDY_INITIALS, f"{study}|{patient['initials']}")
     reporter = doc["reporter"]
-    add("rfn", reporter["first_name"])
-    add("rln", reporter["last_name"])
+    add(K.REPORTER_FIRST_NAME, reporter["first_name"])
+    add(K.REPORTER_LAST_NAME, reporter["last_name"])
     for token in reporter["name_tokens"]:
-        add("rnt", token)
+        add(K.REPORTER_NAME_TOKEN, token)
     for prod in doc["products"]:
-        add("prod", prod["product"])
+        add(K.PRODUCT, prod["product"])
         if not doc["blinded"]:  # M8: a blinded record is never found by its study product
-            add("sprod", prod["study_product"])
-        add("prr", prod["product_reported"])
-        for word in product_words(prod["product_text"] or ""):
-            add("prw", word)
+            add(K.STUDY_PRODUCT, prod["study_product"])
+        add(K.PRODUCT_REPORTED, prod["product_reported"])
+        for word in sorted(product_words(prod["product_text"] or "")):
+            add(K.PRODUCT_WORD, word)
     for ev in doc["events"]:
-        add("pt", ev["meddra_pt_code"])
-        add("evr", ev["event_reported"])
-        add("evk", ev["key"])
+        add(K.MEDDRA_PT, ev["meddra_pt_code"])
+        add(K.EVENT_REPORTED, ev["event_reported"])
+        add(K.EVENT_KEY, ev["key"])
         if ev["event_reported"] and ev["meddra_pt_code"]:
-            add("evrc", f"{ev['event_reported']}|{ev['meddra_pt_code']}")
+            add(K.EVENT_REPORTED_CODED, f"{ev['event_reported']}|{ev['meddra_pt_code']}")
+    for spec, value in zip(GENERIC_FIELDS, generic_values(doc["record"]), strict=True):
+        if spec.identifying and spec.keys and isinstance(value, str):
+            add(spec.keys[0], value)
     if study:
         out.update([study_pair(key, study) for key in out if key_kind(key) in STUDY_PAIRED])
     scope = scope_prefix(doc["organization"], doc["clinical_trial"])
@@ -419,5 +447,6 @@ def retrieval_keys(doc: Document) -> list[str]:
 
 
 def key_kind(key: str) -> str:
-    """The kind of a retrieval key, scoped or not: ``pfn`` for ``ORG-A|pm|@FR|pfn:marie``."""
+    """The kind of a retrieval key, scoped or not: ``patient_first_name`` for
+    ``ORG-A|pm|@FR|patient_first_name:marie``."""
     return key.split(":", 1)[0].rsplit("|", 1)[-1]

@@ -5,7 +5,7 @@ the term dictionary of the ``keys`` field, millions of terms at 100k records;
 the embedded engine takes 1-10 ms per lookup there and a detection asks a few
 dozen. The same lookup on an index holding only the distinct name keys
 (thousands) costs a fraction of a millisecond. So every name key
-(``{organization}|{ct|pm}|[@{country}|]{pfn|pln|rfn|rln}:{name}``) is also a
+(``{organization}|{ct|pm}|[@{country}|]{kind}:{name}`` for each of ``indexer.fields.NAME_KINDS``) is also a
 document of the ``name-vocabulary`` index, whose id is the key; detection asks
 the vocabulary which keys lie within the edit distance of the source's names
 and looks those up exactly (``matcher.queries.expand_fuzzy``).
@@ -26,9 +26,7 @@ import orjson
 
 from indexer.documents import Document, key_kind
 from indexer.engine import BulkOp, Engine, EngineError, Refresh
-
-#: Key kinds of the names fuzzy lookups compare (``indexer.documents.retrieval_keys``).
-NAME_KINDS = frozenset({"pfn", "pln", "rfn", "rln"})
+from indexer.fields import NAME_KINDS
 
 #: The field holding the key in a vocabulary document.
 FIELD = "key"

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 import pycountry
 from unidecode import unidecode
@@ -252,3 +254,11 @@ def normalize_product(value: str | None) -> str | None:
 def normalize_code(value: str | None) -> str | None:
     """A coded value (company product id, study number, MRN, EDC subject): trimmed, case-folded."""
     return normalize_id(value)
+
+
+#: Normalizers by the name a field declaration gives (``indexer.fields.FieldSpec.normalizer``):
+#: stored JSON value in, normalized JSON value (or ``None`` for no information) out.
+NORMALIZERS: dict[str, Callable[[Any], Any]] = {
+    "code": lambda value: normalize_code(value) if isinstance(value, str) else None,
+    "text": lambda value: normalize_text(value) if isinstance(value, str) else None,
+}

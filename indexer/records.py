@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from indexer.dates import PartialDate
+from indexer.fields import PHI_PATHS
 
 
 class ReasonOmitted(StrEnum):
@@ -128,24 +129,9 @@ class Seriousness(StrEnum):
     other_medically_important = "other_medically_important"
 
 
-#: Fields whose values are PHI/PII (M20): masked in responses and never logged.
-PHI_FIELDS: frozenset[str] = frozenset(
-    {
-        "patient.first_name",
-        "patient.last_name",
-        "patient.initials",
-        "patient.dob",
-        "patient.sex",
-        "patient.mrn.gp",
-        "patient.mrn.specialist",
-        "patient.mrn.hospital",
-        "patient.mrn.investigation",
-        "reporter.first_name",
-        "reporter.last_name",
-        "reporter.country",
-        "events.onset",
-    }
-)
+#: Fields whose values are PHI/PII (M20): masked in responses and never logged. Declared
+#: in the field registry (``indexer.fields``), which every place that masks reads.
+PHI_FIELDS: frozenset[str] = PHI_PATHS
 
 #: The record id grammar (docs/api.md "Ids"): a letter or digit, then letters, digits and
 #: ``- _ . :``, 128 characters at most. No ``/``, no whitespace, no control or format
@@ -428,7 +414,8 @@ ErrorDetail = dict[str, Any]
 
 
 def describe_errors(exc: ValidationError) -> list[ErrorDetail]:
-    """Field-by-field errors for a 422 or a load report, with PHI values masked.
+    """Field-by-field errors for a 422 or a load report, with PHI values masked and other
+    values cut to a short excerpt (``indexer.fields.masked_excerpt``).
 
     Each item is ``{"field": "patient.dob", "value": "***", "error": "..."}``. The
     value of an unknown (refused) field is masked too: nobody knows whether it is PHI.

@@ -9,19 +9,24 @@ not even another ``None``.
     ('exact', 'none')
     >>> compare_onset(PartialDate.parse("2024-03-05"), PartialDate.parse("2024-05-03"))
     'partial'
-    >>> compare_name_field(("jacob", "smith"), ("smith", "jacob"))
-    'partial'
+    >>> compare_name_rows(("jacob", "smith"), ("smith", "jacob"))
+    ('partial', 'partial')
+    >>> compare_name_rows(("smith", "john"), ("mary", "smith"))  # one cross pair, one credit
+    ('none', 'partial')
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
+from typing import Any, Protocol
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Levenshtein
 
 from indexer.dates import PartialDate
+from indexer.fields import product_words
 from matcher.model import Result
 
 #: rapidfuzz ``token_set_ratio`` at or above which two Product (Reported) texts partially match.
@@ -88,33 +93,27 @@ def compare_name_field(
     b: tuple[str | None, str | None],
     same_tokens: bool | None = None,
 ) -> Result:
-    """M17 for the *first* name row of two ``(first, last)`` pairs (swap the pairs for the last row).
+    """M17 for the *first* name row of two ``(first, last)`` pairs (``compare_name_rows``)."""
+    return compare_name_rows(a, b, same_tokens)[0]
 
-    Exact when the first names are equal; partial when they are similar, when a
-    first name equals the other side's last name (cross-field, either way), or
-    when both full names hold the same tokens in any order and split (N3).
-    ``same_tokens`` may pass that last test precomputed (index documents carry the tokens).
-    """
-    a_first, a_last = a
-    b_first, b_last = b
-    if a_first is None or b_first is None:
-        # A row without a value on one side can still match cross-field (N3).
-        if a_first is not None and b_last is not None and a_first == b_last:
-            return PARTIAL
-        if b_first is not None and a_last is not None and b_first == a_last:
-            return PARTIAL
+
+def _similar(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and similar_name(a, b)
+
+
+def _direct(a: str | None, b: str | None) -> Result:
+    if a is None or b is None:
         return NONE
-    if a_first == b_first:
+    if a == b:
         return EXACT
-    if similar_name(a_first, b_first):
-        return PARTIAL
-    if (b_last is not None and similar_name(a_first, b_last)) or (
-        a_last is not None and similar_name(b_first, a_last)
-    ):
-        return PARTIAL
-    if same_tokens is None:
-        same_tokens = _tokens(a) == _tokens(b)
-    return PARTIAL if same_tokens else NONE
+    return PARTIAL if similar_name(a, b) else NONE
+
+
+def name_cross_pairs(
+    a: tuple[str | None, str | None], b: tuple[str | None, str | None]
+) -> tuple[bool, bool]:
+    """Whether ``a``'s first name is similar to ``b``'s last, and ``a``'s last to ``b``'s first."""
+    return _similar(a[0], b[1]), _similar(a[1], b[0])
 
 
 def compare_name_rows(
@@ -122,31 +121,56 @@ def compare_name_rows(
     b: tuple[str | None, str | None],
     same_tokens: bool | None = None,
 ) -> tuple[Result, Result]:
-    """Both name rows of two ``(first, last)`` pairs: ``compare_name_field`` for the first row
-    and for the swapped pairs, with each cross-field pair compared once for both rows.
+    """M17 for both name rows of two ``(first, last)`` pairs: what each row credits in ranking.
+
+    Every name on each side is credited once. Two names pair either directly
+    (first with first, last with last: exact when equal, partial when similar)
+    or across (first with the other side's last: partial when similar, N3); the
+    pairing with more credits wins, the direct one on a tie. A single cross-field
+    pair credits one row only, the last-name row (so that ``Smith / John``
+    credits *Mary Smith* with one partial name, *John Smith* with two); both
+    cross pairs credit both rows. Rows still without a result are partial when
+    both sides have a value there and both full names hold the same tokens in
+    any order and split (N3). ``same_tokens`` may pass that last test
+    precomputed (index documents carry the tokens). Symmetric:
+    ``compare_name_rows(b, a) == compare_name_rows(a, b)``.
     """
-    a_first, a_last = a
-    b_first, b_last = b
-    if a_first is None or a_last is None or b_first is None or b_last is None:
-        return (
-            compare_name_field(a, b, same_tokens),
-            compare_name_field((a_last, a_first), (b_last, b_first), same_tokens),
-        )
-    first: Result | None = EXACT if a_first == b_first else None
-    last: Result | None = EXACT if a_last == b_last else None
-    if first is None and similar_name(a_first, b_first):
-        first = PARTIAL
-    if last is None and similar_name(a_last, b_last):
-        last = PARTIAL
-    if first is not None and last is not None:
+    first, last, crossed = name_pairing(a, b, same_tokens)
+    if crossed is None:
         return first, last
-    # The rows' cross-field pairs are the same two: a_first ~ b_last and b_first ~ a_last.
-    if similar_name(a_first, b_last) or similar_name(b_first, a_last):
-        return first or PARTIAL, last or PARTIAL
+    return (PARTIAL, PARTIAL) if all(crossed) else (NONE, PARTIAL)
+
+
+def name_pairing(
+    a: tuple[str | None, str | None],
+    b: tuple[str | None, str | None],
+    same_tokens: bool | None = None,
+) -> tuple[Result, Result, tuple[bool, bool] | None]:
+    """The direct rows' own results and, when the cross pairing wins, which cross pairs match.
+
+    ``(first, last, None)`` when the names pair directly; else ``(first, last,
+    (a_first ~ b_last, a_last ~ b_first))`` with the direct results the
+    comparison table shows beside its cross-field rows (:func:`compare_name_rows`).
+    """
+    first = _direct(a[0], b[0])
+    last = _direct(a[1], b[1])
+    crossed: tuple[bool, bool] | None = None
+    if first is NONE or last is NONE:
+        pairs = name_cross_pairs(a, b)
+        if sum(pairs) > (first is not NONE) + (last is not NONE):
+            crossed = pairs
+    if (first is not NONE and last is not NONE) or (crossed is not None and all(crossed)):
+        return first, last, crossed
     if same_tokens is None:
         same_tokens = _tokens(a) == _tokens(b)
-    rest: Result = PARTIAL if same_tokens else NONE
-    return first or rest, last or rest
+    if same_tokens:  # N3 fills only rows with a value on both sides
+        if first is NONE and a[0] is not None and b[0] is not None:
+            first = PARTIAL
+        if last is NONE and a[1] is not None and b[1] is not None:
+            last = PARTIAL
+        if crossed is not None and first is not NONE and last is not NONE:
+            crossed = None  # the same tokens credit both rows anyway
+    return first, last, crossed
 
 
 def _tokens(pair: tuple[str | None, str | None]) -> tuple[str, ...]:
@@ -180,11 +204,6 @@ def _share_word(a: str, b: str) -> bool:
     product text), so this keeps retrieval a superset of the comparison.
     """
     return not product_words(a).isdisjoint(b.split())
-
-
-def product_words(text: str) -> frozenset[str]:
-    """The words of 3+ letters of a product text, which similar texts must share."""
-    return frozenset(t for t in text.split() if len(t) >= 3 and t.isalpha())
 
 
 @lru_cache(maxsize=65536)
@@ -263,3 +282,30 @@ def compare_onset(a: PartialDate | None, b: PartialDate | None) -> Result:
 
 def within_days(a: date, b: date, days: int = DATE_WINDOW_DAYS) -> bool:
     return abs((a - b).days) <= days
+
+
+class CodedText(Protocol):
+    """An event as N7 compares it: its MedDRA PT code and verbatim text."""
+
+    meddra_pt_code: str | None
+    event_reported: str | None
+
+
+def compare_event_text(a: CodedText, b: CodedText) -> Result:
+    """N7: verbatim texts compared unless both events are coded, with different codes."""
+    if a.meddra_pt_code and b.meddra_pt_code and a.meddra_pt_code != b.meddra_pt_code:
+        return NONE
+    return compare_exact(a.event_reported, b.event_reported)
+
+
+#: Each comparator a field declaration may name (``indexer.fields.Comparator``), on two
+#: values (``event_text``: two events). ``name`` compares two rows at once
+#: (:func:`compare_name_rows`); ``window_date`` takes stored ``YYYY[-MM[-DD]]`` days.
+COMPARATORS: dict[str, Callable[[Any, Any], Result]] = {
+    "exact": compare_exact,
+    "dob": compare_dob,
+    "onset": compare_onset,
+    "window_date": compare_window_days,
+    "product_text": compare_product_reported,
+    "event_text": compare_event_text,
+}

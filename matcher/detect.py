@@ -42,7 +42,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from indexer.documents import build_document, fold_key, scope_prefix
+from indexer.documents import fold_key, scope_prefix
 from indexer.names import FIELD as NAME_FIELD
 from indexer.records import Record
 from matcher.evaluate import Evaluation, evaluate
@@ -51,7 +51,7 @@ from matcher.facts import (
     VIEW_FETCH,
     Facts,
     StaleMatchViewError,
-    facts_from_document,
+    facts_from_record,
     facts_from_view,
     with_record,
 )
@@ -379,7 +379,7 @@ def detect(
     cpu0 = time.thread_time()
     profile = get_profile(options.profile)
     ct = source_is_clinical_trial(source, options.known_studies)
-    src = facts_from_document(build_document(source))
+    src = facts_from_record(source)
     if src.clinical_trial != ct:
         src = replace(src, clinical_trial=ct)
     cap = options.cap(clinical_trial=ct)

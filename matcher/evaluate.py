@@ -19,6 +19,8 @@ from datetime import date
 from typing import TypeVar
 
 from indexer.dates import PartialDate
+from indexer.fields import ALL_PROFILES, FieldSpec, product_words
+from matcher.bind import compare_field
 from matcher.compare import (
     EXACT,
     NONE,
@@ -28,7 +30,6 @@ from matcher.compare import (
     compare_name_rows,
     compare_onset,
     compare_product_reported,
-    product_words,
 )
 from matcher.facts import EventFacts, Facts, ProductFacts
 from matcher.model import CATEGORIES, Badge, Category, Result, Tag
@@ -281,16 +282,16 @@ def evaluate(src: Facts, cand: Facts, profile: Profile) -> Evaluation:
     qualification = EXACT if value and value == cand.qualification else NONE
     reported, product, study_product = _compare_products(prep, cand, profile.depth)
     verbatim, meddra = _compare_events(prep, cand, profile.depth)
-    values: tuple[Result, ...] = (  # RANKED_FIELDS order
+    values: tuple[Result, ...] = (  # _HAND_KEYS order
         initials,
+        patient_first,
+        patient_last,
+        sex,
         compare_dob(src.dob, cand.dob),
         mrn_gp,
         mrn_specialist,
         mrn_hospital,
         mrn_investigation,
-        sex,
-        patient_first,
-        patient_last,
         study_number,
         reporter_first,
         reporter_last,
@@ -301,6 +302,8 @@ def evaluate(src: Facts, cand: Facts, profile: Profile) -> Evaluation:
         verbatim,
         meddra,
     )
+    if _PLAN is not None:  # the registry declares fields this code has no lines for
+        values = _merged(values, src, cand, profile)
     value = src.country
     ev = Evaluation(  # by position: facts, values, id_matches, subject_tier, country, src_country
         cand,
@@ -313,6 +316,60 @@ def evaluate(src: Facts, cand: Facts, profile: Profile) -> Evaluation:
     if profile.tags:
         ev.tag = tag_for(src, cand, ev, profile)
     return ev
+
+
+#: The ranked fields :func:`evaluate` compares by hand, in the order it lists their results.
+_HAND_KEYS: tuple[str, ...] = (
+    "patient.initials",
+    "patient.first_name",
+    "patient.last_name",
+    "patient.sex",
+    "patient.dob",
+    "patient.mrn_gp",
+    "patient.mrn_specialist",
+    "patient.mrn_hospital",
+    "patient.mrn_investigation",
+    "study.study_number",
+    "reporter.first_name",
+    "reporter.last_name",
+    "reporter.qualification",
+    "product.product_reported",
+    "product.product",
+    "product.study_product",
+    "event.event_reported",
+    "event.meddra_pt",
+)
+
+
+def _plan() -> tuple[tuple[int, FieldSpec], ...] | None:
+    """How to lay out the registry's ranked fields from the hand-written results: per field,
+    its position among them (or -1: compared by its declaration, ``matcher.bind``). ``None``
+    when the hand-written results already are the registry's, in its order, under every
+    profile (the fast path)."""
+    plan = tuple((_HAND_KEYS.index(f.key) if f.key in _HAND_KEYS else -1, f) for f in RANKED_FIELDS)
+    if [f.key for f in RANKED_FIELDS] == list(_HAND_KEYS) and all(
+        f.profiles == ALL_PROFILES for f in RANKED_FIELDS
+    ):
+        return None
+    return plan
+
+
+_PLAN = _plan()
+
+
+def _merged(
+    hand: tuple[Result, ...], src: Facts, cand: Facts, profile: Profile
+) -> tuple[Result, ...]:
+    """The registry's ranked results: hand-written ones where there are, declared ones else."""
+    assert _PLAN is not None
+    return tuple(
+        NONE
+        if profile.name not in spec.profiles
+        else hand[at]
+        if at >= 0
+        else compare_field(spec, src, cand, profile.depth)
+        for at, spec in _PLAN
+    )
 
 
 def _compare_products(

@@ -8,16 +8,23 @@ reference builds them in Python, so both rank on identical values.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from operator import attrgetter
+from types import MappingProxyType
 from typing import Any
 
 import orjson
 
 from indexer.dates import PartialDate
-from indexer.documents import MATCH_VIEW_VERSION, Document, build_document
+from indexer.documents import (
+    MATCH_VIEW_VERSION,
+    Document,
+    generic_values,
+    normalized_document,
+)
+from indexer.fields import GENERIC_FIELDS, ID_KINDS, MRN_KINDS
 from indexer.normalize import normalize_text
 from indexer.records import Record
 
@@ -96,6 +103,8 @@ class Facts:
     id_values: list[str | None]
     products: tuple[ProductFacts, ...]
     events: tuple[EventFacts, ...]
+    #: The generic fields' normalized values by key (``indexer.fields.GENERIC_FIELDS``).
+    extra: Mapping[str, Any]
     #: The stored record, for display; empty when read from a match view (see ``with_record``).
     record: dict[str, Any]
 
@@ -176,11 +185,6 @@ def _day(value: str | None) -> PartialDate | None:
     return _parse(value) if value else None
 
 
-#: Identifier kinds with one value per record, in the order ``Facts.id_values`` holds them.
-ID_KINDS = ("wwuid", "uid", "external_system_uid", "case_vault_global_id", "event_vault_global_id")
-MRN_KINDS = ("gp", "specialist", "hospital", "investigation")
-
-
 def facts_from_document(doc: Document) -> Facts:
     """The comparable view of an index document (as stored or as returned in ``_source``)."""
     ids_doc = doc.get("ids") or {}
@@ -236,6 +240,7 @@ def facts_from_document(doc: Document) -> Facts:
         ],
         products=products,
         events=events,
+        extra=_extra(generic_values(doc.get("record") or {})),
         record=doc.get("record") or {},
     )
 
@@ -251,8 +256,8 @@ class StaleMatchViewError(ValueError):
 
 #: Positions in a match view (``indexer.documents.match_view``): the values ``Facts`` takes
 #: as they are (``record_id`` to ``country``), then the date of birth, identifiers,
-#: products and events.
-_PLAIN_END, _DOB, _IDS, _PRODUCTS, _EVENTS = 27, 27, 28, 29, 30
+#: products, events and the generic fields' values.
+_PLAIN_END, _DOB, _IDS, _PRODUCTS, _EVENTS, _GENERIC = 27, 27, 28, 29, 30, 31
 
 
 def facts_from_view(view: str) -> Facts:
@@ -277,8 +282,19 @@ def facts_from_view(view: str) -> Facts:
                 for code, text, country, onset, rank in values[_EVENTS]
             ]
         ),
+        _extra(values[_GENERIC]),
         {},
     )
+
+
+#: The generic fields' keys, in the order their values are listed.
+_GENERIC_KEYS = tuple(f.key for f in GENERIC_FIELDS)
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+
+
+def _extra(values: list[Any]) -> Mapping[str, Any]:
+    """The generic fields' values by key (one shared empty mapping when there are none)."""
+    return dict(zip(_GENERIC_KEYS, values, strict=True)) if _GENERIC_KEYS else _NO_EXTRA
 
 
 #: ``Facts`` called with its fields by position (a type checker cannot count a view's values).
@@ -296,4 +312,4 @@ _ALL_BUT_RECORD = attrgetter(*(f.name for f in fields(Facts)[:-1]))
 
 def facts_from_record(record: Record) -> Facts:
     """The comparable view of a record: the same values its index document carries."""
-    return facts_from_document(build_document(record))
+    return facts_from_document(normalized_document(record))

@@ -17,9 +17,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from indexer.fields import Category as Category
+
 ProfileName = Literal["enhanced", "deep_22r1", "deep_22r3"]
 Result = Literal["exact", "partial", "none"]
-Category = Literal["patient", "study", "reporter", "product", "event"]
 SectionName = Literal["id_matches", "subject_matches", "possible_matches"]
 Badge = Literal["WWUID", "ID"]
 Tag = Literal["likely", "possible"]

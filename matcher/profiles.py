@@ -2,8 +2,9 @@
 
 A profile says which categories rank in which order, how many products and
 events per record are compared, and whether matches carry a likely/possible
-tag. The fields themselves are listed once in :data:`RANKED_FIELDS`: their
-category (M14) and whether they *identify* a record.
+tag. The fields themselves are declared once, in the field registry
+(``indexer.fields``): their category (M14), whether they *identify* a record,
+and under which profiles they are compared.
 
 Supporting fields (patient sex, reporter qualification) are compared, shown
 and counted like the others, but a value shared by half the population
@@ -20,39 +21,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from indexer.fields import MRN_KINDS, RANKED_FIELDS, FieldSpec
 from matcher.model import Category, ProfileName
 
-
-@dataclass(frozen=True)
-class FieldSpec:
-    key: str
-    category: Category
-    identifying: bool = True
-
-
-#: Every field that counts for M13/M14, in the seed's order within each category.
-RANKED_FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("patient.initials", "patient"),
-    FieldSpec("patient.dob", "patient"),
-    FieldSpec("patient.mrn_gp", "patient"),
-    FieldSpec("patient.mrn_specialist", "patient"),
-    FieldSpec("patient.mrn_hospital", "patient"),
-    FieldSpec("patient.mrn_investigation", "patient"),
-    FieldSpec("patient.sex", "patient", identifying=False),
-    FieldSpec("patient.first_name", "patient"),
-    FieldSpec("patient.last_name", "patient"),
-    FieldSpec("study.study_number", "study"),
-    FieldSpec("reporter.first_name", "reporter"),
-    FieldSpec("reporter.last_name", "reporter"),
-    FieldSpec("reporter.qualification", "reporter", identifying=False),
-    FieldSpec("product.product_reported", "product"),
-    FieldSpec("product.product", "product"),
-    FieldSpec("product.study_product", "product"),
-    FieldSpec("event.event_reported", "event"),
-    FieldSpec("event.meddra_pt", "event"),
-)
+#: The fields that count for M13/M14 and their category, declared in ``indexer.fields``
+#: (re-exported here for the matcher).
+__all__ = [
+    "FIELD_BY_KEY",
+    "MRN_KINDS",
+    "PROFILES",
+    "RANKED_FIELDS",
+    "FieldSpec",
+    "Profile",
+    "get_profile",
+]
 FIELD_BY_KEY: dict[str, FieldSpec] = {f.key: f for f in RANKED_FIELDS}
-MRN_KINDS: tuple[str, ...] = ("gp", "specialist", "hospital", "investigation")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from typing import Any
 from rapidfuzz.distance import Levenshtein
 
 from indexer.documents import (
+    MRN_KEY_KINDS,
     NO_COUNTRY,
     country_prefix,
     dob_prefixes,
@@ -42,6 +43,8 @@ from indexer.documents import (
     scope_prefix,
     study_pair,
 )
+from indexer.fields import FIELDS, product_words
+from indexer.fields import KeyKind as K
 from matcher.compare import max_edits
 from matcher.facts import Facts
 from matcher.model import Category
@@ -202,7 +205,7 @@ def id_query(src: Facts, filters: list[Query], must_not: list[Query]) -> Query |
     """M10: any identifier of the source in any identifier field of the candidate."""
     if not src.ids_all:
         return None
-    clause = {**_keys(src, "id", src.ids_all)}
+    clause = {**_keys(src, K.IDENTIFIER, src.ids_all)}
     clause["terms"] = {**clause["terms"], "_name": "ids"}
     return _search([*filters, clause], must_not, ID_LIMIT)
 
@@ -212,20 +215,30 @@ def subject_query(src: Facts, filters: list[Query], must_not: list[Query]) -> Qu
     should: list[Query] = []
     if src.edc_subject:
         should.append(
-            {"bool": {"filter": [_key(src, "edc", src.edc_subject)], "_name": "subject.edc"}}
+            {
+                "bool": {
+                    "filter": [_key(src, K.EDC_SUBJECT, src.edc_subject)],
+                    "_name": "subject.edc",
+                }
+            }
         )
     if src.study_number:
         study = fold_key(src.study_number)
         mrn = src.mrn.get("investigation")
         if mrn:
             should.append(
-                {"bool": {"filter": [_key(src, "smrn", f"{study}|{mrn}")], "_name": "subject.mrn"}}
+                {
+                    "bool": {
+                        "filter": [_key(src, K.STUDY_MRN_INVESTIGATION, f"{study}|{mrn}")],
+                        "_name": "subject.mrn",
+                    }
+                }
             )
         if src.initials:
             should.append(
                 {
                     "bool": {
-                        "filter": [_key(src, "sini", f"{study}|{src.initials}")],
+                        "filter": [_key(src, K.STUDY_INITIALS, f"{study}|{src.initials}")],
                         "_name": "subject.initials",
                     }
                 }
@@ -239,13 +252,9 @@ def subject_query(src: Facts, filters: list[Query], must_not: list[Query]) -> Qu
 # -- field clauses ------------------------------------------------------------
 
 #: Key kinds of the name fields (``indexer.documents.retrieval_keys``).
-_NAME_KINDS = {
-    ("patient", "first_name"): "pfn",
-    ("patient", "last_name"): "pln",
-    ("patient", "name_tokens"): "pnt",
-    ("reporter", "first_name"): "rfn",
-    ("reporter", "last_name"): "rln",
-    ("reporter", "name_tokens"): "rnt",
+_NAME_KINDS: dict[tuple[str, str], str] = {
+    **{(f.group, f.key.split(".")[1]): f.keys[0] for f in FIELDS if f.comparator == "name"},
+    **{(f.group, "name_tokens"): f.keys[1] for f in FIELDS if f.comparator == "name"},
 }
 
 
@@ -305,13 +314,13 @@ def _dob_clauses(src: Facts) -> tuple[list[Query], list[Query]]:
     if src.dob is None:
         return [], []
     value = str(src.dob)
-    exact = [_key(src, "pdob", value)]
+    exact = [_key(src, K.PATIENT_DOB, value)]
     shorter = dob_prefixes(value)
     partial: list[Query] = []
     if shorter:
-        partial.append(_keys(src, "pdob", shorter))
+        partial.append(_keys(src, K.PATIENT_DOB, shorter))
     if len(value) < 10:
-        partial.append(_key(src, "pdobc", value))
+        partial.append(_key(src, K.PATIENT_DOB_WITHIN, value))
     return exact, partial
 
 
@@ -320,18 +329,18 @@ def _product_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query
     products = [p for p in src.products if p.rank <= profile.depth]
     if key == "product.product":
         values = {p.product for p in products if p.product}
-        return ([_keys(src, "prod", values)] if values else []), []
+        return ([_keys(src, K.PRODUCT, values)] if values else []), []
     if key == "product.study_product":
         values = {p.study_product for p in products if p.study_product}
         if not values or src.blinded:  # M8 (a blinded candidate has no ``sprod:`` keys)
             return [], []
-        return [_keys(src, "sprod", values)], []
+        return [_keys(src, K.STUDY_PRODUCT, values)], []
     texts = {p.product_reported for p in products if p.product_reported}
     if not texts:
         return [], []
-    exact = [_keys(src, "prr", texts)]
-    words = {w for t in texts for w in t.split() if len(w) >= 3 and w.isalpha()}
-    partial = [_keys(src, "prw", words)] if words else []
+    exact = [_keys(src, K.PRODUCT_REPORTED, texts)]
+    words = {w for t in texts for w in product_words(t)}
+    partial = [_keys(src, K.PRODUCT_WORD, words)] if words else []
     return exact, partial
 
 
@@ -339,7 +348,7 @@ def _event_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query],
     events = [e for e in src.events if e.rank <= profile.depth]
     if key == "event.meddra_pt":
         codes = {e.meddra_pt_code for e in events if e.meddra_pt_code}
-        return ([_keys(src, "pt", codes)] if codes else []), []
+        return ([_keys(src, K.MEDDRA_PT, codes)] if codes else []), []
     reported: set[str] = set()
     uncoded: set[str] = set()
     coded: set[str] = set()
@@ -353,7 +362,11 @@ def _event_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query],
             coded.add(f"{e.event_reported}|{e.meddra_pt_code}")
     clauses = [
         _keys(src, kind, values)
-        for kind, values in (("evr", reported), ("evk", uncoded), ("evrc", coded))
+        for kind, values in (
+            (K.EVENT_REPORTED, reported),
+            (K.EVENT_KEY, uncoded),
+            (K.EVENT_REPORTED_CODED, coded),
+        )
         if values
     ]
     return ([_any(clauses)] if clauses else []), []
@@ -364,16 +377,22 @@ def field_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query], 
 
     Only identifying fields retrieve (M13); the others (sex, qualification) have no keys.
     """
-    if not FIELD_BY_KEY[key].identifying:
+    spec = FIELD_BY_KEY[key]
+    if not spec.identifying:
         return [], []
+    if spec.normalizer is not None:  # a generic field: its exact value, by its first key kind
+        value = src.extra.get(key)
+        if not (isinstance(value, str) and value and spec.keys):
+            return [], []
+        return [_key(src, spec.keys[0], value)], []
     if key == "patient.initials":
-        return ([_key(src, "pi", src.initials)] if src.initials else []), []
+        return ([_key(src, K.PATIENT_INITIALS, src.initials)] if src.initials else []), []
     if key == "patient.dob":
         return _dob_clauses(src)
     if key.startswith("patient.mrn_"):
         kind = key.removeprefix("patient.mrn_")
         value = src.mrn.get(kind)
-        return ([_key(src, f"mrn.{kind}", value)] if value else []), []
+        return ([_key(src, MRN_KEY_KINDS[kind], value)] if value else []), []
     if key == "patient.first_name":
         return _name_variants(
             src, "patient", src.first_name, src.last_name, "first_name", "last_name"
@@ -383,7 +402,9 @@ def field_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query], 
             src, "patient", src.last_name, src.first_name, "last_name", "first_name"
         )
     if key == "study.study_number":
-        return ([_key(src, "study", fold_key(src.study_number))] if src.study_number else []), []
+        return (
+            [_key(src, K.STUDY_NUMBER, fold_key(src.study_number))] if src.study_number else []
+        ), []
     if key == "reporter.first_name":
         return _name_variants(
             src, "reporter", src.reporter_first, src.reporter_last, "first_name", "last_name"
@@ -427,9 +448,11 @@ def named_clause(key: str, exact: list[Query], partial: list[Query]) -> Query:
 
 
 def possible_clauses(src: Facts, profile: Profile) -> dict[str, Query]:
-    """One named clause per ranked field the source has a value for."""
+    """One named clause per ranked field of the profile the source has a value for."""
     out: dict[str, Query] = {}
     for spec in FIELD_BY_KEY.values():
+        if profile.name not in spec.profiles:
+            continue
         exact, partial = field_clauses(src, profile, spec.key)
         if exact or partial:
             out[spec.key] = named_clause(spec.key, exact, partial)

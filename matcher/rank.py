@@ -5,7 +5,8 @@ comparators alone (never ``_score``), which section each belongs to and in
 which order: ID Matches before Subject Matches before Possible Matches (M15),
 each record in one section only. :func:`rank_reference` is the brute-force
 reference: the same rules over records in Python, with the exclusion filters
-the engine queries apply, for tests and quality benchmarks.
+the engine queries apply and each field compared as the field registry declares
+it (``matcher.reference``), for tests and quality benchmarks.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, cast
 
-from indexer.documents import build_document, is_searchable
+from indexer.documents import is_searchable
 from indexer.records import Record
 from matcher.compare import NONE
 from matcher.evaluate import Evaluation, evaluate, new_info_key
-from matcher.facts import Facts, facts_from_document, facts_from_record, with_record
+from matcher.facts import Facts, facts_from_record, with_record
 from matcher.model import Detection, DetectionOptions, Match, RecordType, Sections, Tag
 from matcher.profiles import Profile, get_profile
+from matcher.reference import evaluate_by_registry
 from matcher.table import TableBuilder
 
 SortKey = tuple[int | str, ...]
@@ -245,7 +247,10 @@ def rank_reference(
 ) -> Detection:
     """Brute force: every candidate record evaluated in Python under the same rules."""
     return rank_reference_facts(
-        source, (facts_from_document(build_document(r)) for r in candidates), options
+        source,
+        (facts_from_record(r) for r in candidates),
+        options,
+        evaluator=evaluate_by_registry,
     )
 
 
@@ -256,6 +261,7 @@ def rank_reference_facts(
     records: Mapping[tuple[str, str], dict[str, Any]] | None = None,
     *,
     prefilter: bool = False,
+    evaluator: Callable[[Facts, Facts, Profile], Evaluation] = evaluate,
 ) -> Detection:
     """:func:`rank_reference` over candidates already read as facts (to reuse them across runs).
 
@@ -263,13 +269,15 @@ def rank_reference_facts(
     record id), given to the listed matches for their tables as ``detect`` does.
     ``prefilter``: skip candidates that cannot be listed (:func:`listable_test`) instead
     of evaluating them, as ``detect`` does; the reference itself evaluates every one.
+    ``evaluator``: the fast evaluation (default) or the registry-driven definition
+    (``matcher.reference``), which :func:`rank_reference` uses.
     """
     profile = get_profile(options.profile)
     ct = source_is_clinical_trial(source, options.known_studies)
     src = _with_clinical_trial(facts_from_record(source), ct)
     listable = listable_test(src, options.on()) if prefilter else _always
     evs = [
-        evaluate(src, cand, profile)
+        evaluator(src, cand, profile)
         for cand in candidates
         if in_scope(source, cand, options, ct) and listable(cand)
     ]

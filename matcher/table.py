@@ -14,12 +14,16 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, TypeVar
 
+from indexer import fields
+from indexer.fields import FIELDS, RANKED_FIELDS
+from matcher.bind import compare_items
 from matcher.compare import (
     NONE,
+    PARTIAL,
     compare_exact,
-    compare_onset,
     compare_product_reported,
     compare_window_days,
+    name_pairing,
 )
 from matcher.evaluate import RESULT_AT, Evaluation
 from matcher.facts import EventFacts, Facts, ProductFacts
@@ -30,47 +34,20 @@ MAX_IDENTIFIER_ROWS = 10
 MAX_PRODUCT_PAIRS = 3
 MAX_EVENT_PAIRS = 3
 
-#: (table section, field) pairs whose values are PHI (M20; SPEC PHI_FIELDS).
-PHI_ROWS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("patient", "initials"),
-        ("patient", "first_name"),
-        ("patient", "last_name"),
-        ("patient", "dob"),
-        ("patient", "sex"),
-        ("patient", "mrn_gp"),
-        ("patient", "mrn_specialist"),
-        ("patient", "mrn_hospital"),
-        ("patient", "mrn_investigation"),
-        ("patient", "edc_subject"),
-        ("reporter", "first_name"),
-        ("reporter", "last_name"),
-        ("reporter", "country"),
-        ("events", "onset"),
-    }
-)
+#: (table section, field) pairs whose values are PHI (M20), from the field registry.
+PHI_ROWS: frozenset[tuple[str, str]] = fields.PHI_ROWS
 
 #: Fields of which some section's values are PHI (a quick test before ``PHI_ROWS``).
 _PHI_FIELDS = frozenset(fld for _, fld in PHI_ROWS)
 
-_PATIENT_BAR = (
-    "patient.initials",
-    "patient.first_name",
-    "patient.last_name",
-    "patient.dob",
-    "patient.mrn_gp",
-    "patient.mrn_specialist",
-    "patient.mrn_hospital",
-    "patient.mrn_investigation",
+#: M18's bars lit by ranked results, each with its fields (``FieldSpec.bar``); the
+#: country bar is the reporter country's own result (``Evaluation.country``).
+_BARS: tuple[tuple[str, ...], ...] = tuple(
+    tuple(f.key for f in RANKED_FIELDS if f.bar == bar)
+    for bar in ("patient", "reporter", "products", "events")
 )
-_REPORTER_BAR = ("reporter.first_name", "reporter.last_name", "reporter.qualification")
-_PRODUCT_BAR = ("product.product_reported", "product.product")
-_EVENT_BAR = ("event.event_reported", "event.meddra_pt")
 #: Per bar, what reads its fields' results from an Evaluation's ``values``, and how many.
-_BAR_READERS = tuple(
-    (itemgetter(*(RESULT_AT[key] for key in bar)), len(bar))
-    for bar in (_PATIENT_BAR, _REPORTER_BAR, _PRODUCT_BAR, _EVENT_BAR)
-)
+_BAR_READERS = tuple((itemgetter(*(RESULT_AT[key] for key in bar)), len(bar)) for bar in _BARS)
 
 
 class TableBuilder:
@@ -112,7 +89,7 @@ class TableBuilder:
         src, cand = self.src, ev.facts
         record = cand.record
         receipt, new_info = _dates(record)
-        results = (  # ranking's results, then the table's own (_TABLE_ONLY)
+        results: tuple[Result, ...] = (  # ranking's results, then the table's own (_TABLE_ONLY)
             *ev.values,
             compare_exact(src.report_type, cand.report_type),
             compare_window_days(self._receipt, receipt),
@@ -120,20 +97,34 @@ class TableBuilder:
             compare_exact(src.edc_subject, cand.edc_subject),
             ev.country,
         )
-        out: list[ComparisonRow] = []
         parts = _parts(record)
+        results, crossed = _name_rows(src, ev, results)
+        out: list[ComparisonRow] = []
         self._fixed(out, self._details, parts, results)
         self._add(out, _identifier_rows(src, ev))
         self._fixed(out, self._people, parts, results)
+        if crossed:  # after its section's name rows
+            cross: list[ComparisonRow] = []
+            self._add(cross, _cross_name_rows(self.src.record, record, crossed))
+            for row in cross:
+                at = max(
+                    (
+                        i
+                        for i, r in enumerate(out)
+                        if r.section == row.section and "name" in r.field
+                    ),
+                    default=len(out) - 1,
+                )
+                out.insert(at + 1, row)
         blinded = src.blinded or cand.blinded
         for sp, cp in _pairs(src.products, cand.products, _product_score, MAX_PRODUCT_PAIRS):
             va = self._source_shown("products", sp, _shown_product)
             vb = _shown_product(_display(cand, "products", cp))
-            self._add(out, _product_rows(sp, cp, va, vb, blinded))
+            self._add(out, _item_rows("products", sp, cp, va, vb, blinded))
         for se, ce in _pairs(src.events, cand.events, _event_score, MAX_EVENT_PAIRS):
             va = self._source_shown("events", se, _shown_event)
             vb = _shown_event(_display(cand, "events", ce))
-            self._add(out, _event_rows(se, ce, va, vb))
+            self._add(out, _item_rows("events", se, ce, va, vb, blinded))
         return out
 
     def _bind(self, specs: tuple[_Spec, ...], record: dict[str, Any]) -> tuple[_Bound, ...]:
@@ -170,7 +161,7 @@ class TableBuilder:
             elif masked:
                 b = MASK
             else:
-                b = str(b)
+                b = str(b) if isinstance(b, str | int | float) else _show(b)
             result = results[at]
             row_key = (at, b, result)  # the source's value is the spec's, in one detection
             row = rows.get(row_key)
@@ -278,6 +269,8 @@ class _Spec:
 
 
 _RECORD, _PATIENT, _MRN, _REPORTER = range(4)
+#: Groups whose rows every match has (products and events are paired per item instead).
+_FIXED_GROUPS = frozenset({"details", "patient", "study", "reporter"})
 
 
 def _parts(record: dict[str, Any]) -> tuple[dict[str, Any], ...]:
@@ -290,13 +283,10 @@ def _parts(record: dict[str, Any]) -> tuple[dict[str, Any], ...]:
 #: (``_ROW_AT``), whether its values are masked, and the source's value as shown.
 _Bound = tuple[str, str, int, str, int, bool, str | None]
 
-#: Results a table shows that ranking does not compare, after an Evaluation's ``values``.
-_TABLE_ONLY = (
-    "details.report_type",
-    "details.receipt_date",
-    "details.new_info_date",
-    "patient.edc_subject",
-    "reporter.country",
+#: Results a table shows that ranking does not compare, after an Evaluation's ``values``
+#: (``TableBuilder.rows`` computes them in this order).
+_TABLE_ONLY: tuple[str, ...] = tuple(
+    f.key for f in FIELDS if not f.ranked and f.group in _FIXED_GROUPS and f.row is not None
 )
 #: Each row's result position in a match's results as ``TableBuilder.rows`` lays them out.
 _ROW_AT = {**RESULT_AT, **{key: len(RESULT_AT) + i for i, key in enumerate(_TABLE_ONLY)}}
@@ -312,35 +302,30 @@ def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _spec(section: str, fld: str, part: int, name: str | None = None) -> _Spec:
-    phi = (section, fld) in PHI_ROWS
-    return _Spec(section, fld, part, name or fld, f"{section}.{fld}", phi)
+def _spec(f: fields.FieldSpec) -> _Spec:
+    """A fixed row from its field's declaration: where its value is in a stored record."""
+    assert f.row is not None
+    section, fld = f.row
+    parts = f.path.split(".")
+    if len(parts) == 1:
+        part = _RECORD
+    elif parts[:2] == ["patient", "mrn"]:
+        part = _MRN
+    else:
+        part = _PATIENT if parts[0] == "patient" else _REPORTER
+    return _Spec(section, fld, part, parts[-1], f.key, f.phi)
 
 
-_DETAIL_ROWS = tuple(
-    _spec("details", fld, _RECORD) for fld in ("report_type", "receipt_date", "new_info_date")
-)
-_PERSON_ROWS = (
-    *(
-        _spec("patient", fld, _PATIENT)
-        for fld in ("initials", "first_name", "last_name", "sex", "dob")
-    ),
-    *(
-        _spec("patient", f"mrn_{kind}", _MRN, kind)
-        for kind in ("gp", "specialist", "hospital", "investigation")
-    ),
-    _spec("patient", "edc_subject", _PATIENT),
-    _spec("study", "study_number", _RECORD),
-    *(
-        _spec("reporter", fld, _REPORTER)
-        for fld in ("first_name", "last_name", "qualification", "country")
-    ),
-)
+_FIXED = tuple(f for f in FIELDS if f.group in _FIXED_GROUPS and f.row is not None)
+_DETAIL_ROWS = tuple(_spec(f) for f in _FIXED if f.group == "details")
+_PERSON_ROWS = tuple(_spec(f) for f in _FIXED if f.group != "details")
 
 
 def _show(value: Any) -> str | None:
     if value is None or value == "" or value == []:
         return None
+    if isinstance(value, dict) and isinstance(value.get("value"), int | float):  # a Quantity
+        return f"{value['value']:g} {value.get('unit') or ''}".strip()
     return str(value)
 
 
@@ -350,6 +335,54 @@ T = TypeVar("T", ProductFacts, EventFacts)
 
 def _display(f: Facts, what: str, item: ProductFacts | EventFacts | None) -> dict[str, Any]:
     return f.display(what, item.rank) if item is not None else {}
+
+
+_NAME_ROWS = (
+    ("patient", "first_name", "last_name", "patient_name"),
+    ("reporter", "reporter_first", "reporter_last", "reporter_name"),
+)
+
+
+def _name_rows(
+    src: Facts, ev: Evaluation, results: tuple[Result, ...]
+) -> tuple[tuple[Result, ...], list[tuple[str, bool, bool]]]:
+    """Name rows whose credit came from cross-field pairs (N3, ``compare_name_rows``).
+
+    Their own rows then show the direct comparison (returned ``results``), and each
+    matching cross pair gets a row of its own: returned as (section, source first ~
+    match last, source last ~ match first). Nothing changes when the names pair directly.
+    """
+    cand = ev.facts
+    crossed_rows: list[tuple[str, bool, bool]] = []
+    for section, first, last, tokens in _NAME_ROWS:
+        at_first, at_last = RESULT_AT[f"{section}.first_name"], RESULT_AT[f"{section}.last_name"]
+        if results[at_first] == NONE and results[at_last] == NONE:
+            continue
+        a = (getattr(src, first), getattr(src, last))
+        b = (getattr(cand, first), getattr(cand, last))
+        same = getattr(src, tokens) is not None and getattr(src, tokens) == getattr(cand, tokens)
+        own_first, own_last, crossed = name_pairing(a, b, same)
+        if crossed is None:
+            continue
+        crossed_rows.append((section, *crossed))
+        shown = list(results)
+        shown[at_first], shown[at_last] = own_first, own_last
+        results = tuple(shown)
+    return results, crossed_rows
+
+
+def _cross_name_rows(
+    src: dict[str, Any], cand: dict[str, Any], crossed: list[tuple[str, bool, bool]]
+) -> Iterator[Row]:
+    """One row per matching cross-field name pair: ``first_name~last_name`` (source ~ match)."""
+    for section, first_last, last_first in crossed:
+        a, b = _mapping(src.get(section)), _mapping(cand.get(section))
+        if first_last:
+            field = "first_name~last_name"
+            yield section, field, _show(a.get("first_name")), _show(b.get("last_name")), PARTIAL
+        if last_first:
+            field = "last_name~first_name"
+            yield section, field, _show(a.get("last_name")), _show(b.get("first_name")), PARTIAL
 
 
 def _identifier_rows(src: Facts, ev: Evaluation) -> Iterator[Row]:
@@ -415,94 +448,48 @@ def _pairs(
     return pairs
 
 
-def _shown_product(display: dict[str, Any]) -> tuple[str | None, ...]:
-    """A stored product's shown Product (Reported), Product and Study Product."""
-    return (
-        _show(display.get("product_reported")),
-        _show(display.get("product")),
-        _show(display.get("study_product")),
-    )
+#: Per item kind, its fields' table rows in registry order (products: Product (Reported),
+#: Product, Study Product; events: verbatim text, MedDRA PT, country, onset).
+_ITEM_FIELDS: dict[str, tuple[fields.FieldSpec, ...]] = {
+    what: tuple(f for f in FIELDS if f.group == group and f.row is not None)
+    for what, group in (("products", "product"), ("events", "event"))
+}
 
 
-def _shown_event(display: dict[str, Any]) -> tuple[str | None, ...]:
-    """A stored event's shown verbatim text, MedDRA PT, country and onset."""
-    return (
-        _show(display.get("event_reported")),
-        _meddra(display),
-        _show(display.get("country")),
-        _show(display.get("onset")),
-    )
+def _shown_item(what: str) -> Callable[[dict[str, Any]], tuple[str | None, ...]]:
+    """What shows a stored product's / event's values, one per field of ``_ITEM_FIELDS``."""
+    names = [f.path.split(".")[-1] for f in _ITEM_FIELDS[what]]
+
+    def shown(display: dict[str, Any]) -> tuple[str | None, ...]:
+        return tuple(
+            _meddra(display) if name == "meddra_pt_code" else _show(display.get(name))
+            for name in names
+        )
+
+    return shown
 
 
-def _product_rows(
-    a: ProductFacts | None,
-    b: ProductFacts | None,
+_shown_product = _shown_item("products")
+_shown_event = _shown_item("events")
+
+
+def _item_rows(
+    what: str,
+    a: ProductFacts | EventFacts | None,
+    b: ProductFacts | EventFacts | None,
     va: tuple[str | None, ...],
     vb: tuple[str | None, ...],
     blinded: bool,
 ) -> list[Row]:
-    """``va`` / ``vb``: each side's shown values (``_shown_product``)."""
-    rows: list[Row] = [
-        (
-            "products",
-            "product_reported",
-            va[0],
-            vb[0],
-            compare_product_reported(
-                a.product_reported if a else None, b.product_reported if b else None
-            ),
-        ),
-        (
-            "products",
-            "product",
-            va[1],
-            vb[1],
-            compare_exact(a.product if a else None, b.product if b else None),
-        ),
-    ]
-    if not blinded:  # M8: study products of blinded study cases are never compared
-        rows.append(
-            (
-                "products",
-                "study_product",
-                va[2],
-                vb[2],
-                compare_exact(a.study_product if a else None, b.study_product if b else None),
-            )
-        )
+    """One product's or event's rows (``va`` / ``vb``: each side's shown values), each
+    compared as its field declares; M8: no study product rows for blinded study cases."""
+    rows: list[Row] = []
+    for i, spec in enumerate(_ITEM_FIELDS[what]):
+        if spec.hidden_when_blinded and blinded:
+            continue
+        assert spec.row is not None
+        rows.append((spec.row[0], spec.row[1], va[i], vb[i], compare_items(spec, a, b)))
     return rows
-
-
-def _event_rows(
-    a: EventFacts | None,
-    b: EventFacts | None,
-    va: tuple[str | None, ...],
-    vb: tuple[str | None, ...],
-) -> list[Row]:
-    """``va`` / ``vb``: each side's shown values (``_shown_event``)."""
-    both_coded = bool(a and b and a.meddra_pt_code and b.meddra_pt_code)
-    codes_equal = compare_exact(a.meddra_pt_code if a else None, b.meddra_pt_code if b else None)
-    verbatim = compare_exact(a.event_reported if a else None, b.event_reported if b else None)
-    if both_coded and codes_equal == NONE:
-        verbatim = NONE  # N7: coded on both sides -> compared by PT code
-    return [
-        ("events", "event_reported", va[0], vb[0], verbatim),
-        ("events", "meddra_pt", va[1], vb[1], codes_equal),
-        (
-            "events",
-            "country",
-            va[2],
-            vb[2],
-            compare_exact(a.country if a else None, b.country if b else None),
-        ),
-        (
-            "events",
-            "onset",
-            va[3],
-            vb[3],
-            compare_onset(a.onset if a else None, b.onset if b else None),
-        ),
-    ]
 
 
 def _meddra(display: dict[str, Any]) -> str | None:

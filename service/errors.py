@@ -2,7 +2,7 @@
 
 Every error body is ``{"detail": ...}``: a sentence for 401/403/404/409/503, a
 list of ``{"field", "value", "error"}`` for 422. PHI values are masked in 422
-bodies (``"***"``, via :data:`indexer.records.PHI_FIELDS`), and no body or log
+bodies (``"***"``, via the field registry, :func:`indexer.fields.is_phi_path`), and no body or log
 line carries a PHI value (M21): exception messages here name record ids,
 organizations and fields only, and unexpected exceptions are logged by type,
 never by message.

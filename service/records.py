@@ -12,18 +12,17 @@ may see PHI.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from indexer.records import PHI_FIELDS, Kind, Record, describe_errors, parse_intake, shown_value
+from indexer.fields import MASK as MASK  # masking is the field registry's
+from indexer.fields import mask_record as mask_record
+from indexer.records import Kind, Record, describe_errors, parse_intake, shown_value
 from indexer.store import RecordStore
 from service.auth import Principal
 from service.errors import Conflict, InvalidInput, NotFound, ServiceError
-
-MASK = "***"
 
 #: The most records one POST may carry.
 MAX_BATCH = 10_000
@@ -35,28 +34,6 @@ class StoreFailed(ServiceError):  # noqa: N818 (HTTP status names read best)
     """The engine refused records that passed validation (a mapping or engine problem)."""
 
     status_code = 502
-
-
-def mask_record(data: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a record's JSON with every non-empty PHI value replaced by ``"***"``."""
-    out = copy.deepcopy(data)
-    for path in PHI_FIELDS:
-        _mask_path(out, path.split("."))
-    return out
-
-
-def _mask_path(node: Any, parts: list[str]) -> None:
-    if isinstance(node, list):
-        for item in node:
-            _mask_path(item, parts)
-        return
-    if not isinstance(node, dict) or parts[0] not in node:
-        return
-    if len(parts) == 1:
-        if node[parts[0]] not in (None, "", [], {}):
-            node[parts[0]] = MASK
-        return
-    _mask_path(node[parts[0]], parts[1:])
 
 
 def parse_batch(payload: Any, kind: KindName) -> list[Record]:

@@ -433,8 +433,13 @@ def m17_partial() -> Scenario:
     def check(d: Detection) -> None:
         m = the(d, "C-1")
         assert row(m, "details", "receipt_date")[2] == "partial"
-        assert row(m, "reporter", "first_name")[2] == "partial"
-        assert row(m, "reporter", "last_name")[2] == "partial"
+        # Names swapped (N3): each cross-field pair is a row of its own, and the rows
+        # comparing the dissimilar first names and last names say so.
+        assert row(m, "reporter", "first_name~last_name") == ("Jacob", "Jakob", "partial")
+        assert row(m, "reporter", "last_name~first_name") == ("Smith", "Smith", "partial")
+        assert row(m, "reporter", "first_name")[2] == "none"
+        assert row(m, "reporter", "last_name")[2] == "none"
+        assert m.status.reporter
         assert row(m, "products", "product_reported")[2] == "partial"
         # 2025-02-03 vs 2025-03-02: day and month swapped
         assert row(m, "events", "onset")[2] == "partial"

@@ -151,7 +151,7 @@ def test_M14_study_tier_head_is_found_from_values_paired_with_the_study_number(
     run = detect(recording, store.names, src, options)
     assert _comparable(run.detection) == _comparable(rank_reference(src, cands, options))
     assert len(run.detection.sections.possible_matches) == min(cap, 60)
-    heads = [b for b in recording.bodies if "|s." in orjson.dumps(b).decode()]
+    heads = [b for b in recording.bodies if "|in_study." in orjson.dumps(b).decode()]
     assert heads, "the study tier's head must be asked of paired keys"
     for body in heads:
         assert b"|study:" not in orjson.dumps(body["query"])

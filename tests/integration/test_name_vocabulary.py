@@ -64,9 +64,12 @@ def test_every_write_path_adds_the_names_first(store: RecordStore) -> None:
     store.replace(current, named("II-1", "Marta", "Lopez"))
     store.put_many([named(f"II-{n}", f"Name{n}", "Bulk") for n in range(2, 6)])
     names = indexed_names(store)
-    assert "ORG-A|pm|pfn:marta" in names and "ORG-A|pm|pfn:name5" in names
+    assert (
+        "ORG-A|pm|patient_first_name:marta" in names
+        and "ORG-A|pm|patient_first_name:name5" in names
+    )
     assert names <= vocabulary(store)
-    assert "ORG-A|pm|pfn:maria" in vocabulary(store), "the vocabulary only grows"
+    assert "ORG-A|pm|patient_first_name:maria" in vocabulary(store), "the vocabulary only grows"
 
 
 def test_I4_reindex_restores_missing_names(engine: Engine, store: RecordStore) -> None:
@@ -74,7 +77,7 @@ def test_I4_reindex_restores_missing_names(engine: Engine, store: RecordStore) -
     forget(store)
     reindex(engine, store.names, drop_grace_s=0.0)
     assert indexed_names(store) <= vocabulary(store)
-    assert "ORG-A|pm|pln:reindexed" in vocabulary(store)
+    assert "ORG-A|pm|patient_last_name:reindexed" in vocabulary(store)
 
 
 def test_P2_a_promoted_case_adds_its_names(store: RecordStore) -> None:
@@ -82,7 +85,7 @@ def test_P2_a_promoted_case_adds_its_names(store: RecordStore) -> None:
     store.put(named("II-1", "Ingrid", "Solberg"))
     forget(store)
     assert svc.promote("II-1", WRITER, "op-1")["outcome"] == "case_created"
-    assert "ORG-A|pm|pfn:ingrid" in vocabulary(store)
+    assert "ORG-A|pm|patient_first_name:ingrid" in vocabulary(store)
 
 
 def test_M17_a_misspelt_name_is_found_through_the_vocabulary(store: RecordStore) -> None:
@@ -102,7 +105,7 @@ def test_M17_a_misspelt_name_is_found_through_the_vocabulary(store: RecordStore)
 
 @pytest.mark.parametrize("refresh", [False, "wait_for"], ids=["no-refresh", "wait-for"])
 def test_remember_writes_each_key_once(store: RecordStore, refresh: bool | str) -> None:
-    keys = ["ORG-A|pm|pfn:ada", "ORG-A|pm|pln:lovelace"]
+    keys = ["ORG-A|pm|patient_first_name:ada", "ORG-A|pm|patient_last_name:lovelace"]
     assert store.vocabulary.remember(keys, refresh=refresh) == 2  # type: ignore[arg-type]
     assert store.vocabulary.remember(keys) == 0
     fresh = type(store.vocabulary)(store.engine, store.names.name_vocabulary)

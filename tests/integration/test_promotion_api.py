@@ -266,8 +266,9 @@ def test_P3_decision_body_with_copy_sections(client: TestClient) -> None:
     body = {"action": "copy_patient_info", "target_id": "C-1", "copy": ["narrative"]}
     res = client.post("/v1/inbox-items/II-1/decision", json=body, headers=W)
     assert res.status_code == 201, res.text
-    created = client.get(f"/v1/cases/{res.json()['case_id']}", headers=W).json()
-    assert created["narrative"] == "Old narrative."
+    path = f"/v1/cases/{res.json()['case_id']}"
+    assert client.get(path, headers={"X-API-Key": "phi"}).json()["narrative"] == "Old narrative."
+    assert client.get(path, headers=W).json()["narrative"] == "***"  # M20: free text is PHI
     bad = client.post(
         "/v1/inbox-items/II-1/decision", json={**body, "copy": ["medical_history"]}, headers=W
     )

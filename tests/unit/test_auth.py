@@ -118,9 +118,11 @@ FULL: dict[str, Any] = {
         "dob": "1980-06",
         "age": {"value": 44, "unit": "year"},
         "mrn": {"gp": "G1", "specialist": "S1", "hospital": "H1", "investigation": "I1"},
+        "edc_subject": "SITE-04-0117",
     },
     "reporter": {"first_name": "Jacob", "last_name": "Smith", "country": "US", "organization": "X"},
     "events": [{"onset": "2025-02-20", "event_reported": "headache"}, {"onset": None}],
+    "narrative": "Jane Smith (DOB 1980-06) developed a headache.",
 }
 
 
@@ -140,10 +142,19 @@ def test_M20_mask_record_masks_every_phi_field(field: str) -> None:
     assert values and all(v == "***" for v in values)
 
 
+@pytest.mark.parametrize(
+    "field",
+    ["narrative", "patient.edc_subject", "reporter.organization"],
+    ids=["narrative", "edc-subject", "reporter-organization"],
+)
+def test_M20_free_text_with_patient_data_is_masked(field: str) -> None:
+    """Issue 12: these came back in clear to keys without ``read_phi``."""
+    assert _value(mask_record(FULL), field) == ["***"]
+
+
 def test_M20_mask_record_keeps_the_rest_and_the_input() -> None:
     masked = mask_record(FULL)
     assert masked["patient"]["age"] == {"value": 44, "unit": "year"}
-    assert masked["reporter"]["organization"] == "X"
     assert masked["events"][0]["event_reported"] == "headache"
     assert masked["events"][1]["onset"] is None  # absent stays absent
     assert FULL["patient"]["dob"] == "1980-06"  # the input is not modified

@@ -15,7 +15,7 @@ from indexer.names import name_keys
 from indexer.records import Record
 from matcher.queries import expand_fuzzy, expansions, fuzzy_lookups, lookup_id
 
-SCOPE = "ORG-A|pm|pfn:"
+SCOPE = "ORG-A|pm|patient_first_name:"
 
 
 def spec(value: str, fuzziness: int = 1, prefix: str = SCOPE) -> dict[str, object]:
@@ -38,8 +38,8 @@ def spec(value: str, fuzziness: int = 1, prefix: str = SCOPE) -> dict[str, objec
         (spec("maria"), SCOPE + "mario", True),
         (spec("maria"), SCOPE + "marion", False),  # two edits with fuzziness 1
         (spec("maria", 2), SCOPE + "marion", True),
-        (spec("maria"), "ORG-A|pm|pln:maria", False),  # another field
-        (spec("maria"), "ORG-B|pm|pfn:maria", False),  # another organization
+        (spec("maria"), "ORG-A|pm|patient_last_name:maria", False),  # another field
+        (spec("maria"), "ORG-B|pm|patient_first_name:maria", False),  # another organization
     ],
     ids=[
         "equal",
@@ -105,13 +105,17 @@ def test_name_keys_are_the_scoped_name_keys_of_a_searchable_document() -> None:
     )
     doc = build_document(record)
     assert sorted(name_keys(doc)) == [
-        "ORG-A|pm|@ES|rfn:ana",
-        "ORG-A|pm|@ES|rln:diaz",
-        "ORG-A|pm|pfn:maria",
-        "ORG-A|pm|pln:lopez",
-        "ORG-A|pm|rfn:ana",
-        "ORG-A|pm|rln:diaz",
+        "ORG-A|pm|@ES|reporter_first_name:ana",
+        "ORG-A|pm|@ES|reporter_last_name:diaz",
+        "ORG-A|pm|patient_first_name:maria",
+        "ORG-A|pm|patient_last_name:lopez",
+        "ORG-A|pm|reporter_first_name:ana",
+        "ORG-A|pm|reporter_last_name:diaz",
     ]
-    assert {key_kind(k) for k in doc["keys"]} >= {"pi", "pfn", "rln"}
+    assert {key_kind(k) for k in doc["keys"]} >= {
+        "patient_initials",
+        "patient_first_name",
+        "reporter_last_name",
+    }
     superseded = build_document(record.model_copy(update={"state": "superseded"}))
     assert name_keys(superseded) == []

@@ -118,7 +118,13 @@ def test_M24_event_field_kinds_match_across_any_pairs(
     assert event_kinds_match(prepare_source(src, depth), cand, enough) == (len(kinds) >= enough)
 
 
-@given(st.lists(st.sampled_from(["exact", "partial", "none"]), min_size=18, max_size=18))
+@given(
+    st.lists(
+        st.sampled_from(["exact", "partial", "none"]),
+        min_size=len(FIELD_BY_KEY),
+        max_size=len(FIELD_BY_KEY),
+    )
+)
 def test_M14_count_score_and_categories_are_summed_from_the_results(values: list[str]) -> None:
     results: dict[str, Result] = dict(zip(FIELD_BY_KEY, values, strict=True))  # type: ignore[arg-type]
     ev = Evaluation.of(BASE, results)

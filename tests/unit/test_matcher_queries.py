@@ -192,7 +192,7 @@ def test_M14_study_head_asks_lower_values_paired_with_the_study_number(level: in
     body = tier(_unblinded_trial(), "study", size=20, min_identifying=level)
     keys = _key_values(body["query"])
     assert keys
-    assert all("|s." in key and ":stu-001|" in key for key in keys), keys
+    assert all("|in_study." in key and ":stu-001|" in key for key in keys), keys
     (count,) = [f for f in body["query"]["bool"]["filter"] if "bool" in f]
     assert count["bool"]["minimum_should_match"] == level - 1
 
@@ -202,15 +202,16 @@ def test_study_pairing_keeps_a_fuzzy_lookup_on_the_value() -> None:
     fuzzy = {
         "fuzzy": {
             "keys": {
-                "value": f"{scope}rln:smith",
+                "value": f"{scope}reporter_last_name:smith",
                 "fuzziness": 1,
-                "prefix_length": len(scope) + 4 + 1,
+                "prefix_length": len(scope) + len("reporter_last_name:") + 1,
             }
         }
     }
     paired = with_study(fuzzy, scope, "stu-001")["fuzzy"]["keys"]
-    assert paired["value"] == f"{scope}s.rln:stu-001|smith"
-    assert paired["value"][: paired["prefix_length"]] == f"{scope}s.rln:stu-001|s"
+    assert paired["value"] == f"{scope}in_study.reporter_last_name:stu-001|smith"
+    head = paired["value"][: paired["prefix_length"]]
+    assert head == f"{scope}in_study.reporter_last_name:stu-001|s"
 
 
 def test_M8_blinded_source_never_asks_for_study_products() -> None:
