@@ -1,30 +1,41 @@
 # The two commands a newcomer needs (see README.md):
-#   make run   - set up, build the local OpenSearch node, load sample data, serve the API
-#   make test  - set up, then lint (ruff), type-check (mypy --strict) and run every test
+#   make run   - install what serving needs, build the local OpenSearch node, load sample data, serve
+#   make test  - install everything (dev and bench extras), then lint (ruff),
+#                type-check (mypy --strict) and run every test
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .PHONY: run test setup node chromium lint typecheck unit integration bench clean
 
+# Serving needs the product only: no test tools, no benchmark stack.
+$(RUN_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUN_STAMP)
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
 
 setup: $(STAMP)
 
 # The local OpenSearch node (engine/opensearch-node, Maven): built once, offline afterwards.
 # Skipped with a note where no Java 17+ is found (casematch then runs on osmem).
-node: $(STAMP)
+# Building it needs the product only, so `make run` installs no test or benchmark tools.
+node: $(RUN_STAMP)
 	@if $(BIN)/python -c "import sys; from indexer.localnode import java_missing_reason as r; sys.exit(1 if r() else 0)"; \
 	then $(BIN)/casematch engine build; \
 	else echo "no Java 17+: the local OpenSearch node is not built; casematch uses osmem"; fi
 
+# The demo key is kept in .casematch/demo-api-key (delete it for a new one).
 run: node
 	$(BIN)/casematch serve --host $(HOST) --port $(PORT) --sample
 
@@ -37,7 +48,7 @@ chromium:
 	    || echo "could not install chromium (needs root): tests/e2e will skip, or fail under CI=true"; \
 	fi
 
-test: node chromium
+test: $(STAMP) node chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

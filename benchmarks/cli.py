@@ -12,10 +12,15 @@ report and PNG plots under ``benchmarks/results/<name>/``.
 
 ``--quick`` shrinks every size so a run takes seconds to a minute (CI smoke); figures
 for the README come from runs without it. Every run is reproducible from its seed.
+
+The ``casematch`` CLI finds this app through the ``casematch.commands`` entry point
+(``pyproject.toml``); without the ``bench`` extra, importing it fails and the CLI
+offers no ``bench`` command.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -23,11 +28,21 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+#: What the ``bench`` extra installs; the benchmarks need all of it.
+BENCH_EXTRA = ("matplotlib", "recordlinkage", "splink")
+_missing = [name for name in BENCH_EXTRA if importlib.util.find_spec(name) is None]
+if _missing:
+    raise ImportError(
+        f"casematch bench needs the bench extra (missing: {', '.join(_missing)}); "
+        "install it with: pip install -e '.[bench]'"
+    )
+
 app = typer.Typer(
     name="bench",
     help="Quality and speed benchmarks (results under benchmarks/results/).",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
 )
 console = Console(highlight=False)
 

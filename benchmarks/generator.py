@@ -1,31 +1,9 @@
-"""Seeded synthetic Cases and labelled Inbox Items for the demo, the tests and the benchmarks.
+"""Write the synthetic data set to NDJSON files and measure the generation rate.
 
-The public entry point; three uses:
-
-- :func:`generate_cases` streams a realistic base population of Cases over
-  several organizations (``benchmarks.generator_cases``). Record ``i`` is a
-  pure function of ``(seed, i, organizations, today)``, so a million records
-  stream in constant memory and chunking never changes the data;
-  :func:`generate_case_dicts` is the same stream as JSON dicts, the fast path
-  for NDJSON files.
-- :func:`generate_queries` builds labelled Inbox Items from that population
-  (``benchmarks.generator_queries``): true duplicates and follow-ups in many
-  disguises and near misses the rules must exclude (M1, M3, M5, M6). Each
-  :class:`LabelledQuery` names the records detection must return
-  (``expected``) and those it must never return (``must_not_match``).
-- :func:`sample_dataset` is a small fixed data set (300 Cases, 30 Inbox Items)
-  for ``casematch demo`` and ``serve --sample``.
-
-:func:`write_ndjson` writes records (or plain dicts) as NDJSON for bulk loads.
-``python -m benchmarks.generator --help`` writes files and measures the rate.
-
-    >>> day = date(2026, 1, 15)
-    >>> pop = Population(seed=1, n=1000, today=day)
-    >>> pop.case(42) == next(generate_cases(1, 1, start_index=42, today=day))
-    True
-    >>> q = next(generate_queries(1, pop, 1, families=["typo_name"]))
-    >>> q.family, q.expected == [q.base_id], q.source.kind.value
-    ('typo_name', True, 'inbox_item')
+The generator itself is product code (:mod:`service.sample`: ``casematch demo``
+and ``serve --sample`` use it); this module re-exports it for the benchmarks
+and adds what only a benchmark needs: :func:`write_ndjson` for bulk-load files
+and ``python -m benchmarks.generator --help``.
 """
 
 from __future__ import annotations
@@ -40,8 +18,16 @@ from typing import Any
 
 import orjson
 
-from benchmarks.generator_cases import (
+from indexer.records import Record
+from service.sample import (
     DEFAULT_ORGANIZATIONS,
+    DUPLICATE_FAMILIES,
+    FAMILIES,
+    FAMILY_RULES,
+    NEAR_MISS_FAMILIES,
+    SAMPLE_CASES,
+    SAMPLE_ITEMS,
+    LabelledQuery,
     Population,
     RecordDict,
     Study,
@@ -49,17 +35,12 @@ from benchmarks.generator_cases import (
     company_code,
     generate_case_dicts,
     generate_cases,
+    generate_queries,
+    sample_dataset,
+    sample_population,
+    sample_queries,
     studies,
 )
-from benchmarks.generator_queries import (
-    DUPLICATE_FAMILIES,
-    FAMILIES,
-    FAMILY_RULES,
-    NEAR_MISS_FAMILIES,
-    LabelledQuery,
-    generate_queries,
-)
-from indexer.records import Record
 
 __all__ = [
     "DEFAULT_ORGANIZATIONS",
@@ -84,27 +65,6 @@ __all__ = [
     "studies",
     "write_ndjson",
 ]
-
-# -- the sample data set and files -----------------------------------------------------
-
-SAMPLE_CASES = 300
-SAMPLE_ITEMS = 30
-
-
-def sample_population(seed: int = 7, today: date | None = None) -> Population:
-    return Population(seed=seed, n=SAMPLE_CASES, today=today or date.today())
-
-
-def sample_queries(seed: int = 7, today: date | None = None) -> list[LabelledQuery]:
-    """The 30 labelled Inbox Items of :func:`sample_dataset`, every family present."""
-    return list(generate_queries(seed, sample_population(seed, today), SAMPLE_ITEMS))
-
-
-def sample_dataset(seed: int = 7, today: date | None = None) -> tuple[list[Record], list[Record]]:
-    """300 Cases and 30 Inbox Items with planted duplicates, for the demo and ``serve --sample``."""
-    cases = list(sample_population(seed, today))
-    items = [q.source for q in sample_queries(seed, today)]
-    return cases, items
 
 
 def write_ndjson(records: Iterable[Record | Mapping[str, Any]], path: str | Path) -> int:

@@ -1,10 +1,15 @@
-"""The ``casematch`` command: serve, load, reindex, check, demo, bench.
+"""The ``casematch`` command: serve, load, reindex, check, demo (and bench, when installed).
 
 Each command builds its own :class:`~service.settings.Settings` (environment and
 ``casematch.toml``), opens the engine through :func:`service.app.open_services`,
-and stays thin: the work is in :mod:`service.demo`, :mod:`indexer.load`,
-:mod:`indexer.reindex` and :mod:`matcher`. An engine that cannot start is one
-clear line on stderr and exit code 2.
+and stays thin: the work is in :mod:`service.demo`, :mod:`service.sample`,
+:mod:`indexer.load`, :mod:`indexer.reindex` and :mod:`matcher`. Every error a
+user can cause (a wrong option, a missing file, an engine that cannot start) is
+one line on stderr, ``casematch: ...``, and a non-zero exit code.
+
+Other packages add commands through the ``casematch.commands`` entry point
+group; the repository's ``benchmarks`` package adds ``casematch bench`` that
+way when the ``bench`` extra is installed. The product never imports it.
 
     $ casematch serve --host 127.0.0.1 --port 8000 --sample
     casematch listening on http://127.0.0.1:8000
@@ -13,13 +18,13 @@ clear line on stderr and exit code 2.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import secrets
 import signal
 import socket
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -50,9 +55,44 @@ app = typer.Typer(
     help="Duplicate detection for pharmacovigilance case intake.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain help: flags read as flags (``--json``), not as options taking a ``<bool>``.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+#: The entry point group through which other packages add subcommands.
+COMMANDS_GROUP = "casematch.commands"
+
+
+def package_version() -> str:
+    """The installed casematch version (``0+unknown`` when run from an uninstalled tree)."""
+    try:
+        return version("casematch")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"casematch {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="print the version and exit",
+        ),
+    ] = False,
+) -> None:
+    """Duplicate detection for pharmacovigilance case intake."""
 
 
 class _Stop(Exception):  # noqa: N818 (a control-flow signal, not an error)
@@ -127,19 +167,21 @@ def serve(
         typer.Option(
             "--sample",
             help="load generated sample data when the store is empty; without "
-            "CASEMATCH_API_KEYS also create a local demo key and print it",
+            "CASEMATCH_API_KEYS also use a local demo key (kept in the data directory) "
+            "and print it",
         ),
     ] = False,
     seed: Annotated[int, typer.Option(help="seed of the sample data set")] = 7,
 ) -> None:
     """Serve the HTTP API on the configured engine (the local OpenSearch node by default)."""
     from service import demo
+    from service.sample import sample_data
 
     _configure_logging()
     settings = load_settings()
     with _stoppable():
         try:
-            dataset = demo.sample_records(seed) if sample else None
+            dataset = sample_data(seed).records if sample else None
             demo_key: str | None = None
             if dataset is not None and not settings.api_keys:
                 settings, demo_key = demo.with_demo_key(settings, dataset)
@@ -175,6 +217,8 @@ def _banner(
     url: str, settings: Settings, dataset: list[Record] | None, demo_key: str | None
 ) -> None:
     """What ``serve`` prints once it listens: the URL, and how to call it."""
+    from service.demo import demo_key_path
+
     out.print(f"casematch listening on {url}")
     out.print(f"  review page: {url}/ui (sign in with an API key)")
     out.print(f"  API docs: {url}/docs   health: {url}/health")
@@ -183,6 +227,9 @@ def _banner(
         item = next((r.id for r in dataset if r.kind is Kind.inbox_item), "II-1")
         out.print(
             f"  demo API key (organizations {', '.join(key.organizations)}; PHI masked): {demo_key}"
+        )
+        out.print(
+            f"  (kept in {demo_key_path(settings)}; delete that file and restart for a new key)"
         )
         out.print(f'  try: curl -H "X-API-Key: {demo_key}" {url}/v1/inbox-items/{item}')
         out.print(
@@ -223,6 +270,7 @@ def demo(
     import tempfile
 
     from service import demo as demo_logic
+    from service.sample import sample_data
 
     base = load_settings()
     with _stoppable(), contextlib.ExitStack() as stack:
@@ -240,7 +288,7 @@ def demo(
         with _services(settings) as services:
             if "index_prefix" in update:
                 stack.callback(services.store.drop_indices)
-            demo_logic.run_demo(services, seed=seed, console=out)
+            demo_logic.run_demo(services, sample_data(seed), console=out)
 
 
 #: How many failed lines ``load`` lists before summarizing the rest.
@@ -404,7 +452,9 @@ def _read_one_record(path: Path, settings: Settings, organization: str | None) -
 
 
 engine_app = typer.Typer(
-    help="Manage the local OpenSearch node (the default engine).", no_args_is_help=True
+    help="Manage the local OpenSearch node (the default engine).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(engine_app, name="engine")
 
@@ -486,21 +536,41 @@ def engine_status(
         out.print(f"  documents: {_counts_line(status['documents'])}")
 
 
-def _mount_bench() -> None:
-    if importlib.util.find_spec("benchmarks.cli") is None:
-        return
-    from benchmarks.cli import app as bench_app
+def _mount_commands() -> None:
+    """Add the subcommands other packages declare (``casematch.commands`` entry points).
 
-    app.add_typer(bench_app, name="bench", help="Quality and speed benchmarks.")
+    An entry point that cannot be imported (its optional dependencies are not
+    installed, e.g. ``bench`` without the ``bench`` extra) is left out.
+    """
+    for entry in entry_points(group=COMMANDS_GROUP):
+        try:
+            command = entry.load()
+        except ImportError:
+            continue
+        if isinstance(command, typer.Typer):
+            app.add_typer(command, name=entry.name)
 
 
-_mount_bench()
+_mount_commands()
 
 
-def main() -> None:
-    """Console-script entry point: a malformed setting is one line on stderr, exit code 2."""
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: a usage error is one line (``casematch: ...``), exit code 2."""
     try:
-        app()
-    except ConfigError as exc:
-        print(f"casematch: configuration error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        code = app(args=argv, prog_name="casematch", standalone_mode=False)
+    except typer.Abort:
+        err.print("casematch: interrupted")
+        sys.exit(130)
+    except ConfigError as exc:  # a malformed setting
+        err.print(f"casematch: configuration error: {exc}", markup=False)
+        sys.exit(2)
+    except typer.TyperException as exc:  # typer's usage errors (a wrong option, a bad value)
+        message = exc.format_message().strip()
+        if "\n" in message:  # a bare command group: its help, as usual
+            err.print(message, markup=False)
+        else:
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "casematch"
+            err.print(f"casematch: {message} (see '{where} -h')", markup=False)
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,8 +1,9 @@
-"""The sample data behind ``casematch demo`` and ``casematch serve --sample``.
+"""What ``casematch demo`` and ``casematch serve --sample`` do with the sample data.
 
-The data set is :func:`benchmarks.generator.sample_dataset` (300 Cases over
-three organizations and 30 Inbox Items with planted duplicates, follow-ups and
-near misses), the same for the same seed. ``serve --sample`` loads it into an
+The CLI hands the data in: usually :func:`service.sample.sample_queries`
+(300 Cases over three organizations and 30 Inbox Items with planted
+duplicates, follow-ups and near misses), the same for the same seed; this
+module only loads, detects, promotes and reports. ``serve --sample`` loads it into an
 empty store only, so a restart on the same data directory keeps what the API
 wrote. ``demo`` loads it into a fresh store, prints the counts, runs duplicate
 detection on every sample Inbox Item (compared with the planted truth), then
@@ -11,16 +12,17 @@ promotes each one as a processor would and prints what happened.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.generator import sample_dataset, sample_queries
 from indexer.records import Kind, Record
 from indexer.store import RecordStore
 from matcher import Detection
@@ -31,31 +33,51 @@ from service.detection import run_detection
 from service.errors import ServiceError
 from service.promotion.decisions import DecisionAction, DecisionRequest
 from service.promotion.outcomes import outcome_json
+from service.sample import SampleData
 from service.settings import ApiKey, Permission, Settings
-
-
-def sample_records(seed: int) -> list[Record]:
-    """The sample Cases, then the sample Inbox Items."""
-    cases, items = sample_dataset(seed)
-    return [*cases, *items]
-
 
 #: Permissions of the local demo key ``serve --sample`` creates (PHI stays masked).
 DEMO_KEY_PERMISSIONS: list[Permission] = ["promote", "read_matches", "admin"]
 
 
-def with_demo_key(settings: Settings, records: Sequence[Record]) -> tuple[Settings, str]:
-    """``settings`` plus a fresh random local key for the sample organizations, and the key.
+#: The file in the data directory that keeps the demo key across restarts.
+DEMO_KEY_FILE = "demo-api-key"
 
-    Only ``serve --sample`` calls this, and only when no key is configured.
+
+def demo_key_path(settings: Settings) -> Path:
+    return settings.data_dir / DEMO_KEY_FILE
+
+
+def with_demo_key(settings: Settings, records: Sequence[Record]) -> tuple[Settings, str]:
+    """``settings`` plus the local demo key for the sample organizations, and the key.
+
+    Only ``serve --sample`` calls this, and only when no key is configured. The
+    key is made once, at random, and kept (owner-readable only) in the data
+    directory, so a key saved by a user keeps working after a restart; delete
+    the file for a new one.
     """
-    key = secrets.token_urlsafe(24)
+    key = _read_or_create_key(demo_key_path(settings))
     demo = ApiKey(
         organizations=sorted({r.organization for r in records}),
         permissions=DEMO_KEY_PERMISSIONS,
         name="sample-demo",
     )
     return settings.model_copy(update={"api_keys": {key: demo}}), key
+
+
+def _read_or_create_key(path: Path) -> str:
+    try:
+        kept = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        kept = ""
+    if kept:
+        return kept
+    key = secrets.token_urlsafe(24)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key + "\n")
+    return key
 
 
 def load_if_empty(store: RecordStore, records: Sequence[Record]) -> int:
@@ -89,19 +111,19 @@ def counts_table(store: RecordStore) -> Table:
     return table
 
 
-def run_demo(services: Services, *, seed: int, console: Console) -> None:
-    """Generate, load, count; then detect on every sample Inbox Item and report."""
-    records = sample_records(seed)
+def run_demo(services: Services, data: SampleData, *, console: Console) -> None:
+    """Load, count; then detect on every sample Inbox Item, promote it, and report."""
+    records = data.records
     organizations = sorted({r.organization for r in records})
     console.print(
         f"generated {sum(r.kind is Kind.case for r in records)} Cases and "
         f"{sum(r.kind is Kind.inbox_item for r in records)} Inbox Items "
-        f"(seed {seed}, organizations {', '.join(organizations)})"
+        f"(seed {data.seed}, organizations {', '.join(organizations)})"
     )
     loaded = load(services.store, records)
     console.print(f"loaded {loaded} records into the {services.engine.kind} engine")
     console.print(counts_table(services.store))
-    detections = detect_all(services, seed)
+    detections = detect_all(services, data)
     console.print(detections_table(detections))
     found = [d for d in detections if d.detection.has_matches]
     hits = sum(d.found_expected for d in detections)
@@ -114,7 +136,7 @@ def run_demo(services: Services, *, seed: int, console: Console) -> None:
     )
     if found:
         console.print(render.detection_tables(found[0].detection))
-    promotions = promote_all(services, seed, organizations)
+    promotions = promote_all(services, data, organizations)
     console.print(promotions_table(promotions))
     outcomes = Counter(p.final_state for p in promotions)
     console.print(
@@ -136,10 +158,10 @@ class DemoDetection:
     found_forbidden: int
 
 
-def detect_all(services: Services, seed: int) -> list[DemoDetection]:
+def detect_all(services: Services, data: SampleData) -> list[DemoDetection]:
     """Duplicate detection (PHI masked) for every sample Inbox Item."""
     out: list[DemoDetection] = []
-    for query in sample_queries(seed):
+    for query in data.queries:
         run = run_detection(
             services.engine, services.store, services.settings, query.source, show_phi=False
         )
@@ -199,7 +221,9 @@ class DemoPromotion:
     final_state: str
 
 
-def promote_all(services: Services, seed: int, organizations: Sequence[str]) -> list[DemoPromotion]:
+def promote_all(
+    services: Services, data: SampleData, organizations: Sequence[str]
+) -> list[DemoPromotion]:
     """Promote every sample Inbox Item as a processor would (P1-P3).
 
     No potential match: the Case is created. Potential matches: the decision a
@@ -214,7 +238,7 @@ def promote_all(services: Services, seed: int, organizations: Sequence[str]) -> 
         permissions=frozenset({"promote", "read_matches", "admin"}),
     )
     out: list[DemoPromotion] = []
-    for query in sample_queries(seed):
+    for query in data.queries:
         item_id = query.source.id
         decision = "-"
         try:

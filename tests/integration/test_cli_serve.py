@@ -248,6 +248,36 @@ def test_sample_without_keys_prints_a_demo_key_that_works(serve: Any) -> None:
     assert got.json()["patient"]["dob"] in ("***", None)  # the demo key does not read PHI
 
 
+def test_sample_demo_key_survives_a_restart_until_its_file_is_deleted(
+    serve: Any, tmp_path: Path
+) -> None:
+    def printed(served: Any) -> str:
+        return "".join(served.lines) + served.rest_of_output()
+
+    def printed_key(text: str) -> str:
+        found = re.search(r"demo API key \([^)]*\): (\S+)", text)
+        assert found, text
+        return found.group(1)
+
+    data_dir = tmp_path / "data"
+    first = serve("--sample", keys=None, data_dir=data_dir)
+    key = printed_key(printed(first))
+    assert (data_dir / "demo-api-key").read_text().strip() == key
+    first.proc.send_signal(signal.SIGTERM)
+    first.proc.wait(timeout=START_TIMEOUT_S)
+    again = serve("--sample", keys=None, data_dir=data_dir)
+    text = printed(again)
+    assert printed_key(text) == key
+    assert "demo-api-key" in text  # says where the key is kept, and how to reset it
+    health = httpx.get(f"{again.url}/v1/inbox-items/none-such", headers={"X-API-Key": key})
+    assert health.status_code == 404  # the kept key is accepted (401 otherwise)
+    again.proc.send_signal(signal.SIGTERM)
+    again.proc.wait(timeout=START_TIMEOUT_S)
+    (data_dir / "demo-api-key").unlink()
+    fresh = serve("--sample", keys=None, data_dir=data_dir)
+    assert printed_key(printed(fresh)) != key
+
+
 def test_without_keys_and_without_sample_every_call_is_refused(serve: Any) -> None:
     served = serve(keys=None)
     printed = "".join(served.lines)

@@ -29,7 +29,6 @@ from benchmarks.generator import (
     sample_queries,
     write_ndjson,
 )
-from benchmarks.generator_tables import PREFERRED_TERMS, PRODUCTS
 from indexer.documents import build_document
 from indexer.normalize import (
     event_key,
@@ -39,6 +38,7 @@ from indexer.normalize import (
     normalize_initials,
 )
 from indexer.records import Record, parse_record
+from service.sample.tables import PREFERRED_TERMS, PRODUCTS
 
 TODAY = date(2026, 6, 30)
 POPULATION = Population(seed=5, n=3000, today=TODAY)
@@ -419,7 +419,7 @@ def test_M6_near_miss_is_never_a_subject_match() -> None:
 def test_module_examples_hold() -> None:
     import doctest
 
-    import benchmarks.generator as module
+    import service.sample as module
 
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

@@ -1,6 +1,6 @@
-"""Detection latency and quality per index size, retrieval stage apart: ``python -m matcher.stagebench``.
+"""Detection latency and quality per index size, retrieval stage apart: ``python -m benchmarks.stagebench``.
 
-Loads generated Cases (``benchmarks.generator``) into a fresh embedded engine
+Loads generated Cases (:mod:`service.sample`) into a fresh embedded engine
 in steps (``--sizes 10000,100000``) and, at each size, runs ``detect`` in
 process for labelled Inbox Items. Prints latency percentiles, the engine's
 share, the matcher's CPU, round trips, and for the labelled duplicates /
@@ -21,8 +21,8 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
 
+from benchmarks.generator import LabelledQuery, Population, generate_queries
 from indexer.engine import Engine, EngineConfig, open_engine
 from indexer.store import IndexNames, RecordStore
 from matcher.detect import detect
@@ -30,8 +30,6 @@ from matcher.model import DetectionOptions
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from benchmarks.generator import Population, generate_queries
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000", help="cumulative index sizes")
     parser.add_argument("--queries", type=int, default=40)
@@ -63,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _measure(
     engine: Engine,
     names: IndexNames,
-    queries: Sequence[Any],  # benchmarks.generator.LabelledQuery
+    queries: Sequence[LabelledQuery],
     options: DetectionOptions,
     size: int,
 ) -> None:

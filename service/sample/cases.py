@@ -4,8 +4,8 @@ Case ``i`` draws from its own random generator, derived from the population
 seed and ``i`` alone (:func:`record_rng`), so a million Cases stream in
 constant memory, any slice can be regenerated on its own, and chunking never
 changes the data. Names, products and MedDRA terms come from the fixed tables
-in ``benchmarks.generator_tables``. ``benchmarks.generator`` is the public
-entry point; ``benchmarks.generator_queries`` builds labelled Inbox Items on
+in ``service.sample.tables``. :mod:`service.sample` is the public
+entry point; ``service.sample.queries`` builds labelled Inbox Items on
 top of this module.
 """
 
@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 
 from unidecode import unidecode
 
-from benchmarks.generator_tables import (
+from indexer.records import Record
+from service.sample.tables import (
     COMPANY_CODES,
     CONCOMITANTS,
     CULTURES,
@@ -31,7 +32,6 @@ from benchmarks.generator_tables import (
     STUDY_ARMS,
     Culture,
 )
-from indexer.records import Record
 
 DEFAULT_ORGANIZATIONS: tuple[str, ...] = ("ORG-A", "ORG-B", "ORG-C")
 RecordDict = dict[str, Any]

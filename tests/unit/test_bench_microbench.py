@@ -1,4 +1,4 @@
-"""``python -m matcher.microbench`` runs both candidate sets and lists matches in the related one."""
+"""``python -m benchmarks.microbench`` runs both candidate sets and lists matches in the related one."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from matcher.microbench import STAGES, main
+from benchmarks.microbench import STAGES, main
 
 
 def test_microbench_reports_related_and_sample_candidates(

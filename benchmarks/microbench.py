@@ -1,4 +1,4 @@
-"""Micro-benchmark of the matcher's own CPU time (no engine): ``python -m matcher.microbench``.
+"""Micro-benchmark of the matcher's own CPU time (no engine): ``python -m benchmarks.microbench``.
 
 Takes a generated source and ``--candidates`` generated index documents and
 times what ``detect`` does with them in Python: reading the candidates' match
@@ -27,8 +27,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from benchmarks.generator import Population, RecordDict, generate_queries
 from indexer.documents import build_document
 from indexer.normalize import normalize_code, normalize_country, normalize_meddra_code
 from indexer.records import Record
@@ -37,9 +38,6 @@ from matcher.facts import facts_from_record, facts_from_view, with_record
 from matcher.model import DetectionOptions
 from matcher.profiles import get_profile
 from matcher.rank import assign_sections, to_detection
-
-if TYPE_CHECKING:  # the benchmarks package is imported only when the benchmark runs
-    from benchmarks.generator import Population, RecordDict
 
 CASES = ("related", "sample")
 #: Cases generated to find the ``related`` candidates among (one organization).
@@ -137,8 +135,6 @@ def run(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from benchmarks.generator import Population, generate_queries
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=200)
     parser.add_argument("--runs", type=int, default=200)

@@ -20,7 +20,9 @@ import orjson
 import pycountry
 from unidecode import unidecode
 
-from benchmarks.generator_cases import (
+from indexer.normalize import normalize_country, normalize_initials, normalize_text
+from indexer.records import Record
+from service.sample.cases import (
     DEFAULT_ORGANIZATIONS,
     PM_SOURCES,
     QUERY_STREAM,
@@ -34,7 +36,7 @@ from benchmarks.generator_cases import (
     studies,
     weighted,
 )
-from benchmarks.generator_tables import (
+from service.sample.tables import (
     CULTURES,
     CYRILLIC,
     GERMAN_TRANSLIT,
@@ -43,8 +45,6 @@ from benchmarks.generator_tables import (
     PRODUCTS,
     CatalogProduct,
 )
-from indexer.normalize import normalize_country, normalize_initials, normalize_text
-from indexer.records import Record
 
 _PRODUCT_BY_CODE: dict[str, CatalogProduct] = {p.code: p for p in PRODUCTS}
 #: Possible Matches exclude candidates older than two years (M6); keep a margin either side.

@@ -1,4 +1,4 @@
-"""Fixed reference tables for the synthetic data generator (``benchmarks.generator``).
+"""Fixed reference tables for the synthetic data generator (:mod:`service.sample`).
 
 Everything the generator draws from lives here as plain data, so the tables can
 be read and reviewed without the sampling machinery: person names by culture
