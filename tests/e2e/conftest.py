@@ -1,4 +1,10 @@
-"""End-to-end fixtures: a real ``casematch serve --sample`` and Debian's headless Chromium.
+"""End-to-end fixtures: casematch as real processes, and Debian's headless Chromium.
+
+Every test in this folder is marked ``e2e`` and ``integration`` (it needs an engine).
+``serve`` starts ``casematch serve`` processes on free ports for the CLI tests and the
+README tour (helpers in :mod:`tests.e2e.live`); the local OpenSearch node of every data
+directory such a test used is stopped after it. ``server`` below is the browser tests'
+``casematch serve --sample``.
 
 The server is the CLI's own ``serve`` path on the default engine (whatever
 ``Settings`` picks without ``CASEMATCH_ENGINE`` / ``CASEMATCH_OPENSEARCH_URL``)
@@ -34,7 +40,9 @@ import pytest
 
 from indexer.localnode import LocalNode, NodeConfig
 from indexer.records import Kind
-from service.demo import sample_records
+from service.sample import sample_data
+from tests.e2e.live import KEYS as CLI_KEYS
+from tests.e2e.live import Served, casematch_env, start_server, stop_local_nodes
 
 CHROMIUM = Path(os.environ.get("CASEMATCH_E2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -288,7 +296,7 @@ def catalog(server: Server) -> Catalog:
 
 def _all_items(api: httpx.Client) -> list[dict[str, Any]]:
     """Every sample Inbox Item as the server stores it (ids from the same seeded sample)."""
-    ids = [r.id for r in sample_records(SAMPLE_SEED) if r.kind is Kind.inbox_item]
+    ids = [r.id for r in sample_data(SAMPLE_SEED).records if r.kind is Kind.inbox_item]
     out = []
     for item_id in ids:
         res = api.get(f"/v1/inbox-items/{item_id}")
@@ -301,3 +309,45 @@ def screenshot(target: Any, name: str) -> None:
     """Save a screenshot for the README (``docs/images/<name>.png``)."""
     IMAGES.mkdir(parents=True, exist_ok=True)
     target.screenshot(path=str(IMAGES / f"{name}.png"))
+
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def _stop_local_nodes() -> Iterator[None]:
+    """A local OpenSearch node outlives the command that started it: stop it after the test."""
+    yield
+    stop_local_nodes()
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    """``serve("--sample", keys=None, data_dir=..., engine="osmem")``: a live ``casematch serve``.
+
+    ``engine`` is ``CASEMATCH_ENGINE`` (default ``auto``: the local node where Java is found).
+    """
+    started: list[Served] = []
+
+    def start(
+        *args: str,
+        data_dir: Path | None = None,
+        keys: Any = CLI_KEYS,
+        engine: str = "auto",
+        cwd: Path | None = None,
+    ) -> Served:
+        env = casematch_env(data_dir or tmp_path / "data", keys, engine)
+        served = start_server(list(args), env, cwd=cwd)
+        started.append(served)
+        return served
+
+    yield start
+    for served in started:
+        served.kill_all()

@@ -9,16 +9,10 @@ teardown, and a local OpenSearch node it started is stopped.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import re
 import signal
 import subprocess
-import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from queue import Empty, Queue
 from typing import Any
 
 import httpx
@@ -26,109 +20,7 @@ import psutil
 import pytest
 
 from indexer.localnode import LocalNode, NodeConfig
-
-pytestmark = pytest.mark.integration
-
-CASEMATCH = str(Path(sys.executable).with_name("casematch"))
-KEYS = {"k-a": {"organizations": ["ORG-A"], "permissions": ["promote", "read_phi"]}}
-#: Startup guard only (not an assertion about speed): loading a cold engine on a busy machine.
-START_TIMEOUT_S = 120
-
-
-class Served:
-    """A running ``casematch serve`` and the lines it printed."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.proc = proc
-        self.lines: list[str] = []
-        self._queue: Queue[str | None] = Queue()
-        self._pump_thread = threading.Thread(target=self._pump, daemon=True)
-        self._pump_thread.start()
-        self.url = self._wait_for_url()
-        self.engine_pids = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._queue.put(line)
-        self._queue.put(None)
-
-    def _wait_for_url(self) -> str:
-        while True:
-            try:
-                line = self._queue.get(timeout=START_TIMEOUT_S)
-            except Empty:
-                raise AssertionError(f"serve printed no URL; output so far: {self.lines}") from None
-            if line is None:
-                raise AssertionError(f"serve exited before listening: {self.lines}")
-            self.lines.append(line)
-            found = re.search(r"casematch listening on (http://\S+)", line)
-            if found:
-                return found.group(1)
-
-    def rest_of_output(self) -> str:
-        out = []
-        while True:
-            try:
-                line = self._queue.get(timeout=5)
-            except Empty:
-                break
-            if line is None:
-                break
-            out.append(line)
-        return "".join(out)
-
-    def kill_all(self) -> None:
-        for pid in [self.proc.pid, *self.engine_pids]:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                psutil.Process(pid).kill()
-        self.proc.wait()
-        self._pump_thread.join(timeout=10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-
-def _env(data_dir: Path, keys: dict[str, Any] | None, engine: str = "auto") -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEMATCH_")}
-    env["CASEMATCH_DATA_DIR"] = str(data_dir)
-    env["CASEMATCH_ENGINE"] = engine
-    env["CASEMATCH_CONFIG"] = str(data_dir / "absent.toml")
-    if keys is not None:
-        env["CASEMATCH_API_KEYS"] = json.dumps(keys)
-    return env
-
-
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Any]:
-    started: list[Served] = []
-    data_dirs: set[Path] = set()
-
-    def start(
-        *args: str, data_dir: Path | None = None, keys: Any = KEYS, engine: str = "auto"
-    ) -> Served:
-        data = data_dir or tmp_path / "data"
-        data_dirs.add(data)
-        proc = subprocess.Popen(
-            [CASEMATCH, "serve", "--host", "127.0.0.1", "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=_env(data, keys, engine),
-        )
-        try:
-            served = Served(proc)
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        started.append(served)
-        return served
-
-    yield start
-    for served in started:
-        served.kill_all()
-    for data in data_dirs:
-        LocalNode(NodeConfig(data_dir=data)).stop()
+from tests.e2e.live import CASEMATCH, KEYS, START_TIMEOUT_S, casematch_env
 
 
 def _node_pid(data_dir: Path) -> int | None:
@@ -294,7 +186,7 @@ def test_engine_startup_error_is_one_line_and_exit_code_2(tmp_path: Path) -> Non
         [CASEMATCH, "serve", "--port", "0"],
         capture_output=True,
         text=True,
-        env=_env(blocker / "data", KEYS),
+        env=casematch_env(blocker / "data", KEYS, "auto"),
         timeout=120,
     )
     assert proc.returncode == 2

@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
-from tests.conftest import cli_env
-
-pytestmark = pytest.mark.integration
-
-CASEMATCH = str(Path(sys.executable).with_name("casematch"))
-#: A guard against a hung process, not a speed assertion.
-TIMEOUT_S = 300
-
-
-def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CASEMATCH, *args], capture_output=True, text=True, env=cli_env(data_dir), timeout=TIMEOUT_S
-    )
+from tests.e2e.live import run
 
 
 def inbox_item(item_id: str, wwuid: str) -> dict[str, object]:

@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import cli_env
+from tests.e2e.live import run
 from tests.paths import FDA_EXAMPLES
 
-pytestmark = pytest.mark.integration
-
-CASEMATCH = str(Path(sys.executable).with_name("casematch"))
 FDA = FDA_EXAMPLES
-#: A guard against a hung process, not a speed assertion.
-TIMEOUT_S = 300
-
-
-def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CASEMATCH, *args], capture_output=True, text=True, env=cli_env(data_dir), timeout=TIMEOUT_S
-    )
 
 
 def test_load_scenario1_as_a_case_then_check_scenario2_finds_it_by_wwuid(tmp_path: Path) -> None:
