@@ -34,6 +34,10 @@ from indexer.engine import Engine, EngineConfig, open_engine
 from indexer.localnode import LocalNode, NodeConfig, java_missing_reason, nodes_under
 from indexer.records import Record
 from indexer.store import IndexNames, RecordStore
+from tests.factories import record
+
+#: Kept for tests that import it from here; records are built in :mod:`tests.factories`.
+make_record = record
 
 _URL_ENV = "CASEMATCH_TEST_OPENSEARCH_URL"
 _ENGINES_ENV = "CASEMATCH_TEST_ENGINES"
@@ -198,30 +202,7 @@ def store(engine: Engine, index_names: IndexNames) -> RecordStore:
     return s
 
 
-def make_record(
-    record_id: str,
-    *,
-    kind: str = "inbox_item",
-    organization: str = "ORG-A",
-    **fields: object,
-) -> Record:
-    """A small valid record for tests (fields override the defaults)."""
-    data: dict[str, object] = {
-        "id": record_id,
-        "kind": kind,
-        "organization": organization,
-        "receipt_date": "2025-03-01",
-        "patient": {"initials": "JS", "sex": "female", "dob": "1980-06"},
-        "reporter": {"first_name": "Jacob", "last_name": "Smith", "country": "US"},
-        "products": [{"product": "PRD-17", "product_reported": "Aspirin 100 mg", "rank": 1}],
-        "events": [{"event_reported": "headache", "meddra_pt_code": "10019211", "rank": 1}],
-        "identifiers": {"case_identifiers": [f"CI-{record_id}"]},
-    }
-    data.update(fields)
-    return Record.model_validate(data)
-
-
 @pytest.fixture
 def record_factory() -> Callable[..., Record]:
     """``record_factory("II-1", kind="case", version=2, state="approved")``."""
-    return make_record
+    return record

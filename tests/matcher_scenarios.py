@@ -16,7 +16,8 @@ from typing import Any
 
 from indexer.records import Record
 from matcher import Detection, DetectionOptions, Match
-from tests.conftest import make_record
+from tests.factories import blank
+from tests.factories import record as make_record
 
 TODAY = date(2025, 4, 1)
 
@@ -25,19 +26,6 @@ def opts(**kw: Any) -> DetectionOptions:
     base: dict[str, Any] = {"today": TODAY, "mask_phi": False}
     base.update(kw)
     return DetectionOptions(**base)
-
-
-def blank(record_id: str, *, kind: str = "case", **fields: Any) -> Record:
-    """A record sharing nothing with :func:`source` unless ``fields`` say so."""
-    data: dict[str, Any] = {
-        "patient": {},
-        "reporter": {"country": "US"},
-        "products": [],
-        "events": [],
-        "identifiers": {"case_identifiers": [f"CI-{record_id}"]},
-    }
-    data.update(fields)
-    return make_record(record_id, kind=kind, **data)
 
 
 def source(**fields: Any) -> Record:

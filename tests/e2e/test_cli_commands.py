@@ -9,26 +9,24 @@ import orjson
 import pytest
 
 from tests.e2e.live import run
+from tests.factories import record_data
 
 
 def inbox_item(item_id: str, wwuid: str) -> dict[str, object]:
-    return {**case(item_id), "kind": "inbox_item", "state": "new", "identifiers": {"wwuid": wwuid}}
+    return case(item_id, kind="inbox_item", state="new", identifiers={"wwuid": wwuid})
 
 
 def case(case_id: str, **fields: object) -> dict[str, object]:
+    """A Case of ORG-A with its own WWUID; every one shares patient, product and event."""
     data: dict[str, object] = {
-        "id": case_id,
         "kind": "case",
-        "organization": "ORG-A",
         "state": "in_progress",
-        "receipt_date": "2025-03-01",
         "identifiers": {"wwuid": f"US-ACME-{case_id}"},
         "patient": {"initials": "QX", "sex": "female", "dob": "1971-04"},
-        "products": [{"product": "PRD-17", "product_reported": "Aspirin 100 mg", "rank": 1}],
-        "events": [{"event_reported": "headache", "meddra_pt_code": "10019211", "rank": 1}],
+        "reporter": {},
+        **fields,
     }
-    data.update(fields)
-    return data
+    return record_data(case_id, **data)
 
 
 @pytest.fixture

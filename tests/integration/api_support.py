@@ -1,19 +1,7 @@
-"""API keys and headers shared by the API tests (two organizations, graded permissions)."""
+"""Kept for tests that import the API keys from here; they live in :mod:`tests.keys`."""
 
 from __future__ import annotations
 
-from service.settings import ApiKey
+from tests.keys import KEYS, auth
 
-KEYS = {
-    "a-writer": ApiKey(organizations=["ORG-A"], permissions=["promote"], name="a-writer"),
-    "a-reader": ApiKey(organizations=["ORG-A"], permissions=["read_matches"], name="a-reader"),
-    "a-phi": ApiKey(
-        organizations=["ORG-A"], permissions=["read_matches", "read_phi"], name="a-phi"
-    ),
-    "a-nothing": ApiKey(organizations=["ORG-A"], permissions=[], name="a-nothing"),
-    "b-writer": ApiKey(organizations=["ORG-B"], permissions=["promote"], name="b-writer"),
-}
-
-
-def auth(key: str) -> dict[str, str]:
-    return {"X-API-Key": key}
+__all__ = ["KEYS", "auth"]

@@ -6,8 +6,7 @@ permissions, organizations, masking per key (M20), and that nothing changes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,38 +16,27 @@ from indexer.documents import build_document
 from indexer.engine import Engine
 from indexer.records import Record
 from indexer.reindex import reindex
-from indexer.store import IndexNames, RecordStore
-from service.app import Services, create_app
-from service.settings import Settings
-from tests.integration.api_support import KEYS, auth
+from indexer.store import IndexNames
+from tests.factories import record_data
+from tests.keys import auth
 
 
 def record(record_id: str, organization: str = "ORG-A", **fields: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": record_id,
-        "organization": organization,
-        "receipt_date": "2025-03-01",
-        "identifiers": {"wwuid": "US-ACME-0001"},
-        "patient": {"initials": "JS", "sex": "female", "dob": "1980-06"},
-        "reporter": {"first_name": "Jacob", "last_name": "Smith", "country": "US"},
-        "products": [{"product": "PRD-17", "product_reported": "Aspirin 100 mg", "rank": 1}],
-        "events": [{"event_reported": "headache", "meddra_pt_code": "10019211", "rank": 1}],
-    }
-    data.update(fields)
+    """A record for either endpoint (no ``kind``: the route sets it), all sharing a WWUID."""
+    data = record_data(
+        record_id, organization=organization, identifiers={"wwuid": "US-ACME-0001"}, **fields
+    )
+    del data["kind"]
     return data
 
 
 @pytest.fixture
-def client(engine: Engine, index_names: IndexNames, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(index_prefix=index_names.prefix, data_dir=tmp_path, api_keys=KEYS)
-    store = RecordStore(engine, index_names)
-    store.ensure_indices()
-    app = create_app(settings, services=Services(settings=settings, engine=engine, store=store))
-    with TestClient(app) as c:
-        c.post("/v1/cases", json=record("C-A"), headers=auth("a-writer"))
-        c.post("/v1/cases", json=record("C-B", "ORG-B"), headers=auth("b-writer"))
-        c.post("/v1/inbox-items", json=record("II-1"), headers=auth("a-writer"))
-        yield c
+def client(api_client: Callable[..., TestClient]) -> TestClient:
+    c = api_client()
+    c.post("/v1/cases", json=record("C-A"), headers=auth("a-writer"))
+    c.post("/v1/cases", json=record("C-B", "ORG-B"), headers=auth("b-writer"))
+    c.post("/v1/inbox-items", json=record("II-1"), headers=auth("a-writer"))
+    return c
 
 
 def _check(client: TestClient, key: str, item: str = "II-1") -> Any:

@@ -6,17 +6,13 @@ and an app whose settings hold API keys for two organizations.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from indexer.engine import Engine
-from indexer.store import IndexNames, RecordStore
-from service.app import Services, create_app
-from service.settings import Settings
-from tests.integration.api_support import KEYS, auth
+from tests.keys import auth
 
 
 def inbox_item(record_id: str, organization: str = "ORG-A", **fields: Any) -> dict[str, Any]:
@@ -40,25 +36,9 @@ def inbox_item(record_id: str, organization: str = "ORG-A", **fields: Any) -> di
     return data
 
 
-def make_client(
-    engine: Engine, names: IndexNames, tmp_path: Any, **overrides: Any
-) -> Iterator[TestClient]:
-    settings = Settings(
-        index_prefix=names.prefix,
-        data_dir=tmp_path,
-        api_keys=overrides.pop("api_keys", KEYS),
-        **overrides,
-    )
-    store = RecordStore(engine, names)
-    store.ensure_indices()
-    app = create_app(settings, services=Services(settings=settings, engine=engine, store=store))
-    with TestClient(app) as client:
-        yield client
-
-
 @pytest.fixture
-def client(engine: Engine, index_names: IndexNames, tmp_path: Any) -> Iterator[TestClient]:
-    yield from make_client(engine, index_names, tmp_path)
+def client(api_client: Callable[..., TestClient]) -> TestClient:
+    return api_client()
 
 
 # -- storing -------------------------------------------------------------------------
@@ -187,12 +167,12 @@ def test_calls_without_a_valid_key_are_401(client: TestClient, headers: dict[str
 
 
 def test_without_any_configured_key_every_call_is_401_saying_so(
-    engine: Engine, index_names: IndexNames, tmp_path: Any
+    api_client: Callable[..., TestClient],
 ) -> None:
-    for client in make_client(engine, index_names, tmp_path, api_keys={}):
-        res = client.get("/v1/inbox-items/II-1", headers=auth("a-writer"))
-        assert res.status_code == 401
-        assert "CASEMATCH_API_KEYS" in res.json()["detail"]
+    client = api_client(api_keys={})
+    res = client.get("/v1/inbox-items/II-1", headers=auth("a-writer"))
+    assert res.status_code == 401
+    assert "CASEMATCH_API_KEYS" in res.json()["detail"]
 
 
 def test_record_of_another_organization_reads_as_missing(client: TestClient) -> None:
@@ -281,13 +261,11 @@ def test_M20_read_phi_unmasks(client: TestClient) -> None:
     assert got["events"][0]["onset"] == "2025-02-20"
 
 
-def test_M20_masking_off_shows_phi_to_every_reader(
-    engine: Engine, index_names: IndexNames, tmp_path: Any
-) -> None:
-    for client in make_client(engine, index_names, tmp_path, mask_phi=False):
-        client.post("/v1/inbox-items", json=inbox_item("II-42"), headers=auth("a-writer"))
-        got = client.get("/v1/inbox-items/II-42", headers=auth("a-reader")).json()
-        assert got["patient"]["initials"] == "JS"
+def test_M20_masking_off_shows_phi_to_every_reader(api_client: Callable[..., TestClient]) -> None:
+    client = api_client(mask_phi=False)
+    client.post("/v1/inbox-items", json=inbox_item("II-42"), headers=auth("a-writer"))
+    got = client.get("/v1/inbox-items/II-42", headers=auth("a-reader")).json()
+    assert got["patient"]["initials"] == "JS"
 
 
 # -- health ----------------------------------------------------------------------------

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from indexer.engine import Engine
-from indexer.store import RecordStore
-from service.app import Services, create_app
-from service.settings import ApiKey, Settings, TransmissionProfile
+from service.settings import ApiKey, TransmissionProfile
 from tests.paths import FDA_EXAMPLES
 
 FDA = FDA_EXAMPLES
@@ -31,19 +27,14 @@ def scenario(name: str) -> bytes:
 
 
 @pytest.fixture
-def client(engine: Engine, store: RecordStore, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(
-        data_dir=tmp_path,
-        index_prefix=store.names.prefix,
+def client(api_client: Callable[..., TestClient]) -> TestClient:
+    return api_client(
         api_keys=KEYS,
         transmission_profiles={
             "default": TransmissionProfile(),
             "apharma": TransmissionProfile(organization="ORG-B", e2b_senders=["4567AB89012"]),
         },
     )
-    app = create_app(settings, services=Services(settings=settings, engine=engine, store=store))
-    with TestClient(app) as c:
-        yield c
 
 
 def post(client: TestClient, body: bytes, key: str = "key-a", **params: str) -> dict[str, Any]:

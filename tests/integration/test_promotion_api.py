@@ -5,7 +5,7 @@ promotions of one item, and an engine killed in the middle of a promotion (P17).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -37,13 +37,8 @@ def _post_records(client: TestClient, kind: str, records: list[Any]) -> None:
 
 
 @pytest.fixture
-def client(engine: Engine, index_names: IndexNames, tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(index_prefix=index_names.prefix, data_dir=tmp_path, api_keys=KEYS)
-    store = RecordStore(engine, index_names)
-    store.ensure_indices()
-    app = create_app(settings, services=Services(settings=settings, engine=engine, store=store))
-    with TestClient(app) as c:
-        yield c
+def client(api_client: Callable[..., TestClient]) -> TestClient:
+    return api_client(api_keys=KEYS)
 
 
 def test_P2_promote_answers_201_with_case_and_transmission(client: TestClient) -> None:

@@ -22,7 +22,7 @@ from matcher.evaluate import RESULT_SCORE, Evaluation, evaluate, event_kinds_mat
 from matcher.facts import EventFacts, Facts, ProductFacts, facts_from_record
 from matcher.model import Result
 from matcher.profiles import FIELD_BY_KEY, PROFILES
-from tests.conftest import make_record
+from tests.factories import record as make_record
 
 BASE = facts_from_record(make_record("II-1"))
 

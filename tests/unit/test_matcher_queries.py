@@ -27,7 +27,7 @@ from matcher.queries import (
     tier_query,
     with_study,
 )
-from tests.conftest import make_record
+from tests.factories import record as make_record
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "queries"
 UPDATE = os.environ.get("CASEMATCH_UPDATE_GOLDEN") == "1"

@@ -12,7 +12,7 @@ from benchmarks.generator import LabelledQuery, Population, generate_queries
 from matcher import DetectionOptions
 from matcher.facts import Facts, facts_from_record
 from matcher.rank import listable_test, new_info_cutoff, rank_reference_facts
-from tests.conftest import make_record
+from tests.factories import record as make_record
 
 TODAY = date(2026, 1, 15)
 

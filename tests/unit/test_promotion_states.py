@@ -17,12 +17,11 @@ from service.promotion.states import (
     is_in_flight,
     transition,
 )
+from tests.factories import bare
 
 
 def _item(**fields: Any) -> Record:
-    return Record.model_validate(
-        {"id": "II-1", "kind": "inbox_item", "organization": "ORG-A", **fields}
-    )
+    return bare("II-1", **fields)
 
 
 def test_every_state_has_a_transition_row() -> None:

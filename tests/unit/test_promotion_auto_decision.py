@@ -9,12 +9,11 @@ import pytest
 from indexer.records import Record
 from service.promotion.automated import decide_auto
 from service.settings import TransmissionProfile
+from tests.factories import bare
 
 
 def _case(state: str, case_id: str = "C-1") -> Record:
-    return Record.model_validate(
-        {"id": case_id, "kind": "case", "organization": "ORG-A", "state": state}
-    )
+    return bare(case_id, kind="case", state=state)
 
 
 def _profile(**fields: Any) -> TransmissionProfile:

@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from matcher import Detection, DetectionOptions, rank_reference
-from tests.conftest import make_record
+from tests.factories import record as make_record
 from tests.matcher_scenarios import (
     SCENARIOS,
     Scenario,

@@ -9,12 +9,11 @@ import pytest
 from indexer.documents import build_document
 from indexer.records import Record
 from service.promotion.cases import case_localization, new_case_from_item, with_placeholders
+from tests.factories import bare
 
 
 def _item(**fields: Any) -> Record:
-    return Record.model_validate(
-        {"id": "II-1", "kind": "inbox_item", "organization": "ORG-A", **fields}
-    )
+    return bare("II-1", **fields)
 
 
 @pytest.mark.parametrize(

@@ -8,29 +8,24 @@ import pytest
 
 from indexer.records import Record
 from service.promotion.followup import copy_patient_info, override_merge, reconcile
+from tests.factories import bare
 
 
 def _case(**fields: Any) -> Record:
     base: dict[str, Any] = {
-        "id": "C-1",
-        "kind": "case",
-        "organization": "ORG-A",
         "state": "approved",
         "receipt_date": "2025-01-10",
         "identifiers": {"case_identifiers": ["CI-1"], "wwuid": "US-ACME-1"},
     }
-    return Record.model_validate({**base, **fields})
+    return bare("C-1", kind="case", **{**base, **fields})
 
 
 def _item(**fields: Any) -> Record:
     base: dict[str, Any] = {
-        "id": "II-9",
-        "kind": "inbox_item",
-        "organization": "ORG-A",
         "receipt_date": "2025-03-01",
         "identifiers": {"case_identifiers": ["CI-1", "CI-2"]},
     }
-    return Record.model_validate({**base, **fields})
+    return bare("II-9", **{**base, **fields})
 
 
 def test_P6_follow_up_is_next_version_of_the_same_case() -> None:
