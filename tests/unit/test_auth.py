@@ -8,19 +8,16 @@ import pytest
 from pydantic import ValidationError
 
 from indexer.records import PHI_FIELDS, Record
-from service.auth import Principal, key_id, resolve_key
+from service.auth import key_id, resolve_key
 from service.errors import Forbidden, InvalidInput, Unauthorized, request_error_details
 from service.records import mask_record, parse_batch
 from service.settings import ApiKey, Permission
+from tests.keys import principal
 
 KEYS = {
     "key-one": ApiKey(organizations=["ORG-A"], permissions=["read_matches"], name="one"),
     "key-two": ApiKey(organizations=["ORG-A", "ORG-B"], permissions=["promote", "read_phi"]),
 }
-
-
-def principal(*permissions: Permission, orgs: tuple[str, ...] = ("ORG-A",)) -> Principal:
-    return Principal(key_id="t", organizations=frozenset(orgs), permissions=frozenset(permissions))
 
 
 # -- keys ------------------------------------------------------------------------------
