@@ -25,7 +25,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.live import COMMAND_TIMEOUT_S, START_TIMEOUT_S, Served, casematch_env, start_server
+from tests.e2e.live import (
+    COMMAND_TIMEOUT_S,
+    DATA_DIRS,
+    START_TIMEOUT_S,
+    Served,
+    casematch_env,
+    start_server,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -156,6 +163,7 @@ def tour(tmp_path: Path) -> Tour:
     for name in ("examples", "tests"):
         (clone / name).symlink_to(ROOT / name, target_is_directory=True)
     env = casematch_env(None)
+    DATA_DIRS.add(clone / ".casematch")  # the default data directory: its node is stopped after
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     started = Tour(cwd=clone, env=env)
     yield started
