@@ -124,7 +124,9 @@ DATA_DIRS: set[Path] = set()
 def stop_local_nodes() -> None:
     """Stop the local OpenSearch node of every remembered data directory (it outlives commands)."""
     while DATA_DIRS:
-        LocalNode(NodeConfig(data_dir=DATA_DIRS.pop())).stop()
+        data_dir = DATA_DIRS.pop()
+        if data_dir.is_dir():  # a test may hand out a path that cannot be a directory
+            LocalNode(NodeConfig(data_dir=data_dir)).stop()
 
 
 def start_server(args: list[str], env: dict[str, str], cwd: Path | None = None) -> Served:
