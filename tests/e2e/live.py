@@ -21,6 +21,7 @@ from typing import Any
 import psutil
 
 from indexer.localnode import LocalNode, NodeConfig
+from tests.conftest import cli_env
 
 #: The API key most end-to-end tests configure (one organization, PHI readable).
 KEYS = {"k-a": {"organizations": ["ORG-A"], "permissions": ["promote", "read_phi"]}}
@@ -33,12 +34,16 @@ COMMAND_TIMEOUT_S = 300
 
 
 def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``casematch ARGS`` on ``data_dir``, its output captured."""
+    """``casematch ARGS`` on ``data_dir``, its output captured.
+
+    The environment is :func:`tests.conftest.cli_env`: on the local node, every such
+    command of a test session shares one node, and ``data_dir`` names an index prefix.
+    """
     return subprocess.run(
         [CASEMATCH, *args],
         capture_output=True,
         text=True,
-        env=casematch_env(data_dir),
+        env=cli_env(data_dir),
         timeout=COMMAND_TIMEOUT_S,
     )
 
