@@ -2,8 +2,9 @@
 each confirmation says will happen.
 
 Pure functions over the item, the chosen match, the caller and the settings. They
-mirror the checks of :mod:`service.promotion.workflows` (P1-P9, P16) so that a
-button the workflow would refuse is shown disabled with the reason; the workflow
+mirror the checks of the promotion components (:mod:`service.promotion.decisions`,
+:mod:`service.promotion.multiple`, :mod:`service.promotion.lifecycle`; P1-P9, P16) so
+that a button a component would refuse is shown disabled with the reason; the component
 still decides, and a refusal it raises (409 / 422) is shown as its own message.
 
     >>> from indexer.records import Record
@@ -23,12 +24,12 @@ from indexer.records import Record
 from matcher import Match
 from service.auth import Principal
 from service.promotion.followup import COPY_SECTIONS
+from service.promotion.multiple import MAX_MULTIPLE
 from service.promotion.states import (
     DEFAULT_PROMOTABLE_STATES,
     FOLLOW_UP_REFUSED_CASE_STATES,
     is_in_flight,
 )
-from service.promotion.workflows import MAX_MULTIPLE
 from service.settings import Settings
 
 Action = Literal[

@@ -187,8 +187,8 @@ def read_inbox(
     store: RecordStore, f: InboxFilter, organizations: Sequence[str], *, page_size: int = PAGE_SIZE
 ) -> InboxPage:
     """Run :func:`inbox_query`: the page's rows, the total and the counts per state."""
-    res = store.engine.client.search(
-        index=store.names.inbox_items, body=inbox_query(f, organizations, page_size=page_size)
+    res = store.engine.search(
+        store.names.inbox_items, inbox_query(f, organizations, page_size=page_size)
     )
     hits = res["hits"]["hits"]
     total_raw = res["hits"]["total"]

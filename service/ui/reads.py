@@ -1,4 +1,5 @@
-"""The reads behind the item and Case pages, over the existing service components.
+"""The reads behind the item and Case pages, over the app's promotion components
+(:class:`service.promotion.service.Promotion`, ``app.state.promotion``).
 
 Another organization's record is *not found* here (404, SPEC §7: tenants cannot
 learn of each other), never "forbidden". Values are masked by
@@ -8,7 +9,7 @@ are masked by the matcher itself (M20).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from indexer.records import Record
 from indexer.store import RecordStore, StoredRecord
@@ -16,8 +17,8 @@ from matcher import Detection, Match
 from service.auth import Principal
 from service.detection import run_detection
 from service.errors import NotFound
+from service.promotion.service import Promotion
 from service.promotion.transmissions import InboundTransmission, transmission_id
-from service.promotion.workflows import PromotionService
 from service.settings import Settings
 from service.ui.views import shown_record
 
@@ -27,12 +28,12 @@ CLOSED_STATES = frozenset({"promoted", "duplicate", "rejected", "superseded"})
 MAX_TRANSMISSIONS = 200
 
 
-def load_item(service: PromotionService, principal: Principal, item_id: str) -> StoredRecord:
+def load_item(promotion: Promotion, principal: Principal, item_id: str) -> StoredRecord:
     """The caller's Inbox Item (an interrupted promotion settled first), else 404."""
-    stored = service.store.get("inbox_item", item_id)
+    stored = promotion.store.get("inbox_item", item_id)
     if stored is None or not principal.may_access(stored.record.organization):
         raise NotFound("inbox_item", item_id)
-    return service.load_item(item_id, principal)
+    return promotion.lifecycle.access.load_item(item_id, principal)
 
 
 def load_case_versions(
@@ -46,14 +47,14 @@ def load_case_versions(
 
 
 def detection_for(
-    service: PromotionService, settings: Settings, principal: Principal, stored: StoredRecord
+    promotion: Promotion, settings: Settings, principal: Principal, stored: StoredRecord
 ) -> Detection | None:
     """The item's Detection (masked per caller), or None for a closed item."""
     if stored.record.state in CLOSED_STATES:
         return None
     run = run_detection(
-        service.engine,
-        service.store,
+        promotion.store.engine,
+        promotion.store,
         settings,
         stored.record,
         show_phi=principal.sees_phi(settings.mask_phi),
@@ -77,7 +78,7 @@ def match_key(m: Match) -> str:
 
 
 def item_transmissions(
-    service: PromotionService, principal: Principal, item: Record
+    promotion: Promotion, principal: Principal, item: Record
 ) -> list[dict[str, Any]]:
     """The item's Inbound Transmissions: its own (``IT-<id>``, where the results logs are)
     and those its promotion created, read by id (realtime: no refresh, no search)."""
@@ -89,20 +90,20 @@ def item_transmissions(
                 ids.append(tid)
     found = []
     for tid in ids[:MAX_TRANSMISSIONS]:
-        transmission = service.transmissions.get(tid)
+        transmission = promotion.transmissions.get(tid)
         if transmission is not None and principal.may_access(transmission.organization):
             found.append(transmission.model_dump(mode="json"))
     return found
 
 
 def case_transmissions(
-    service: PromotionService, principal: Principal, case_id: str
+    promotion: Promotion, principal: Principal, case_id: str
 ) -> list[dict[str, Any]]:
     """The Inbound Transmissions linked to a Case (M22: with their results logs)."""
-    service.engine.refresh(service.transmissions.index)
-    res = service.engine.client.search(
-        index=service.transmissions.index,
-        body=transmissions_query("case_id", case_id, sorted(principal.organizations)),
+    engine, index = promotion.store.engine, promotion.transmissions.index
+    engine.refresh(index)
+    res = engine.search(
+        index, transmissions_query("case_id", case_id, sorted(principal.organizations))
     )
     return [_payload(h) for h in res["hits"]["hits"]]
 
@@ -125,6 +126,17 @@ def transmissions_query(by: str, value: str, organizations: list[str]) -> dict[s
 
 def _payload(hit: dict[str, Any]) -> dict[str, Any]:
     return InboundTransmission.model_validate(hit["_source"]["payload"]).model_dump(mode="json")
+
+
+def audit_trail(
+    promotion: Promotion,
+    principal: Principal,
+    record_type: Literal["case", "inbox_item"],
+    record_id: str,
+) -> list[dict[str, Any]]:
+    """The record's audit trail (P18) as the API reads it, as JSON for the templates."""
+    entries = promotion.reads.audit_trail(record_type, record_id, principal)
+    return [e.model_dump(mode="json") for e in entries]
 
 
 def shown(stored: StoredRecord, principal: Principal, settings: Settings) -> dict[str, Any]:

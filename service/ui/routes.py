@@ -3,25 +3,33 @@
 Sign-in / sign-out, the Inbox, the item page (details, Detection, comparison,
 decisions with confirmations), the Case page, and automated promotion runs.
 Every page needs a signed-in session with ``read_matches`` (or more); every
-POST checks the CSRF token first; decisions go through the same workflows, and
-the same idempotency store, as ``/v1`` (P17: a form submitted twice has one
-outcome).
+POST checks the CSRF token first; decisions call the same promotion components
+(``app.state.promotion``), through the same idempotency store, as the ``/v1``
+routers (P17: a form submitted twice has one outcome).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from functools import partial
+from typing import Any, Literal, cast, get_args
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, TypeAdapter
 
 from service.api.promotion import get_promotion
 from service.auth import Principal
 from service.errors import Forbidden, InvalidInput, NotFound, ServiceError, Unauthorized
+from service.promotion.decisions import DECISION_OUTCOME, DecisionAction, DecisionRequest
 from service.promotion.idempotency import Outcome, request_hash
-from service.promotion.workflows import PromotionService
+from service.promotion.lifecycle import RESET_OUTCOME, UNMARK_OUTCOME
+from service.promotion.manual import PROMOTE_OUTCOME
+from service.promotion.multiple import MULTIPLE_OUTCOME
+from service.promotion.outcomes import outcome_json, status_of
+from service.promotion.service import Promotion
 from service.ui import decisions, inbox, reads, views
 from service.ui import session as sessions
 from service.ui.pages import (
@@ -43,7 +51,8 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 _CREATED = frozenset({"case_created", "cases_created", "follow_up_created"})
 
 
-def _service(page: Page) -> PromotionService:
+def _promotion(page: Page) -> Promotion:
+    """The app's promotion components, as the ``/v1`` routers take them."""
     return get_promotion(page.request)
 
 
@@ -142,7 +151,7 @@ def inbox_page(page: PageDep) -> Response:
             },
             status_code=422,
         )
-    result = inbox.read_inbox(_service(page).store, f, orgs)
+    result = inbox.read_inbox(_promotion(page).store, f, orgs)
     return render_page(
         page,
         "inbox.html",
@@ -163,20 +172,20 @@ def _inbox_options(orgs: list[str]) -> dict[str, Any]:
 
 
 def _item_context(page: Page, item_id: str, match_param: str) -> dict[str, Any]:
-    service = _service(page)
-    stored = reads.load_item(service, page.principal, item_id)
+    promotion = _promotion(page)
+    stored = reads.load_item(promotion, page.principal, item_id)
     item = stored.record
     # The audit and transmission reads wait on the engine while the detection runs.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ui-item") as pool:
-        audit = pool.submit(service.audit_trail, "inbox_item", item.id, page.principal)
-        transmissions = pool.submit(reads.item_transmissions, service, page.principal, item)
-        detection = reads.detection_for(service, page.settings, page.principal, stored)
+        audit = pool.submit(reads.audit_trail, promotion, page.principal, "inbox_item", item.id)
+        transmissions = pool.submit(reads.item_transmissions, promotion, page.principal, item)
+        detection = reads.detection_for(promotion, page.settings, page.principal, stored)
         audit_entries, transmission_list = audit.result(), transmissions.result()
     match = reads.find_match(detection, match_param)
     follow_up_state = ""
     follows = item.links.get("follow_up_of")
     if isinstance(follows, str) and follows:
-        case = service.store.get("case", follows)
+        case = promotion.store.get("case", follows)
         follow_up_state = case.record.state if case is not None else ""
     shown = reads.shown(stored, page.principal, page.settings)
     cap = page.settings.max_possible_matches(item.is_clinical_trial)
@@ -263,16 +272,16 @@ def confirm_page(
 
 @router.post("/items/{item_id}/decide", response_model=None)
 def decide(page: PageDep, item_id: str, form: FormDep) -> Response:
-    """Carry out a confirmed decision through the promotion workflows."""
+    """Carry out a confirmed decision through the promotion components."""
     fields = flat(form)
     try:
         sessions.check_csrf(page.session, fields)
     except ServiceError as exc:
         return error_page(page, exc, title="Form refused")
     action = fields.get("action", "")
-    service = _service(page)
+    promotion = _promotion(page)
     try:
-        outcome = _carry_out(service, page, item_id, action, form)
+        outcome = _carry_out(promotion, page, item_id, action, form)
     except ServiceError as exc:
         try:
             context = _item_context(page, item_id, fields.get("match", ""))
@@ -284,9 +293,18 @@ def decide(page: PageDep, item_id: str, form: FormDep) -> Response:
     return redirect(page.request, f"/ui/items/{item_id}", session=page.session, flash=message)
 
 
+#: The decisions of ``POST /v1/inbox-items/{id}/decision`` (P3).
+_DECIDED: frozenset[str] = frozenset(get_args(DecisionAction))
+
+
 def _carry_out(
-    service: PromotionService, page: Page, item_id: str, action: str, form: dict[str, list[str]]
-) -> dict[str, Any]:
+    promotion: Promotion, page: Page, item_id: str, action: str, form: dict[str, list[str]]
+) -> BaseModel:
+    """Run the decision through the component the matching ``/v1`` route calls, once per form.
+
+    The form's id is its Idempotency-Key (P17): a form submitted twice has one outcome,
+    read back as the same typed outcome the route answers.
+    """
     principal: Principal = page.principal
     if not principal.can("promote"):
         raise Forbidden("this API key lacks the permission: promote")
@@ -297,56 +315,62 @@ def _carry_out(
             [{"field": "target_type", "value": target_type, "error": "case or inbox_item"}]
         )
     count_text = first(form, "count")
-
-    def operation(op: str) -> dict[str, Any]:
-        if action == "promote":
-            return service.promote(item_id, principal, op)
-        if action == "promote_multiple":
-            if not count_text.isdigit():
-                raise InvalidInput([{"field": "count", "value": count_text, "error": "a number"}])
-            return service.promote_multiple(item_id, principal, op, int(count_text))
-        if action == "unmark_follow_up":
-            return service.unmark_follow_up(item_id, principal, op)
-        if action == "reset_to_new":
-            return service.reset_to_new(item_id, principal, op)
-        if action in (
-            "create_new_case",
-            "copy_patient_info",
-            "mark_duplicate",
-            "mark_follow_up",
-            "merge_to_current",
-        ):
-            return service.decide(
-                item_id,
-                principal,
-                op,
-                action=action,  # type: ignore[arg-type]
-                target_id=target_id,
-                target_type=target_type,  # type: ignore[arg-type]
-                copy=form.get("copy", []),
-            )
+    copy = sorted(form.get("copy", []))
+    answers: TypeAdapter[Any]
+    operation: Callable[[str], BaseModel]  # the operation id in, the typed outcome out
+    if action == "promote":
+        answers = PROMOTE_OUTCOME
+        operation = partial(promotion.manual.promote, item_id, principal)
+    elif action == "promote_multiple":
+        if not count_text.isdigit():  # its range is the component's check (P7)
+            raise InvalidInput([{"field": "count", "value": count_text, "error": "a number"}])
+        answers = MULTIPLE_OUTCOME
+        operation = partial(
+            promotion.multiple.promote_multiple, item_id, principal, count=int(count_text)
+        )
+    elif action == "unmark_follow_up":
+        answers = UNMARK_OUTCOME
+        operation = partial(promotion.lifecycle.unmark_follow_up, item_id, principal)
+    elif action == "reset_to_new":
+        answers = RESET_OUTCOME
+        operation = partial(promotion.lifecycle.reset_to_new, item_id, principal)
+    elif action in _DECIDED:
+        decided = DecisionRequest(
+            action=cast(DecisionAction, action),
+            target_id=target_id,
+            target_type=cast(Literal["case", "inbox_item"] | None, target_type),
+            copy=tuple(copy),
+        )
+        answers = DECISION_OUTCOME
+        operation = partial(promotion.decisions.decide, item_id, principal, request=decided)
+    else:
         raise InvalidInput(
             [{"field": "action", "value": action, "error": "; ".join(decisions.ACTIONS)}]
         )
 
+    def call(operation_id: str) -> Outcome:
+        out = operation(operation_id)
+        return Outcome(status_of(out), outcome_json(out))
+
     # Not found for another organization's item (never "forbidden": SPEC §7).
-    reads.load_item(service, principal, item_id)
+    reads.load_item(promotion, principal, item_id)
     body = {
         "action": action,
         "target_id": target_id,
         "target_type": target_type,
         "count": count_text,
-        "copy": sorted(form.get("copy", [])),
+        "copy": copy,
     }
-    result = service.idempotency.run(
+    result = promotion.idempotency.run(
         actor=principal.key_id,
         key=first(form, "form_id") or None,
         fingerprint=request_hash("POST", f"/ui/items/{item_id}/decide", body),
-        operation=lambda op: Outcome(200, operation(op)),
+        operation=call,
     )
     if result.status >= 400:  # a refusal (kept as an outcome by the idempotency store)
         raise _refusal(result)
-    return dict(result.body)
+    outcome: BaseModel = answers.validate_python(result.body)
+    return outcome
 
 
 class Refused(ServiceError):  # noqa: N818 (reads as what happened)
@@ -362,10 +386,11 @@ def _refusal(outcome: Outcome) -> ServiceError:
     return exc
 
 
-def describe_outcome(action: str, out: dict[str, Any]) -> str:
+def describe_outcome(action: str, outcome: BaseModel) -> str:
     """The flash message after a decision (ids and states only)."""
+    out: dict[str, Any] = outcome.model_dump(mode="json")
     kind = out.get("outcome", "")
-    label = decisions.LABELS.get(action, action)  # type: ignore[call-overload]
+    label = decisions.LABELS.get(cast(decisions.Action, action), action)
     if kind == "potential_matches":
         det = out.get("detection", {}).get("sections", {})
         n = sum(len(v) for v in det.values())
@@ -390,10 +415,10 @@ def describe_outcome(action: str, out: dict[str, Any]) -> str:
 def case_page(page: PageDep, case_id: str) -> Response:
     if (refused := _reader(page)) is not None:
         return refused
-    service = _service(page)
+    promotion = _promotion(page)
     try:
-        versions = reads.load_case_versions(service.store, page.principal, case_id)
-        audit = service.audit_trail("case", case_id, page.principal)
+        versions = reads.load_case_versions(promotion.store, page.principal, case_id)
+        audit = reads.audit_trail(promotion, page.principal, "case", case_id)
     except NotFound as exc:
         return error_page(page, exc, title="Case not found")
     shown = [reads.shown(v, page.principal, page.settings) for v in versions]
@@ -406,7 +431,7 @@ def case_page(page: PageDep, case_id: str) -> Response:
             "latest": shown[-1],
             "versions": list(reversed(shown)),
             "audit": audit,
-            "transmissions": reads.case_transmissions(service, page.principal, case_id),
+            "transmissions": reads.case_transmissions(promotion, page.principal, case_id),
         },
     )
 
@@ -430,7 +455,7 @@ def auto_start(page: PageDep, form: FormDep) -> Response:
             raise Forbidden("this API key lacks the permission: promote")
     except ServiceError as exc:
         return error_page(page, exc, title="Form refused")
-    run = _runs(page.request).start(_service(page), page.principal, page.owner)
+    run = _runs(page.request).start(_promotion(page).automated, page.principal, page.owner)
     return redirect(
         page.request,
         f"/ui/auto-promote/{run.run_id}",

@@ -1,9 +1,10 @@
 """Automated promotion runs started from the review page, with progress and outcomes.
 
 A run takes the ``new`` Inbox Items from automated sources of the caller's
-organizations (:meth:`PromotionService.pending_auto_items`, P16: failed items are
-not retried) and auto-promotes them one by one (:meth:`PromotionService.auto_promote`,
-P10-P16) on a background thread, recording each item's outcome as it goes, so the
+organizations (:meth:`AutomatedPromotion.pending_items`, P16: failed items are not
+retried) and auto-promotes them one by one (:meth:`AutomatedPromotion.auto_promote`,
+P10-P16, with operation ids made as ``POST /v1/auto-promote``'s run makes them)
+on a background thread, recording each item's outcome as it goes, so the
 page can show progress while the run works. Runs live in memory, per process; a
 run is visible only to the key that started it.
 
@@ -23,7 +24,8 @@ from typing import Any
 
 from service.auth import Principal
 from service.errors import ServiceError
-from service.promotion.workflows import PromotionService
+from service.promotion.auto_promotion import AutomatedPromotion
+from service.promotion.outcomes import outcome_json
 
 #: Runs kept per process (the oldest finished ones are forgotten first).
 MAX_RUNS = 50
@@ -93,11 +95,11 @@ class RunRegistry:
         with self._lock:
             return [r for r in reversed(self._runs.values()) if r.owner == owner]
 
-    def start(self, service: PromotionService, principal: Principal, owner: str) -> AutoRun:
+    def start(self, automated: AutomatedPromotion, principal: Principal, owner: str) -> AutoRun:
         """List the pending items now, then promote them on a background thread."""
         organizations = tuple(sorted(principal.organizations))
         run = AutoRun(run_id=uuid.uuid4().hex[:12], owner=owner, organizations=organizations)
-        ids = list(service.pending_auto_items(organizations))
+        ids = list(automated.pending_items(organizations))
         run.total = len(ids)
         with self._lock:
             self._runs[run.run_id] = run
@@ -105,21 +107,24 @@ class RunRegistry:
             for k in finished[: max(0, len(self._runs) - MAX_RUNS)]:
                 del self._runs[k]
         thread = threading.Thread(
-            target=_work, args=(run, service, principal, ids), name=f"ui-auto-{run.run_id}"
+            target=_work, args=(run, automated, principal, ids), name=f"ui-auto-{run.run_id}"
         )
         thread.daemon = True
         thread.start()
         return run
 
 
-def _work(run: AutoRun, service: PromotionService, principal: Principal, ids: list[str]) -> None:
+def _work(
+    run: AutoRun, automated: AutomatedPromotion, principal: Principal, ids: list[str]
+) -> None:
     try:
         for item_id in ids:
             try:
-                out = service.auto_promote(item_id, principal, f"ui-auto-{uuid.uuid4().hex}")
+                outcome = automated.auto_promote(item_id, principal, f"auto-{uuid.uuid4().hex}")
             except ServiceError as exc:
                 run.add(Outcome(item_id, f"refused ({exc.status_code})", exc.message, True))
                 continue
+            out = outcome_json(outcome)
             detail = str(out.get("automation_message") or "")
             if out.get("case_id"):
                 detail = (detail + " " if detail else "") + f"Case {out['case_id']}"

@@ -1,4 +1,4 @@
-"""The review page through the app (TestClient -> /ui -> the workflows -> the engine).
+"""The review page through the app (TestClient -> /ui -> the promotion components -> the engine).
 
 The browser-level scenarios are in tests/e2e; these check the server's side of the
 same rules quickly and without a browser: the session cookie, CSRF, idle expiry,
