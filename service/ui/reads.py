@@ -90,9 +90,11 @@ def item_transmissions(
                 ids.append(tid)
     found = []
     for tid in ids[:MAX_TRANSMISSIONS]:
-        transmission = promotion.transmissions.get(tid)
-        if transmission is not None and principal.may_access(transmission.organization):
-            found.append(transmission.model_dump(mode="json"))
+        try:  # as GET /v1/inbound-transmissions/{id} reads it
+            transmission = promotion.reads.transmission(tid, principal)
+        except NotFound:  # not written yet (or another organization's)
+            continue
+        found.append(transmission.model_dump(mode="json"))
     return found
 
 
