@@ -29,10 +29,8 @@ MAX_TRANSMISSIONS = 200
 
 
 def load_item(promotion: Promotion, principal: Principal, item_id: str) -> StoredRecord:
-    """The caller's Inbox Item (an interrupted promotion settled first), else 404."""
-    stored = promotion.store.get("inbox_item", item_id)
-    if stored is None or not principal.may_access(stored.record.organization):
-        raise NotFound("inbox_item", item_id)
+    """The caller's Inbox Item (an interrupted promotion settled first), else 404, as
+    every promotion action loads it."""
     return promotion.lifecycle.access.load_item(item_id, principal)
 
 
