@@ -6,7 +6,8 @@ so a refused request costs no parsing and no memory (docs/api.md "Limits"):
 * **Content types.** A request body must be ``application/json`` (``+json``
   types too); the record stores also take E2B(R3) XML and ZIP
   (``application/xml``, ``text/xml``, ``application/hl7-v3+xml``,
-  ``application/zip``). Anything else, or a body without a ``Content-Type``,
+  ``application/zip``); the review page's forms (``/ui/...``) are
+  ``application/x-www-form-urlencoded`` only. Anything else, or a body without a ``Content-Type``,
   is **415** naming what the route accepts, never a 500 or a parse error.
 * **Body size.** At most :data:`MAX_BODY_BYTES` per request (``Content-Length``
   or counted while streaming): **413**.
@@ -16,6 +17,8 @@ so a refused request costs no parsing and no memory (docs/api.md "Limits"):
   so memory stays bounded).
 
     >>> accepted("/v1/inbox-items", "application/zip"), accepted("/v1/cases/C-1/state", "text/plain")
+    (True, False)
+    >>> accepted("/ui/sign-in", "application/x-www-form-urlencoded"), accepted("/ui/sign-in", "application/json")
     (True, False)
 """
 
@@ -39,6 +42,9 @@ RETRY_AFTER_S = 1
 JSON_TYPES = ("application/json",)
 E2B_TYPES = ("application/xml", "text/xml", "application/hl7-v3+xml", "application/zip")
 _STORE_PATHS = re.compile(r"^/v1/(cases|inbox-items)/?$")
+#: The review page's HTML forms post here (service.ui).
+FORM_TYPES = ("application/x-www-form-urlencoded",)
+_FORM_PATHS = re.compile(r"^/ui/")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -53,10 +59,14 @@ def is_json(media: str) -> bool:
 def accepted(path: str, content_type: str | None) -> bool:
     """Whether a body of ``content_type`` may be sent to ``path``."""
     media = media_type(content_type)
+    if _FORM_PATHS.match(path):
+        return media in FORM_TYPES
     return is_json(media) or (media in E2B_TYPES and _STORE_PATHS.match(path) is not None)
 
 
 def _accepts_text(path: str) -> str:
+    if _FORM_PATHS.match(path):
+        return ", ".join(FORM_TYPES)
     if _STORE_PATHS.match(path):
         return "application/json, or E2B(R3) as " + ", ".join(E2B_TYPES)
     return "application/json"
