@@ -3,7 +3,7 @@ idempotency and tenancy refusals. Each test names the defect it pins."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from indexer.engine import Engine
 from indexer.records import (
     ID_PATTERN,
     ID_RULE,
@@ -23,12 +22,11 @@ from indexer.records import (
     CaseState,
     InboxState,
 )
-from indexer.store import IndexNames
 from service.app import create_app
 from service.limits import MAX_BODY_BYTES
 from service.settings import Settings
 from tests.integration.api_support import auth
-from tests.integration.test_api_records import inbox_item, make_client
+from tests.integration.test_api_records import inbox_item
 
 pytestmark = pytest.mark.integration
 
@@ -36,8 +34,8 @@ W = auth("a-writer")
 
 
 @pytest.fixture
-def client(engine: Engine, index_names: IndexNames, tmp_path: Any) -> Iterator[TestClient]:
-    yield from make_client(engine, index_names, tmp_path)
+def client(api_client: Callable[..., TestClient]) -> TestClient:
+    return api_client()
 
 
 def _fields(res: Any) -> list[str]:

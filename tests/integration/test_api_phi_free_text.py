@@ -7,16 +7,14 @@ tables and 422 bodies alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from indexer.engine import Engine
-from indexer.store import IndexNames
 from tests.integration.api_support import auth
-from tests.integration.test_api_records import inbox_item, make_client
+from tests.integration.test_api_records import inbox_item
 
 FREE_TEXT = {
     "narrative": "Jane Roe, seen at St Olaf, developed a headache.",
@@ -27,8 +25,8 @@ PLANTED = ("Jane Roe", "SITE-04-0117", "St Olaf")
 
 
 @pytest.fixture
-def client(engine: Engine, index_names: IndexNames, tmp_path: Any) -> Iterator[TestClient]:
-    yield from make_client(engine, index_names, tmp_path)
+def client(api_client: Callable[..., TestClient]) -> TestClient:
+    return api_client()
 
 
 def _store(client: TestClient, record_id: str) -> None:

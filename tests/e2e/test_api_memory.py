@@ -20,8 +20,6 @@ import httpx
 import psutil
 import pytest
 
-from tests.integration.test_cli_serve import serve  # noqa: F401 (the fixture)
-
 pytestmark = pytest.mark.integration
 
 MIB = 1024 * 1024
@@ -85,7 +83,7 @@ def _post(url: str, body: bytes) -> int:
 
 
 @pytest.fixture
-def served(serve: Any) -> Iterator[Any]:  # noqa: F811 (the imported fixture)
+def served(serve: Any) -> Iterator[Any]:
     yield serve()
 
 
