@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from indexer.fields import MRN_KINDS
 from indexer.normalize import normalize_text
 from indexer.records import Event, Record, Reporter
 
@@ -81,15 +82,7 @@ def reporter_needs_placeholder(reporter: Reporter) -> bool:
     )
 
 
-_PATIENT_REASON_KEYS = (
-    "initials",
-    "dob",
-    "mrn",
-    "mrn.gp",
-    "mrn.specialist",
-    "mrn.hospital",
-    "mrn.investigation",
-)
+_PATIENT_REASON_KEYS = ("initials", "dob", "mrn", *(f"mrn.{kind}" for kind in MRN_KINDS))
 
 
 def patient_initials_need_placeholder(record: Record) -> bool:
@@ -99,9 +92,7 @@ def patient_initials_need_placeholder(record: Record) -> bool:
         _blank(p.initials)
         and (p.age is None or p.age.value is None)
         and p.dob is None
-        and all(
-            _blank(getattr(p.mrn, k)) for k in ("gp", "specialist", "hospital", "investigation")
-        )
+        and all(_blank(getattr(p.mrn, k)) for k in MRN_KINDS)
     )
     return values_blank and not any(k in p.reason_omitted for k in _PATIENT_REASON_KEYS)
 

@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any, Literal, TypeVar
 
 from indexer.dates import PartialDate
+from indexer.fields import MRN_KINDS
 from indexer.normalize import event_key, normalize_code, normalize_product
 from indexer.records import Event, Patient, Product, Record, Reporter
 from service.promotion.cases import case_payload, new_case_from_item
@@ -33,7 +34,7 @@ VALUE_UNIT_FIELDS: tuple[str, ...] = ("age", "gestation", "height", "weight")
 #: P6: age-related fields that take the follow-up's values as one group.
 AGE_RELATED_FIELDS: tuple[str, ...] = ("dob", "age", "age_group")
 _PATIENT_SCALARS = ("initials", "first_name", "last_name", "sex", "edc_subject")
-_MRN_KEYS = ("gp", "specialist", "hospital", "investigation")
+_MRN_KEYS = MRN_KINDS
 _REPORTER_SCALARS = ("first_name", "last_name", "organization", "qualification", "country")
 _DETAIL_SCALARS = (
     "report_type",
