@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from indexer.dates import PartialDate
-from indexer.fields import PHI_PATHS
+from indexer.fields import PHI_PATHS, masked_excerpt
 
 
 class ReasonOmitted(StrEnum):
@@ -457,26 +457,21 @@ def clean_message(err: Any) -> str:
     return msg
 
 
-#: The most characters of a value an error body repeats (longer values are cut).
-EXCERPT_CHARS = 32
-
-
 def shown_value(field: str, value: Any, *, refused: bool = False) -> Any:
     """What an error body may repeat of a value: ``"***"`` for PHI or a refused field,
-    nothing for objects and lists, a short excerpt of a long string.
+    nothing for objects and lists, a short excerpt of a long string (the field
+    registry's :func:`indexer.fields.masked_excerpt`, so every error body cuts alike).
 
-        >>> shown_value("patient.dob", "1980-01-02"), shown_value("narrative", "x" * 99)[-3:]
+        >>> shown_value("patient.dob", "1980-01-02"), shown_value("study", "x" * 99)[-3:]
         ('***', 'xx…')
     """
     if _is_phi_path(field) or refused:
         return "***"
-    if isinstance(value, dict | list | tuple | bytes):
+    if isinstance(value, tuple | bytes):
         return None
     if isinstance(value, str):
         value = safe_text(value)
-        if len(value) > EXCERPT_CHARS:
-            return value[:EXCERPT_CHARS] + "…"
-    return value
+    return masked_excerpt(field, value)
 
 
 def safe_text(text: str) -> str:
