@@ -30,13 +30,15 @@ def population() -> tuple[list[Record], list[LabelledQuery]]:
     return list(pop), list(generate_queries(12, pop, 16))
 
 
-def _comparable(d: Detection) -> dict[str, object]:
+def comparable(d: Detection) -> dict[str, object]:
+    """A Detection as JSON without its timing: what two runs must agree on."""
     out = d.model_dump(mode="json")
     out.pop("took_ms")
     return out
 
 
-@pytest.mark.parametrize(
+#: Every profile, and a small cap (M26), as the engine-backed tests run them.
+PROFILE_OPTIONS = pytest.mark.parametrize(
     "options",
     [
         DetectionOptions(today=TODAY),
@@ -46,6 +48,9 @@ def _comparable(d: Detection) -> dict[str, object]:
     ],
     ids=["enhanced", "enhanced-cap3", "deep_22r1", "deep_22r3"],
 )
+
+
+@PROFILE_OPTIONS
 def test_M14_M26_engine_ranking_equals_reference_on_generated_data(
     store: RecordStore,
     engine: Engine,
@@ -58,7 +63,7 @@ def test_M14_M26_engine_ranking_equals_reference_on_generated_data(
     for q in queries:
         run = detect(engine, store.names, q.source, options)
         expected = rank_reference(q.source, cases, options)
-        assert _comparable(run.detection) == _comparable(expected), q.family
+        assert comparable(run.detection) == comparable(expected), q.family
         listed += len(run.detection.sections.all())
         assert run.round_trips >= 1
     assert listed > len(queries) // 2  # the data set really exercises ranking

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import date
 
 import pytest
 
@@ -18,12 +17,11 @@ from benchmarks.generator import LabelledQuery, Population, generate_queries
 from indexer.engine import Engine
 from indexer.records import Record
 from indexer.store import IndexNames, RecordStore
-from matcher import Detection, DetectionOptions, detect
+from matcher import DetectionOptions, detect
 from tests.conftest import engine_params
+from tests.integration.test_detection_reference import PROFILE_OPTIONS, TODAY, comparable
 
 pytestmark = pytest.mark.integration
-
-TODAY = date(2026, 1, 15)
 
 if set(engine_params()) != {"opensearch", "osmem"}:
     pytest.skip(
@@ -60,22 +58,7 @@ def stores(
         store.drop_indices()
 
 
-def _comparable(d: Detection) -> dict[str, object]:
-    out = d.model_dump(mode="json")
-    out.pop("took_ms")
-    return out
-
-
-@pytest.mark.parametrize(
-    "options",
-    [
-        DetectionOptions(today=TODAY),
-        DetectionOptions(today=TODAY, max_possible_matches=3, mask_phi=False),
-        DetectionOptions(today=TODAY, profile="deep_22r1"),
-        DetectionOptions(today=TODAY, profile="deep_22r3", match_inbox_items=False),
-    ],
-    ids=["enhanced", "enhanced-cap3", "deep_22r1", "deep_22r3"],
-)
+@PROFILE_OPTIONS
 def test_detections_are_identical_on_opensearch_and_osmem(
     stores: dict[str, RecordStore],
     population: tuple[list[Record], list[LabelledQuery]],
@@ -88,7 +71,7 @@ def test_detections_are_identical_on_opensearch_and_osmem(
             kind: detect(store.engine, store.names, q.source, options)
             for kind, store in stores.items()
         }
-        assert _comparable(runs["opensearch"].detection) == _comparable(runs["osmem"].detection), (
+        assert comparable(runs["opensearch"].detection) == comparable(runs["osmem"].detection), (
             q.family
         )
         listed += len(runs["opensearch"].detection.sections.all())
