@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 
 from benchmarks.generator import LabelledQuery, Population, generate_queries
-from indexer.engine import Engine, EngineConfig, open_engine
+from benchmarks.harness import bench_engine
+from indexer.engine import Engine
 from indexer.store import IndexNames, RecordStore
 from matcher.detect import detect
 from matcher.model import DetectionOptions
@@ -37,24 +36,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     today = date(2026, 1, 15)
     options = DetectionOptions(today=today)
-    with tempfile.TemporaryDirectory() as tmp:
-        config = EngineConfig(opensearch_url=None, data_dir=Path(tmp), journal_synchronous="OFF")
-        with open_engine(config) as engine:
-            names = IndexNames("stagebench")
-            store = RecordStore(engine, names)
-            store.ensure_indices()
-            loaded = 0
-            for size in (int(s) for s in args.sizes.split(",")):
-                started = time.perf_counter()
-                store.put_many(
-                    Population(seed=args.seed, n=size - loaded, today=today, start_index=loaded),
-                    chunk_size=1000,
-                )
-                loaded = size
-                print(f"loaded {size} Cases in {time.perf_counter() - started:.0f} s", flush=True)
-                population = Population(seed=args.seed, n=size, today=today)
-                queries = list(generate_queries(args.seed + 1, population, args.queries))
-                _measure(engine, names, queries, options, size)
+    # The harness's engine: the chosen one on a temporary data directory, whose local node
+    # is stopped afterwards (a node started here on its own outlived the removed directory).
+    with bench_engine("stages") as engine:
+        names = IndexNames("stagebench")
+        store = RecordStore(engine, names)
+        store.ensure_indices()
+        loaded = 0
+        for size in (int(s) for s in args.sizes.split(",")):
+            started = time.perf_counter()
+            store.put_many(
+                Population(seed=args.seed, n=size - loaded, today=today, start_index=loaded),
+                chunk_size=1000,
+            )
+            loaded = size
+            print(f"loaded {size} Cases in {time.perf_counter() - started:.0f} s", flush=True)
+            population = Population(seed=args.seed, n=size, today=today)
+            queries = list(generate_queries(args.seed + 1, population, args.queries))
+            _measure(engine, names, queries, options, size)
     return 0
 
 
