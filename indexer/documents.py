@@ -9,26 +9,33 @@ Cases and Inbox Items share it, so one search can cover both.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
 from indexer.dates import PartialDate
 from indexer.fields import (
     COUNTRY_SCOPED,
+    DATE_COMPARATORS,
+    FIELDS,
     GENERIC_FIELDS,
     ID_KINDS,
     IN_STUDY,
+    KEY_VALUES,
     MRN_KINDS,
     STUDY_PAIRED,
+    FieldSpec,
     KeyKind,
     product_words,
 )
-from indexer.fields import KeyKind as K
 from indexer.normalize import (
     NORMALIZERS,
     event_key,
@@ -243,87 +250,178 @@ def record_view(record: dict[str, Any]) -> str:
 # view is that subset as one compact JSON array in a stored-only field; the
 # record is fetched afterwards for the matches that are listed.
 
-#: Bumped when the layout below changes, or the retrieval keys detection relies on do
-#: (3: study pairs, :func:`study_pair`; 4: readable key kinds from ``indexer.fields``,
-#: product words as queries ask for them). Detection refuses candidates of another version
-#: and asks for a reindex, which rebuilds every document: a search for keys an older
-#: document lacks would miss it silently. The generic fields of the registry
-#: (``indexer.fields.GENERIC_FIELDS``) extend the version by their keys, normalizers and key
-#: kinds, so declaring, changing or removing one asks for a reindex by itself.
-MATCH_VIEW_LAYOUT = 4
-MATCH_VIEW_VERSION: int | str = (
-    f"{MATCH_VIEW_LAYOUT}+"
-    + ",".join(
-        f"{f.key}:{f.normalizer}:{'/'.join(f.keys) if f.identifying else ''}"
-        for f in GENERIC_FIELDS
-    )
-    if GENERIC_FIELDS
-    else MATCH_VIEW_LAYOUT
+#: How a view slot's value is written and read: as it is, a date (``YYYY[-MM[-DD]]``
+#: written, ``PartialDate`` read), normalized text, the identifiers, a list of items
+#: (products, events: one list of item slots each) or the generic fields' values.
+Codec = Literal["value", "date", "text", "ids", "items", "generic"]
+
+
+@dataclass(frozen=True, slots=True)
+class ViewSlot:
+    """One position of a match view: the value of ``matcher.facts.Facts.<name>``."""
+
+    #: The attribute of ``matcher.facts.Facts`` (or of its products' / events') it fills.
+    name: str
+    #: Where its value is in an index document (a product's / event's, for item slots).
+    path: str
+    codec: Codec = "value"
+    #: For ``items``: the slots of each item.
+    items: tuple[ViewSlot, ...] = ()
+
+
+#: What every view carries besides the registry's fields: scope and state (M1, M3, M7, M9),
+#: M8's blinding, the tie-break date (M14), the names' tokens (N3) and M24's age group.
+_RECORD_SLOTS: tuple[ViewSlot, ...] = (
+    ViewSlot("record_id", "record_id"),
+    ViewSlot("kind", "kind"),
+    ViewSlot("state", "state"),
+    ViewSlot("organization", "organization"),
+    ViewSlot("clinical_trial", "clinical_trial"),
+    ViewSlot("blinded", "blinded"),
+    ViewSlot("study", "study"),
+    ViewSlot("new_info_date", "new_info_date"),
+    ViewSlot("patient_name", "patient.name_text"),
+    ViewSlot("reporter_name", "reporter.name_text"),
+    ViewSlot("age_group", "record.patient.age_group", "text"),
 )
+#: The slot of each item field group: the view's list of products / events.
+_ITEM_LISTS = {"product": "products", "event": "events"}
+
+
+def _slot(spec: FieldSpec) -> ViewSlot:
+    """The view slot of one registry field (of an item, for product and event fields)."""
+    codec: Codec = "date" if spec.comparator in DATE_COMPARATORS else "value"
+    if spec.group in _ITEM_LISTS:
+        return ViewSlot(spec.fact.split(".", 1)[1], spec.path.split(".", 1)[1], codec)
+    return ViewSlot(spec.fact, spec.path, codec)
+
+
+def view_layout(fields: tuple[FieldSpec, ...]) -> tuple[ViewSlot, ...]:
+    """The match view's slots for a registry, after the version (pure).
+
+    The record's own slots, then every field the view carries in registry order: a
+    value per field, one slot for the identifiers (at the identifiers field), one list
+    per item group (products, events: at its first field, each item holding its
+    group's fields and its rank), and the generic fields' values last.
+    """
+    slots = list(_RECORD_SLOTS)
+    for spec in fields:
+        if not spec.view or spec.normalizer is not None:
+            continue
+        if spec.group == "identifiers":
+            slots.append(ViewSlot("id_values", "ids", "ids"))
+        elif spec.group in _ITEM_LISTS:
+            what = _ITEM_LISTS[spec.group]
+            if all(s.name != what for s in slots):
+                items = [_slot(f) for f in fields if f.group == spec.group and f.view]
+                slots.append(ViewSlot(what, what, "items", (*items, ViewSlot("rank", "rank"))))
+        else:
+            slots.append(_slot(spec))
+    slots.append(ViewSlot("extra", "record", "generic"))
+    names = [s.name for s in slots]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two match-view slots fill the same value: {names}")
+    return tuple(slots)
+
+
+#: The match view's layout, derived once from the registry: position ``i + 1`` of a view
+#: holds ``VIEW_LAYOUT[i]`` (position 0 is the version). The document builder writes it and
+#: ``matcher.facts.facts_from_view`` reads it, so the two cannot disagree.
+VIEW_LAYOUT: tuple[ViewSlot, ...] = view_layout(FIELDS)
+
+#: Bumped when the view's meaning changes beyond its layout (3: study pairs,
+#: :func:`study_pair`; 4: readable key kinds from ``indexer.fields``, product words as
+#: queries ask for them; 5: the layout and the keys derived from the registry). The
+#: version also carries a digest of the layout and of how every key kind is made
+#: (``KEY_VALUES``, the generic fields' keys and normalizers), so a registry change that
+#: moves a slot or changes a key asks for a reindex by itself. Detection refuses
+#: candidates of another version and asks for a reindex, which rebuilds every
+#: document: a search for keys an older document lacks would miss it silently.
+MATCH_VIEW_LAYOUT = 5
+
+
+def _view_digest() -> str:
+    generic = [(f.key, f.normalizer, f.keys if f.identifying else ()) for f in GENERIC_FIELDS]
+    text = repr((VIEW_LAYOUT, sorted(KEY_VALUES.items()), generic))
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+MATCH_VIEW_VERSION: str = f"{MATCH_VIEW_LAYOUT}.{_view_digest()}"
+
+
+def _getter(path: str) -> Callable[[Any], Any]:
+    """What reads ``path`` (dotted) from an index document, which holds every normalized
+    value (``None`` where there is none); in its stored ``record``, which omits empty
+    values, a missing part reads as ``None``."""
+    parts = tuple(path.split("."))
+    if parts[0] != "record":
+        if len(parts) == 1:
+            return itemgetter(parts[0])
+        if len(parts) == 2:
+            first, second = parts
+            return lambda doc: doc[first][second]
+        if len(parts) == 3:
+            first, second, third = parts
+            return lambda doc: doc[first][second][third]
+
+    def get(node: Any) -> Any:
+        for part in parts:
+            if not isinstance(node, dict):
+                return None
+            node = node.get(part)
+        return node
+
+    return get
+
+
+def _date_value(value: Any) -> str | None:
+    """A document date (``{"value": ..., "gte": ...}``) as a view holds it."""
+    return value["value"] if isinstance(value, dict) else None
+
+
+def _writer(slot: ViewSlot) -> Callable[[Document], Any]:
+    """What reads one slot's value from an index document, as a view holds it."""
+    get = _getter(slot.path)
+    if slot.codec == "date":
+        return lambda doc: _date_value(get(doc))
+    if slot.codec == "text":
+
+        def text(doc: Document) -> str | None:
+            value = get(doc)
+            return normalize_text(value) if isinstance(value, str) else None
+
+        return text
+    if slot.codec == "ids":
+
+        def ids(doc: Document) -> list[str | None]:
+            found = get(doc)
+            return [*(found[name] for name in _ID_FIELDS), *found["case_identifiers"]]
+
+        return ids
+    if slot.codec == "generic":
+        return lambda doc: generic_values(get(doc) or {})
+    if slot.codec == "items":
+        fields = tuple(_writer(item) for item in slot.items)
+        return lambda doc: [[read(item) for read in fields] for item in get(doc) or ()]
+    return get
+
+
+_WRITERS: tuple[Callable[[Document], Any], ...] = tuple(_writer(s) for s in VIEW_LAYOUT)
+
+
+def view_values(doc: Document) -> list[Any]:
+    """The values of an index document's match view, in :data:`VIEW_LAYOUT` order (pure)."""
+    return [write(doc) for write in _WRITERS]
 
 
 def match_view(doc: Document) -> str:
-    """The compared values of an index document as one compact, flat JSON array (pure).
+    """The compared values of an index document as one compact, flat JSON array (pure):
+    the version, then one value per slot of :data:`VIEW_LAYOUT`.
 
-    Layout, by position: version; record_id, kind, state, organization,
-    clinical_trial, blinded, study_number, report_type, study, new_info_date;
-    patient initials, first_name, last_name, name_text, sex, MRN gp, specialist,
-    hospital, investigation, edc_subject, age_group; reporter first_name,
-    last_name, name_text, qualification, country; patient dob; identifiers
-    ``[wwuid, uid, external_system_uid, case_vault_global_id,
-    event_vault_global_id, *case_identifiers]``; products ``[[product,
-    product_reported, study_product, rank], ...]``; events ``[[meddra_pt_code,
-    event_reported, country, onset, rank], ...]``. Flat and in the order
-    ``matcher.facts.Facts`` holds them, so that reading a candidate (which
-    detection does for every hit) builds no other object than the values.
+    Flat, so that reading a candidate (which detection does for every hit) builds no
+    other object than the values.
     """
-    ids, patient, reporter = doc["ids"], doc["patient"], doc["reporter"]
-    dob = patient["dob"]
-    mrn = patient["mrn"]
-    age_group = (doc["record"].get("patient") or {}).get("age_group")
-    view = [
-        MATCH_VIEW_VERSION,
-        doc["record_id"],
-        doc["kind"],
-        doc["state"],
-        doc["organization"],
-        doc["clinical_trial"],
-        doc["blinded"],
-        doc["study_number"],
-        doc["report_type"],
-        doc["study"],
-        doc["new_info_date"],
-        patient["initials"],
-        patient["first_name"],
-        patient["last_name"],
-        patient["name_text"],
-        patient["sex"],
-        *(mrn[kind] for kind in _MRN_FIELDS),
-        patient["edc_subject"],
-        normalize_text(age_group) if isinstance(age_group, str) else None,
-        reporter["first_name"],
-        reporter["last_name"],
-        reporter["name_text"],
-        reporter["qualification"],
-        reporter["country"],
-        dob["value"] if dob else None,
-        [*(ids[name] for name in _ID_FIELDS), *ids["case_identifiers"]],
-        [
-            [p["product"], p["product_reported"], p["study_product"], p["rank"]]
-            for p in doc["products"]
-        ],
-        [
-            [
-                e["meddra_pt_code"],
-                e["event_reported"],
-                e["country"],
-                e["onset"]["value"] if e["onset"] else None,
-                e["rank"],
-            ]
-            for e in doc["events"]
-        ],
-        generic_values(doc["record"]),
-    ]
+    view = [MATCH_VIEW_VERSION, *view_values(doc)]
     return json.dumps(view, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -382,59 +480,100 @@ def dob_prefixes(value: str) -> list[str]:
     return [value[:n] for n in (4, 7) if n < len(value)]
 
 
+#: The functions of ``indexer.fields.Producer``: the key values made of one source value
+#: (``study``: the record's folded study number, if it has one).
+KEY_PRODUCERS: dict[str, Callable[[Any, str | None], Iterable[str | None]]] = {
+    "value": lambda value, study: (value,),
+    "folded": lambda value, study: (fold_key(value) if value else None,),
+    "dates_within": lambda value, study: dob_prefixes(value) if value else (),
+    "words": lambda value, study: sorted(product_words(value or "")),
+    "in_study": lambda value, study: (f"{study}|{value}" if study and value else None,),
+    "coded_text": lambda event, study: (
+        f"{event['event_reported']}|{event['meddra_pt_code']}"
+        if event["event_reported"] and event["meddra_pt_code"]
+        else None,
+    ),
+}
+
+
+def _walk(path: str) -> Callable[[Any], Iterator[Any]]:
+    """What yields every value at ``path`` in a document, walking the lists on the way."""
+    parts = path.split(".")
+
+    def walk(node: Any, at: int = 0) -> Iterator[Any]:
+        if isinstance(node, list):
+            for item in node:
+                yield from walk(item, at)
+        elif at == len(parts):
+            yield node
+        elif isinstance(node, dict):
+            yield from walk(node.get(parts[at]), at + 1)
+
+    return walk
+
+
+def unproduced_kinds(fields: tuple[FieldSpec, ...]) -> list[str]:
+    """The key kinds ``fields`` declare that nothing makes values for (empty when all are).
+
+    A kind needs an entry in ``indexer.fields.KEY_VALUES`` naming one of
+    :data:`KEY_PRODUCERS`; a generic field's first kind holds its normalized value.
+    """
+    missing: list[str] = []
+    for spec in fields:
+        for i, kind in enumerate(spec.keys):
+            if spec.normalizer is not None and i == 0:
+                continue
+            how = KEY_VALUES.get(kind)
+            if how is None or how.produce not in KEY_PRODUCERS:
+                missing.append(f"{spec.key}: {kind}")
+    return missing
+
+
+def _key_plan(
+    fields: tuple[FieldSpec, ...],
+) -> tuple[tuple[str, Callable[..., Any], Any, bool], ...]:
+    """Per key kind of the registry's (non-generic) fields, once, in registry order: the
+    kind, what walks to its source values, what makes its values, and whether a blinded
+    record holds none (M8: the kind of a field hidden when blinded)."""
+    if missing := unproduced_kinds(fields):
+        raise ValueError(f"key kinds without a producer (indexer.fields.KEY_VALUES): {missing}")
+    kinds = dict.fromkeys(k for f in fields if f.normalizer is None for k in f.keys)
+    hidden = {k for f in fields if f.hidden_when_blinded for k in f.keys}
+    return tuple(
+        (
+            str(kind),
+            _walk(KEY_VALUES[kind].source),
+            KEY_PRODUCERS[KEY_VALUES[kind].produce],
+            kind in hidden,
+        )
+        for kind in kinds
+    )
+
+
+_KEY_PLAN = _key_plan(FIELDS)
+
+
 def retrieval_keys(doc: Document) -> list[str]:
-    """The scoped retrieval keys of an index document (empty when it is not searchable)."""
+    """The scoped retrieval keys of an index document (empty when it is not searchable).
+
+    Every key kind the registry's fields declare, its values made as ``KEY_VALUES``
+    says; each generic field's value under its first kind.
+    """
     if not doc["searchable"]:
         return []
     out: set[str] = set()
-
-    def add(kind: KeyKind, value: str | None) -> None:
-        if value:
-            out.add(f"{kind.value}:{value}")
-
-    for value in doc["ids"]["all"]:
-        add(K.IDENTIFIER, value)
-    patient = doc["patient"]
     study = fold_key(doc["study_number"]) if doc["study_number"] else None
-    add(K.STUDY_NUMBER, study)
-    add(K.PATIENT_INITIALS, patient["initials"])
-    add(K.PATIENT_FIRST_NAME, patient["first_name"])
-    add(K.PATIENT_LAST_NAME, patient["last_name"])
-    for token in patient["name_tokens"]:
-        add(K.PATIENT_NAME_TOKEN, token)
-    if patient["dob"]:
-        add(K.PATIENT_DOB, patient["dob"]["value"])
-        for prefix in dob_prefixes(patient["dob"]["value"]):
-            add(K.PATIENT_DOB_WITHIN, prefix)
-    for kind, value in patient["mrn"].items():
-        add(MRN_KEY_KINDS[kind], value)
-    add(K.EDC_SUBJECT, patient["edc_subject"])
-    if study:
-        if patient["mrn"].get("investigation"):
-            add(K.STUDY_MRN_INVESTIGATION, f"{study}|{patient['mrn']['investigation']}")
-        if patient["initials"]:
-            add(K.STUDY_INITIALS, f"{study}|{patient['initials']}")
-    reporter = doc["reporter"]
-    add(K.REPORTER_FIRST_NAME, reporter["first_name"])
-    add(K.REPORTER_LAST_NAME, reporter["last_name"])
-    for token in reporter["name_tokens"]:
-        add(K.REPORTER_NAME_TOKEN, token)
-    for prod in doc["products"]:
-        add(K.PRODUCT, prod["product"])
-        if not doc["blinded"]:  # M8: a blinded record is never found by its study product
-            add(K.STUDY_PRODUCT, prod["study_product"])
-        add(K.PRODUCT_REPORTED, prod["product_reported"])
-        for word in sorted(product_words(prod["product_text"] or "")):
-            add(K.PRODUCT_WORD, word)
-    for ev in doc["events"]:
-        add(K.MEDDRA_PT, ev["meddra_pt_code"])
-        add(K.EVENT_REPORTED, ev["event_reported"])
-        add(K.EVENT_KEY, ev["key"])
-        if ev["event_reported"] and ev["meddra_pt_code"]:
-            add(K.EVENT_REPORTED_CODED, f"{ev['event_reported']}|{ev['meddra_pt_code']}")
+    blinded = doc["blinded"]
+    for kind, walk, produce, hidden in _KEY_PLAN:
+        if hidden and blinded:  # M8: a blinded record is never found by its study product
+            continue
+        for source in walk(doc):
+            for value in produce(source, study):
+                if value:
+                    out.add(f"{kind}:{value}")
     for spec, value in zip(GENERIC_FIELDS, generic_values(doc["record"]), strict=True):
-        if spec.identifying and spec.keys and isinstance(value, str):
-            add(spec.keys[0], value)
+        if spec.identifying and spec.keys and isinstance(value, str) and value:
+            out.add(f"{spec.keys[0]}:{value}")
     if study:
         out.update([study_pair(key, study) for key in out if key_kind(key) in STUDY_PAIRED])
     scope = scope_prefix(doc["organization"], doc["clinical_trial"])

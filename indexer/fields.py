@@ -101,6 +101,60 @@ class KeyKind(StrEnum):
 #: A key kind paired with a study number (``indexer.documents.study_pair``) starts with this.
 IN_STUDY = "in_study."
 
+#: How a key kind's values are made from the values found at its source (the functions are
+#: ``indexer.documents.KEY_PRODUCERS``).
+Producer = Literal[
+    "value",  # the normalized value as it is
+    "folded",  # case and accents folded (study numbers, ``indexer.documents.fold_key``)
+    "dates_within",  # the less precise dates a ``YYYY[-MM[-DD]]`` date lies within
+    "words",  # the product words of a text (:func:`product_words`)
+    "in_study",  # ``{folded study number}|{value}``: paired with the record's study (M12)
+    "coded_text",  # ``{text}|{code}`` of a coded event (an event of the index document)
+]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyValues:
+    """Where a key kind's values are in an index document, and how they are made."""
+
+    #: A path in the index document (``patient.mrn.gp``); lists on the way (``products``,
+    #: ``name_tokens``) are walked, each of their values is one source value.
+    source: str
+    produce: Producer = "value"
+
+
+#: Every key kind a non-generic field declares, with how its values are made. A generic
+#: field (``FieldSpec.normalizer``) needs no entry: its first kind holds its normalized value.
+KEY_VALUES: dict[KeyKind, KeyValues] = {
+    KeyKind.IDENTIFIER: KeyValues("ids.all"),
+    KeyKind.STUDY_NUMBER: KeyValues("study_number", "folded"),
+    KeyKind.PATIENT_INITIALS: KeyValues("patient.initials"),
+    KeyKind.PATIENT_FIRST_NAME: KeyValues("patient.first_name"),
+    KeyKind.PATIENT_LAST_NAME: KeyValues("patient.last_name"),
+    KeyKind.PATIENT_NAME_TOKEN: KeyValues("patient.name_tokens"),
+    KeyKind.PATIENT_DOB: KeyValues("patient.dob.value"),
+    KeyKind.PATIENT_DOB_WITHIN: KeyValues("patient.dob.value", "dates_within"),
+    **{KeyKind(f"mrn_{kind}"): KeyValues(f"patient.mrn.{kind}") for kind in MRN_KINDS},
+    KeyKind.EDC_SUBJECT: KeyValues("patient.edc_subject"),
+    KeyKind.STUDY_MRN_INVESTIGATION: KeyValues("patient.mrn.investigation", "in_study"),
+    KeyKind.STUDY_INITIALS: KeyValues("patient.initials", "in_study"),
+    KeyKind.REPORTER_FIRST_NAME: KeyValues("reporter.first_name"),
+    KeyKind.REPORTER_LAST_NAME: KeyValues("reporter.last_name"),
+    KeyKind.REPORTER_NAME_TOKEN: KeyValues("reporter.name_tokens"),
+    KeyKind.PRODUCT: KeyValues("products.product"),
+    KeyKind.STUDY_PRODUCT: KeyValues("products.study_product"),
+    KeyKind.PRODUCT_REPORTED: KeyValues("products.product_reported"),
+    KeyKind.PRODUCT_WORD: KeyValues("products.product_text", "words"),
+    KeyKind.MEDDRA_PT: KeyValues("events.meddra_pt_code"),
+    KeyKind.EVENT_REPORTED: KeyValues("events.event_reported"),
+    KeyKind.EVENT_KEY: KeyValues("events.key"),
+    KeyKind.EVENT_REPORTED_CODED: KeyValues("events", "coded_text"),
+}
+
+#: Comparators of dates: their values travel in a match view as ``YYYY[-MM[-DD]]`` text and
+#: are read back as ``indexer.dates.PartialDate``.
+DATE_COMPARATORS: frozenset[str] = frozenset({"dob", "window_date", "onset"})
+
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
@@ -132,6 +186,10 @@ class FieldSpec:
     #: ``Facts.extra[key]``, compared by ``comparator``, shown in its table row, and
     #: retrieved by its first key kind when it identifies (exact values only).
     normalizer: str | None = None
+    #: Whether its value travels in the match view (``indexer.documents.VIEW_LAYOUT``), which
+    #: every candidate is read from. Receipt and New Info Date are compared only in the
+    #: comparison table (M19), from the stored records of the listed matches.
+    view: bool = True
 
     @property
     def category(self) -> Category:
@@ -155,6 +213,7 @@ def _f(
     identifying: bool = True,
     hidden_when_blinded: bool = False,
     normalizer: str | None = None,
+    view: bool = True,
 ) -> FieldSpec:
     group, name = key.split(".", 1)
     section = {"product": "products", "event": "events"}.get(group, group)
@@ -172,6 +231,7 @@ def _f(
         identifying=identifying,
         hidden_when_blinded=hidden_when_blinded,
         normalizer=normalizer,
+        view=view,
     )
 
 
@@ -192,8 +252,8 @@ FIELDS: tuple[FieldSpec, ...] = (
         ranked=False,
     ),
     _f("details.report_type", "exact", path="report_type", ranked=False),
-    _f("details.receipt_date", "window_date", path="receipt_date", ranked=False),
-    _f("details.new_info_date", "window_date", path="new_info_date", ranked=False),
+    _f("details.receipt_date", "window_date", path="receipt_date", ranked=False, view=False),
+    _f("details.new_info_date", "window_date", path="new_info_date", ranked=False, view=False),
     _f(
         "patient.initials",
         "exact",

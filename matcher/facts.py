@@ -20,12 +20,13 @@ import orjson
 from indexer.dates import PartialDate
 from indexer.documents import (
     MATCH_VIEW_VERSION,
+    VIEW_LAYOUT,
     Document,
-    generic_values,
+    ViewSlot,
     normalized_document,
+    view_values,
 )
 from indexer.fields import GENERIC_FIELDS, ID_KINDS, MRN_KINDS
-from indexer.normalize import normalize_text
 from indexer.records import Record
 
 #: What retrieval asks of every candidate: its compared values only (see :func:`facts_from_view`).
@@ -61,9 +62,11 @@ class Facts:
 
     Never changed once made (``with_record`` makes a new one). Not ``frozen``:
     detection builds one per candidate, and a frozen dataclass takes four
-    times as long to construct. The fields from ``record_id`` to ``country``
-    are in the order of the match view (``indexer.documents.match_view``), which
-    :func:`facts_from_view` passes on as they are.
+    times as long to construct. Each field but ``record`` is one slot of the
+    match view (``indexer.documents.VIEW_LAYOUT``, which names them), held in
+    the view's order so that :func:`facts_from_view` passes runs of values on as
+    they are (any order works; it is written from the layout at import, and
+    fails then if the fields and the slots do not fit).
 
     Only what ranking needs is held; what else a caller asks for (identifiers by
     kind, the MRNs as a mapping, name tokens, details dates, display values) is
@@ -76,31 +79,31 @@ class Facts:
     organization: str
     clinical_trial: bool
     blinded: bool
-    study_number: str | None
-    report_type: str | None
     study: str | None
     new_info_date: str | None  # ISO day, for the tie-break
+    #: The patient's sorted name tokens joined by spaces (N3), ``None`` without a name.
+    patient_name: str | None
+    #: The reporter's sorted name tokens joined by spaces (N3), ``None`` without a name.
+    reporter_name: str | None
+    age_group: str | None
+    #: Normalized identifiers (N4): one per kind of ``ID_KINDS``, then the case identifiers.
+    id_values: list[str | None]
+    report_type: str | None
     initials: str | None
     first_name: str | None
     last_name: str | None
-    #: The patient's sorted name tokens joined by spaces (N3), ``None`` without a name.
-    patient_name: str | None
     sex: str | None
+    dob: PartialDate | None
     mrn_gp: str | None
     mrn_specialist: str | None
     mrn_hospital: str | None
     mrn_investigation: str | None
     edc_subject: str | None
-    age_group: str | None
+    study_number: str | None
     reporter_first: str | None
     reporter_last: str | None
-    #: The reporter's sorted name tokens joined by spaces (N3), ``None`` without a name.
-    reporter_name: str | None
     qualification: str | None
     country: str | None
-    dob: PartialDate | None
-    #: Normalized identifiers (N4): one per kind of ``ID_KINDS``, then the case identifiers.
-    id_values: list[str | None]
     products: tuple[ProductFacts, ...]
     events: tuple[EventFacts, ...]
     #: The generic fields' normalized values by key (``indexer.fields.GENERIC_FIELDS``).
@@ -175,89 +178,19 @@ def _parse(value: str) -> PartialDate:
     return PartialDate.from_iso(value)
 
 
-def _date(doc: dict[str, Any] | None) -> PartialDate | None:
-    if not doc:
-        return None
-    return _parse(doc["value"])
-
-
 def _day(value: str | None) -> PartialDate | None:
     return _parse(value) if value else None
 
 
 def facts_from_document(doc: Document) -> Facts:
-    """The comparable view of an index document (as stored or as returned in ``_source``)."""
-    ids_doc = doc.get("ids") or {}
-    patient = doc.get("patient") or {}
-    reporter = doc.get("reporter") or {}
-    mrn = patient.get("mrn") or {}
-    products = tuple(
-        ProductFacts(p.get("product"), p.get("product_reported"), p.get("study_product"), p["rank"])
-        for p in doc.get("products") or ()
-    )
-    events = tuple(
-        EventFacts(
-            e.get("meddra_pt_code"),
-            e.get("event_reported"),
-            e.get("country"),
-            _date(e.get("onset")),
-            e["rank"],
-        )
-        for e in doc.get("events") or ()
-    )
-    dob = patient.get("dob")
-    return Facts(
-        record_id=doc["record_id"],
-        kind=doc["kind"],
-        state=doc["state"],
-        organization=doc["organization"],
-        clinical_trial=bool(doc.get("clinical_trial")),
-        blinded=bool(doc.get("blinded")),
-        study_number=doc.get("study_number"),
-        report_type=doc.get("report_type"),
-        study=doc.get("study"),
-        new_info_date=doc.get("new_info_date"),
-        initials=patient.get("initials"),
-        first_name=patient.get("first_name"),
-        last_name=patient.get("last_name"),
-        patient_name=" ".join(patient.get("name_tokens") or ()) or None,
-        sex=patient.get("sex"),
-        mrn_gp=mrn.get("gp"),
-        mrn_specialist=mrn.get("specialist"),
-        mrn_hospital=mrn.get("hospital"),
-        mrn_investigation=mrn.get("investigation"),
-        edc_subject=patient.get("edc_subject"),
-        age_group=_age_group(doc.get("record") or {}),
-        reporter_first=reporter.get("first_name"),
-        reporter_last=reporter.get("last_name"),
-        reporter_name=" ".join(reporter.get("name_tokens") or ()) or None,
-        qualification=reporter.get("qualification"),
-        country=reporter.get("country"),
-        dob=_parse(dob["value"]) if dob else None,
-        id_values=[
-            *(ids_doc.get(kind) for kind in ID_KINDS),
-            *(ids_doc.get("case_identifiers") or ()),
-        ],
-        products=products,
-        events=events,
-        extra=_extra(generic_values(doc.get("record") or {})),
-        record=doc.get("record") or {},
-    )
-
-
-def _age_group(record: dict[str, Any]) -> str | None:
-    value = (record.get("patient") or {}).get("age_group")
-    return normalize_text(value) if isinstance(value, str) else None
+    """The comparable view of an index document (as stored or as returned in ``_source``):
+    its match view's values (``indexer.documents.view_values``) read as a candidate's are,
+    with the stored record."""
+    return _facts([MATCH_VIEW_VERSION, *view_values(doc)], doc.get("record") or {})
 
 
 class StaleMatchViewError(ValueError):
     """A document's match view has another layout than this code reads: reindex."""
-
-
-#: Positions in a match view (``indexer.documents.match_view``): the values ``Facts`` takes
-#: as they are (``record_id`` to ``country``), then the date of birth, identifiers,
-#: products, events and the generic fields' values.
-_PLAIN_END, _DOB, _IDS, _PRODUCTS, _EVENTS, _GENERIC = 27, 27, 28, 29, 30, 31
 
 
 def facts_from_view(view: str) -> Facts:
@@ -270,21 +203,87 @@ def facts_from_view(view: str) -> Facts:
     values = orjson.loads(view)
     if values[0] != MATCH_VIEW_VERSION:
         raise StaleMatchViewError(f"match view version {values[0]}, expected {MATCH_VIEW_VERSION}")
-    dob = values[_DOB]
-    return _make_facts(
-        *values[1:_PLAIN_END],
-        _parse(dob) if dob else None,
-        values[_IDS],
-        tuple([ProductFacts(*p) for p in values[_PRODUCTS]]),
-        tuple(
-            [
-                EventFacts(code, text, country, _parse(onset) if onset else None, rank)
-                for code, text, country, onset, rank in values[_EVENTS]
-            ]
-        ),
-        _extra(values[_GENERIC]),
-        {},
-    )
+    return _facts(values, {})
+
+
+# -- reading a view by its layout ---------------------------------------------------
+#
+# ``indexer.documents.VIEW_LAYOUT`` names, per position of a view after the version, the
+# attribute of ``Facts`` (or of a product's / event's) it fills. The function that reads a
+# view is written from it once, at import, as ``dataclasses`` writes ``__init__``: one
+# expression per field of ``Facts`` at its slot's position. Detection reads about 1,300
+# views per check at a million Cases, and a loop over the slots cost 30% more per view
+# than the positions written out (``benchmarks/microbench.py``, the ``views`` part).
+
+#: Each slot's position in a view (the version is at 0).
+_SLOT_AT: dict[str, int] = {slot.name: i for i, slot in enumerate(VIEW_LAYOUT, start=1)}
+_SLOT: dict[str, ViewSlot] = {slot.name: slot for slot in VIEW_LAYOUT}
+#: Codecs whose values ``Facts`` holds as the view does.
+_AS_IS = frozenset({"value", "text", "ids"})
+_ITEM_CLASSES: dict[str, type[ProductFacts] | type[EventFacts]] = {
+    "products": ProductFacts,
+    "events": EventFacts,
+}
+
+
+def _fit(names: list[str], cls: type[Any], where: str) -> None:
+    """``cls`` must have one field per slot (``record`` aside: it is never in a view)."""
+    wanted = [f.name for f in fields(cls) if f.name != "record"]
+    if sorted(names) != sorted(wanted):
+        raise TypeError(
+            f"{cls.__name__} does not fit the match view's {where} "
+            f"(indexer.documents.VIEW_LAYOUT): slots {sorted(names)}, fields {sorted(wanted)}"
+        )
+
+
+def _expr(slot: ViewSlot, at: str) -> str:
+    """The expression reading ``slot``'s value, held in ``at`` (a name)."""
+    if slot.codec == "date":
+        return f"(_parse({at}) if {at} else None)"
+    if slot.codec == "generic":
+        return f"_extra({at})"
+    if slot.codec == "items":
+        cls = _ITEM_CLASSES[slot.name]
+        names = [s.name for s in slot.items]
+        _fit(names, cls, slot.name)
+        args = ", ".join(
+            _expr(slot.items[names.index(f.name)], f"i{names.index(f.name)}") for f in fields(cls)
+        )
+        unpack = ", ".join(f"i{i}" for i in range(len(names)))
+        return f"tuple([{cls.__name__}({args}) for {unpack} in {at}])"
+    return at
+
+
+def _reader_source() -> str:
+    """The source of the function reading a view's values (the version first) as ``Facts``:
+    runs of values taken as they are, in order, are passed on as one slice; the others
+    are read into a local first."""
+    _fit(list(_SLOT), Facts, "layout")
+    lines: list[str] = []
+    args: list[str] = []
+    run: list[int] = []  # positions of the current run of values taken as they are
+
+    def close_run() -> None:
+        if run:
+            args.append(f"*values[{run[0]}:{run[-1] + 1}]")
+            run.clear()
+
+    for f in fields(Facts):
+        if f.name == "record":
+            continue
+        slot, at = _SLOT[f.name], _SLOT_AT[f.name]
+        if slot.codec in _AS_IS and (not run or at == run[-1] + 1):
+            run.append(at)
+            continue
+        close_run()
+        if slot.codec in _AS_IS:
+            run.append(at)
+        else:
+            lines.append(f"    v{at} = values[{at}]")
+            args.append(_expr(slot, f"v{at}"))
+    close_run()
+    body = "\n".join([*lines, f"    return Facts({', '.join(args)}, record)"])
+    return f"def read(values, record):\n{body}\n"
 
 
 #: The generic fields' keys, in the order their values are listed.
@@ -297,7 +296,27 @@ def _extra(values: list[Any]) -> Mapping[str, Any]:
     return dict(zip(_GENERIC_KEYS, values, strict=True)) if _GENERIC_KEYS else _NO_EXTRA
 
 
-#: ``Facts`` called with its fields by position (a type checker cannot count a view's values).
+#: What :func:`facts_from_view` runs (printed by ``python -c "from matcher.facts import
+#: READER_SOURCE; print(READER_SOURCE)"``).
+READER_SOURCE = _reader_source()
+
+
+def _compile() -> Callable[[list[Any], dict[str, Any]], Facts]:
+    namespace: dict[str, Any] = {
+        "Facts": Facts,
+        "ProductFacts": ProductFacts,
+        "EventFacts": EventFacts,
+        "_parse": _parse,
+        "_extra": _extra,
+    }
+    exec(compile(READER_SOURCE, "<matcher.facts match-view reader>", "exec"), namespace)
+    read: Callable[[list[Any], dict[str, Any]], Facts] = namespace["read"]
+    return read
+
+
+#: ``Facts`` from a view's values (the version first) and a stored record.
+_facts = _compile()
+#: ``Facts`` called with its fields by position (``with_record``).
 _make_facts: Callable[..., Facts] = Facts
 
 
