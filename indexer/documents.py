@@ -529,7 +529,7 @@ def unproduced_kinds(fields: tuple[FieldSpec, ...]) -> list[str]:
     return missing
 
 
-def _key_plan(
+def key_plan(
     fields: tuple[FieldSpec, ...],
 ) -> tuple[tuple[str, Callable[..., Any], Any, bool], ...]:
     """Per key kind of the registry's (non-generic) fields, once, in registry order: the
@@ -550,7 +550,7 @@ def _key_plan(
     )
 
 
-_KEY_PLAN = _key_plan(FIELDS)
+_KEY_PLAN = key_plan(FIELDS)
 
 
 def retrieval_keys(doc: Document) -> list[str]:

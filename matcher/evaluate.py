@@ -19,7 +19,7 @@ from datetime import date
 from typing import TypeVar
 
 from indexer.dates import PartialDate
-from indexer.fields import ALL_PROFILES, FieldSpec, product_words
+from indexer.fields import FieldSpec, product_words
 from matcher.bind import compare_field
 from matcher.compare import (
     EXACT,
@@ -304,6 +304,8 @@ def evaluate(src: Facts, cand: Facts, profile: Profile) -> Evaluation:
     )
     if _PLAN is not None:  # the registry declares fields this code has no lines for
         values = _merged(values, src, cand, profile)
+    elif profile.skipped:  # fields the profile does not compare (``FieldSpec.profiles``)
+        values = _skipped(values, profile.skipped)
     value = src.country
     ev = Evaluation(  # by position: facts, values, id_matches, subject_tier, country, src_country
         cand,
@@ -344,14 +346,10 @@ _HAND_KEYS: tuple[str, ...] = (
 def _plan() -> tuple[tuple[int, FieldSpec], ...] | None:
     """How to lay out the registry's ranked fields from the hand-written results: per field,
     its position among them (or -1: compared by its declaration, ``matcher.bind``). ``None``
-    when the hand-written results already are the registry's, in its order, under every
-    profile (the fast path)."""
-    plan = tuple((_HAND_KEYS.index(f.key) if f.key in _HAND_KEYS else -1, f) for f in RANKED_FIELDS)
-    if [f.key for f in RANKED_FIELDS] == list(_HAND_KEYS) and all(
-        f.profiles == ALL_PROFILES for f in RANKED_FIELDS
-    ):
+    when the hand-written results already are the registry's, in its order (the fast path)."""
+    if [f.key for f in RANKED_FIELDS] == list(_HAND_KEYS):
         return None
-    return plan
+    return tuple((_HAND_KEYS.index(f.key) if f.key in _HAND_KEYS else -1, f) for f in RANKED_FIELDS)
 
 
 _PLAN = _plan()
@@ -364,12 +362,20 @@ def _merged(
     assert _PLAN is not None
     return tuple(
         NONE
-        if profile.name not in spec.profiles
+        if spec.key not in profile.fields
         else hand[at]
         if at >= 0
         else compare_field(spec, src, cand, profile.depth)
         for at, spec in _PLAN
     )
+
+
+def _skipped(values: tuple[Result, ...], skipped: tuple[int, ...]) -> tuple[Result, ...]:
+    """``values`` with no result (``none``) at the ``skipped`` positions."""
+    out = list(values)
+    for at in skipped:
+        out[at] = NONE
+    return tuple(out)
 
 
 def _compare_products(

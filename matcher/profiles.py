@@ -4,7 +4,9 @@ A profile says which categories rank in which order, how many products and
 events per record are compared, and whether matches carry a likely/possible
 tag. The fields themselves are declared once, in the field registry
 (``indexer.fields``): their category (M14), whether they *identify* a record,
-and under which profiles they are compared.
+and under which profiles they are compared. A profile compares the fields whose
+``profiles`` name it (``Profile.fields``): only those rank (M13/M14, tags,
+status bars), show in the comparison table and retrieve candidates.
 
 Supporting fields (patient sex, reporter qualification) are compared, shown
 and counted like the others, but a value shared by half the population
@@ -19,9 +21,10 @@ which distinguishes "fields used to identify matches" from informational ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 
-from indexer.fields import MRN_KINDS, RANKED_FIELDS, FieldSpec
+from indexer.fields import FIELDS, MRN_KINDS, RANKED_FIELDS, FieldSpec
 from matcher.model import Category, ProfileName
 
 #: The fields that count for M13/M14 and their category, declared in ``indexer.fields``
@@ -34,6 +37,7 @@ __all__ = [
     "FieldSpec",
     "Profile",
     "get_profile",
+    "profiles_for",
 ]
 FIELD_BY_KEY: dict[str, FieldSpec] = {f.key: f for f in RANKED_FIELDS}
 
@@ -51,12 +55,25 @@ class Profile:
     tags: bool
     #: M24: only candidates meeting the likely/possible criteria are listed.
     strict_tags: bool = False
+    #: The fields this profile compares (``FieldSpec.profiles``): only they rank, show in
+    #: the comparison table and retrieve (:func:`profiles_for` derives it from a registry).
+    fields: frozenset[str] = frozenset(f.key for f in FIELDS)
+    #: Positions in an Evaluation's ``values`` of the ranked fields it does not compare.
+    skipped: tuple[int, ...] = field(init=False, default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        skipped = tuple(i for i, f in enumerate(RANKED_FIELDS) if f.key not in self.fields)
+        object.__setattr__(self, "skipped", skipped)
 
     def category_rank(self, category: Category) -> int:
         return self.category_order.index(category)
 
+    def compares(self, key: str) -> bool:
+        """Whether this profile compares the field ``key`` (``patient.initials``, ...)."""
+        return key in self.fields
 
-PROFILES: dict[str, Profile] = {
+
+_PROFILES: dict[str, Profile] = {
     # M23: the rules of §5; every Case Product and Adverse Event is compared (seed: "Case
     # Product", "Adverse Event", the table showing up to three matching ones).
     "enhanced": Profile(
@@ -75,6 +92,21 @@ PROFILES: dict[str, Profile] = {
         "deep_22r3", ("patient", "reporter", "product", "event", "study"), depth=11, tags=True
     ),
 }
+
+
+def profiles_for(registry: Iterable[FieldSpec]) -> dict[str, Profile]:
+    """The profiles with the fields each compares in ``registry`` (its ``profiles``)."""
+    registry = tuple(registry)
+    out: dict[str, Profile] = {}
+    for name, profile in _PROFILES.items():
+        out[name] = replace(
+            profile, fields=frozenset(f.key for f in registry if name in f.profiles)
+        )
+    return out
+
+
+#: The detection profiles, comparing the fields the registry (``indexer.fields``) says.
+PROFILES: dict[str, Profile] = profiles_for(FIELDS)
 
 
 def get_profile(name: str) -> Profile:

@@ -451,7 +451,7 @@ def possible_clauses(src: Facts, profile: Profile) -> dict[str, Query]:
     """One named clause per ranked field of the profile the source has a value for."""
     out: dict[str, Query] = {}
     for spec in FIELD_BY_KEY.values():
-        if profile.name not in spec.profiles:
+        if not profile.compares(spec.key):
             continue
         exact, partial = field_clauses(src, profile, spec.key)
         if exact or partial:

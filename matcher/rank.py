@@ -191,7 +191,7 @@ def to_detection(
     took_ms: float = 0.0,
 ) -> Detection:
     """The Detection of SPEC §7, with status bars, comparison tables and masking (M18-M20)."""
-    table = TableBuilder(src, mask=options.mask_phi)
+    table = TableBuilder(src, mask=options.mask_phi, compared=profile.fields)
 
     def matches(evs: list[Evaluation], section: str) -> list[Match]:
         out = []

@@ -30,9 +30,10 @@ def _id_matches(src: Facts, cand: Facts) -> tuple[tuple[str, str, str], ...]:
 
 
 def evaluate_by_registry(src: Facts, cand: Facts, profile: Profile) -> Evaluation:
-    """What ``cand`` shares with ``src`` under ``profile``, field by declared field."""
+    """What ``cand`` shares with ``src`` under ``profile``, field by declared field (no
+    result for the fields the profile does not compare)."""
     values = tuple(
-        compare_field(spec, src, cand, profile.depth) if profile.name in spec.profiles else NONE
+        compare_field(spec, src, cand, profile.depth) if profile.compares(spec.key) else NONE
         for spec in RANKED_FIELDS
     )
     country = compare_field(FIELD_BY_KEY["reporter.country"], src, cand, profile.depth)

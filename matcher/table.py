@@ -37,6 +37,9 @@ MAX_EVENT_PAIRS = 3
 #: (table section, field) pairs whose values are PHI (M20), from the field registry.
 PHI_ROWS: frozenset[tuple[str, str]] = fields.PHI_ROWS
 
+#: Every field's key: a table compares them all unless its profile says otherwise.
+ALL_FIELDS: frozenset[str] = frozenset(f.key for f in FIELDS)
+
 #: Fields of which some section's values are PHI (a quick test before ``PHI_ROWS``).
 _PHI_FIELDS = frozenset(fld for _, fld in PHI_ROWS)
 
@@ -58,10 +61,18 @@ class TableBuilder:
     in every value (common once PHI is masked) are one shared object.
     """
 
-    def __init__(self, src: Facts, *, mask: bool) -> None:
-        """``mask``: show PHI values as ``***`` (M20)."""
+    def __init__(self, src: Facts, *, mask: bool, compared: frozenset[str] = ALL_FIELDS) -> None:
+        """``mask``: show PHI values as ``***`` (M20); ``compared``: the fields the
+        detection's profile compares (``Profile.fields``), the only ones with rows."""
         self.src = src
         self.mask = mask
+        self.compared = compared
+        self._country = "reporter.country" in compared
+        self._ids = "identifiers.any" in compared
+        self._items = {
+            what: tuple((i, f) for i, f in enumerate(specs) if f.key in compared)
+            for what, specs in _ITEM_FIELDS.items()
+        }
         self._masked = _PHI_FIELDS if mask else frozenset()
         self._source_ref = _ref(src)
         self._receipt, self._new_info = _dates(src.record)
@@ -74,7 +85,7 @@ class TableBuilder:
 
     def status(self, ev: Evaluation, *, subject: bool = False) -> Status:
         """M18 (:func:`status_bars`); equal bars are one shared object."""
-        bars = _bars(ev, subject)
+        bars = _bars(ev, subject, country=self._country)
         status = self._bars.get(bars)
         if status is None:
             status = self._bars[bars] = _status(bars)
@@ -98,10 +109,11 @@ class TableBuilder:
             ev.country,
         )
         parts = _parts(record)
-        results, crossed = _name_rows(src, ev, results)
+        results, crossed = _name_rows(src, ev, results, self.compared)
         out: list[ComparisonRow] = []
         self._fixed(out, self._details, parts, results)
-        self._add(out, _identifier_rows(src, ev))
+        if self._ids:
+            self._add(out, _identifier_rows(src, ev))
         self._fixed(out, self._people, parts, results)
         if crossed:  # after its section's name rows
             cross: list[ComparisonRow] = []
@@ -120,11 +132,11 @@ class TableBuilder:
         for sp, cp in _pairs(src.products, cand.products, _product_score, MAX_PRODUCT_PAIRS):
             va = self._source_shown("products", sp, _shown_product)
             vb = _shown_product(_display(cand, "products", cp))
-            self._add(out, _item_rows("products", sp, cp, va, vb, blinded))
+            self._add(out, _item_rows(self._items["products"], sp, cp, va, vb, blinded))
         for se, ce in _pairs(src.events, cand.events, _event_score, MAX_EVENT_PAIRS):
             va = self._source_shown("events", se, _shown_event)
             vb = _shown_event(_display(cand, "events", ce))
-            self._add(out, _item_rows("events", se, ce, va, vb, blinded))
+            self._add(out, _item_rows(self._items["events"], se, ce, va, vb, blinded))
         return out
 
     def _bind(self, specs: tuple[_Spec, ...], record: dict[str, Any]) -> tuple[_Bound, ...]:
@@ -132,6 +144,8 @@ class TableBuilder:
         parts = _parts(record)
         out: list[_Bound] = []
         for spec in specs:
+            if spec.result not in self.compared:
+                continue
             masked = spec.phi and self.mask
             value = _show(parts[spec.part].get(spec.name))
             shown = MASK if value is not None and masked else value
@@ -218,14 +232,17 @@ def status_bars(ev: Evaluation, *, subject: bool = False) -> Status:
     return _status(_bars(ev, subject))
 
 
-def _bars(ev: Evaluation, subject: bool) -> tuple[bool, bool, bool, bool, bool]:
+def _bars(
+    ev: Evaluation, subject: bool, *, country: bool = True
+) -> tuple[bool, bool, bool, bool, bool]:
+    """M18's bars; ``country``: whether the profile compares the reporter country."""
     v = ev.values
     patient, reporter, products, events = [
         read(v).count(NONE) < size for read, size in _BAR_READERS
     ]
     return (
         patient or (subject and ev.subject_tier == 1),
-        ev.country != NONE,
+        country and ev.country != NONE,
         reporter,
         products,
         events,
@@ -244,9 +261,11 @@ def header(src: Facts, cand: Facts) -> Header:
     return Header(source=_ref(src), match=_ref(cand), state=cand.state)
 
 
-def comparison_rows(src: Facts, ev: Evaluation, *, mask: bool) -> list[ComparisonRow]:
+def comparison_rows(
+    src: Facts, ev: Evaluation, *, mask: bool, compared: frozenset[str] = ALL_FIELDS
+) -> list[ComparisonRow]:
     """M19 for one match (:class:`TableBuilder` builds the tables of a whole detection)."""
-    return TableBuilder(src, mask=mask).rows(ev)
+    return TableBuilder(src, mask=mask, compared=compared).rows(ev)
 
 
 def _ref(f: Facts) -> RecordRef:
@@ -344,7 +363,7 @@ _NAME_ROWS = (
 
 
 def _name_rows(
-    src: Facts, ev: Evaluation, results: tuple[Result, ...]
+    src: Facts, ev: Evaluation, results: tuple[Result, ...], compared: frozenset[str]
 ) -> tuple[tuple[Result, ...], list[tuple[str, bool, bool]]]:
     """Name rows whose credit came from cross-field pairs (N3, ``compare_name_rows``).
 
@@ -355,6 +374,8 @@ def _name_rows(
     cand = ev.facts
     crossed_rows: list[tuple[str, bool, bool]] = []
     for section, first, last, tokens in _NAME_ROWS:
+        if not {f"{section}.first_name", f"{section}.last_name"} <= compared:
+            continue  # a profile without both name rows has no cross-field pairs to show
         at_first, at_last = RESULT_AT[f"{section}.first_name"], RESULT_AT[f"{section}.last_name"]
         if results[at_first] == NONE and results[at_last] == NONE:
             continue
@@ -474,17 +495,18 @@ _shown_event = _shown_item("events")
 
 
 def _item_rows(
-    what: str,
+    specs: tuple[tuple[int, fields.FieldSpec], ...],
     a: ProductFacts | EventFacts | None,
     b: ProductFacts | EventFacts | None,
     va: tuple[str | None, ...],
     vb: tuple[str | None, ...],
     blinded: bool,
 ) -> list[Row]:
-    """One product's or event's rows (``va`` / ``vb``: each side's shown values), each
-    compared as its field declares; M8: no study product rows for blinded study cases."""
+    """One product's or event's rows (``specs``: its compared fields, each with its
+    position in ``va`` / ``vb``, each side's shown values), each compared as its field
+    declares; M8: no study product rows for blinded study cases."""
     rows: list[Row] = []
-    for i, spec in enumerate(_ITEM_FIELDS[what]):
+    for i, spec in specs:
         if spec.hidden_when_blinded and blinded:
             continue
         assert spec.row is not None

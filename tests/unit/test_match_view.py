@@ -7,15 +7,19 @@ engine path would rank on other values than the brute-force reference.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import date
+from typing import Any
 
 import orjson
 import pytest
 
 from benchmarks.generator import Population, generate_queries
-from indexer.documents import MATCH_VIEW_VERSION, build_document
+from indexer.dates import PartialDate
+from indexer.documents import MATCH_VIEW_VERSION, VIEW_LAYOUT, build_document, view_layout
+from indexer.fields import FIELD_BY_KEY, FIELDS, FieldSpec
 from matcher.facts import (
+    Facts,
     StaleMatchViewError,
     facts_from_document,
     facts_from_view,
@@ -23,6 +27,7 @@ from matcher.facts import (
 )
 from matcher.model import DetectionOptions
 from matcher.rank import rank_reference_facts
+from tests.factories import bare
 
 TODAY = date(2026, 1, 15)
 
@@ -71,3 +76,91 @@ def test_detections_from_views_equal_detections_from_documents() -> None:
             assert rank_reference_facts(query.source, views, options, records) == expected
             listed += len(expected.sections.all())
     assert listed > 0
+
+
+# -- the layout is the registry's: every field round-trips through document -> view -> Facts
+
+#: Per registry field carried in the view: the stored-record JSON that gives it a value (and
+#: nothing else), and the value ``Facts`` then holds at the field's ``fact``.
+ROUND_TRIP: dict[str, tuple[dict[str, Any], Any]] = {
+    "identifiers.any": ({"identifiers": {"wwuid": " WW-0001 "}}, frozenset({"ww-0001"})),
+    "details.report_type": ({"report_type": "Spontaneous"}, "spontaneous"),
+    "patient.initials": ({"patient": {"initials": "j.s."}}, "js"),
+    "patient.first_name": ({"patient": {"first_name": "Zoë"}}, "zoe"),
+    "patient.last_name": ({"patient": {"last_name": "O'Brien"}}, "obrien"),
+    "patient.sex": ({"patient": {"sex": "male"}}, "male"),
+    "patient.dob": ({"patient": {"dob": "1980-06"}}, PartialDate.parse("1980-06")),
+    "patient.mrn_gp": ({"patient": {"mrn": {"gp": "G-1"}}}, "g-1"),
+    "patient.mrn_specialist": ({"patient": {"mrn": {"specialist": "S-1"}}}, "s-1"),
+    "patient.mrn_hospital": ({"patient": {"mrn": {"hospital": "H-1"}}}, "h-1"),
+    "patient.mrn_investigation": ({"patient": {"mrn": {"investigation": "I-1"}}}, "i-1"),
+    "patient.edc_subject": ({"patient": {"edc_subject": "EDC-1"}}, "edc-1"),
+    "study.study_number": ({"study_number": "STU-1"}, "stu-1"),
+    "reporter.first_name": ({"reporter": {"first_name": "Jacob"}}, "jacob"),
+    "reporter.last_name": ({"reporter": {"last_name": "Smith"}}, "smith"),
+    "reporter.qualification": ({"reporter": {"qualification": "physician"}}, "physician"),
+    "reporter.country": ({"reporter": {"country": "fr"}}, "FR"),
+    "product.product_reported": (
+        {"products": [{"product_reported": "Aspirin  100 MG", "rank": 1}]},
+        "aspirin 100 mg",
+    ),
+    "product.product": ({"products": [{"product": "PRD-17", "rank": 1}]}, "prd-17"),
+    "product.study_product": ({"products": [{"study_product": "SP-1", "rank": 1}]}, "sp-1"),
+    "event.event_reported": ({"events": [{"event_reported": "Headache", "rank": 1}]}, "headache"),
+    "event.meddra_pt": ({"events": [{"meddra_pt_code": "10019211", "rank": 1}]}, "10019211"),
+    "event.country": ({"events": [{"country": "fr", "rank": 1}]}, "FR"),
+    "event.onset": ({"events": [{"onset": "2024-03", "rank": 1}]}, PartialDate.parse("2024-03")),
+}
+#: ``Facts`` attributes a field's value also fills: the names' tokens (N3), the identifiers.
+ALSO_FILLS = {
+    "patient.first_name": {"patient_name"},
+    "patient.last_name": {"patient_name"},
+    "reporter.first_name": {"reporter_name"},
+    "reporter.last_name": {"reporter_name"},
+    "identifiers.any": {"id_values"},
+}
+IN_VIEW = [f for f in FIELDS if f.view]
+
+
+def _fact(facts: Facts, spec: FieldSpec) -> Any:
+    if spec.normalizer is not None:
+        return facts.extra.get(spec.key)
+    if "." not in spec.fact:
+        return getattr(facts, spec.fact)
+    what, name = spec.fact.split(".")
+    items = getattr(facts, what)
+    return getattr(items[0], name) if items else None
+
+
+@pytest.mark.parametrize("spec", IN_VIEW, ids=[f.key for f in IN_VIEW])
+def test_every_registry_field_round_trips_through_document_view_and_facts(spec: FieldSpec) -> None:
+    """A value given to one field arrives at that field's ``fact``, and nowhere else."""
+    stored, expected = ROUND_TRIP[spec.key]  # a new field needs its line here
+    empty = facts_from_view(build_document(bare("C-1", kind="case"))["match_view"])
+    doc = build_document(bare("C-1", kind="case", **stored))
+    facts = facts_from_view(doc["match_view"])
+    assert _fact(facts, spec) == expected
+    assert _fact(empty, spec) in (None, frozenset())
+    assert facts == replace(facts_from_document(doc), record={})
+    changed = {f.name for f in fields(Facts) if getattr(facts, f.name) != getattr(empty, f.name)}
+    own = spec.fact.split(".")[0] if spec.normalizer is None else "extra"
+    assert changed - {own} <= ALSO_FILLS.get(spec.key, set())
+    if "." in spec.fact:  # the item holds this field's value only
+        (item,) = getattr(facts, own)
+        others = {f.name: getattr(item, f.name) for f in fields(item) if f.name != "rank"}
+        del others[spec.fact.split(".")[1]]
+        assert set(others.values()) == {None}
+
+
+def test_fields_compared_only_in_the_table_stay_out_of_the_view() -> None:
+    left_out = [f.key for f in FIELDS if not f.view]
+    assert left_out == ["details.receipt_date", "details.new_info_date"]
+    assert view_layout(tuple(f for f in FIELDS if f.view)) == VIEW_LAYOUT
+
+
+def test_the_view_layout_follows_the_registry_order() -> None:
+    """Moving a field in the registry moves its slot: positions are computed, not written."""
+    moved = (FIELD_BY_KEY["patient.sex"], *(f for f in FIELDS if f.key != "patient.sex"))
+    names = [slot.name for slot in view_layout(moved)]
+    assert names.index("sex") < names.index("id_values") < names.index("initials")
+    assert [slot.name for slot in view_layout(FIELDS)] == [slot.name for slot in VIEW_LAYOUT]

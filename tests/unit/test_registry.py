@@ -8,6 +8,7 @@ and table rows follow the declarations.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import cast
 
 import pytest
 from hypothesis import given, settings
@@ -15,8 +16,17 @@ from hypothesis import strategies as st
 
 from indexer import fields
 from indexer.dates import PartialDate
-from indexer.documents import build_document, key_kind
-from indexer.fields import FIELDS, PHI_PATHS, RANKED_FIELDS, is_phi_path, masked_excerpt
+from indexer.documents import build_document, key_kind, key_plan, unproduced_kinds
+from indexer.fields import (
+    FIELD_BY_KEY,
+    FIELDS,
+    KEY_VALUES,
+    PHI_PATHS,
+    RANKED_FIELDS,
+    KeyKind,
+    is_phi_path,
+    masked_excerpt,
+)
 from indexer.records import PHI_FIELDS
 from matcher import table
 from matcher.compare import COMPARATORS
@@ -27,6 +37,8 @@ from matcher.reference import evaluate_by_registry
 from tests.conftest import make_record
 
 BASE = facts_from_record(make_record("II-1"))
+#: A key kind no producer knows (``KeyKind`` has no such member).
+AGE_KIND = cast(KeyKind, "patient_age")
 
 names = st.sampled_from([None, "john", "jon", "smith", "smyth", "mary", "mary ann", "ann"])
 codes = st.sampled_from([None, "", "a1", "b2"])
@@ -205,3 +217,63 @@ def test_M21_a_422_repeats_a_short_excerpt_of_a_long_value() -> None:
     (detail,) = describe_errors(caught.value)
     assert detail["field"] == "study"
     assert detail["value"] == "S" * 39 + "…"
+
+
+def test_every_declared_key_kind_has_a_producer() -> None:
+    assert unproduced_kinds(FIELDS) == []
+    assert set(KEY_VALUES) == {k for f in FIELDS for k in f.keys}
+
+
+@pytest.mark.parametrize(
+    ("added", "missing"),
+    [
+        (
+            replace(FIELD_BY_KEY["patient.sex"], key="patient.age", keys=(AGE_KIND,)),
+            ["patient.age: patient_age"],
+        ),
+        (  # a generic field's first kind holds its value; a second one needs a producer
+            replace(
+                FIELD_BY_KEY["patient.sex"],
+                key="patient.age",
+                normalizer="age_years",
+                keys=(AGE_KIND, AGE_KIND),
+            ),
+            ["patient.age: patient_age"],
+        ),
+    ],
+    ids=["new-kind", "generic-second-kind"],
+)
+def test_a_field_declaring_a_key_kind_without_a_producer_is_refused(
+    added: fields.FieldSpec, missing: list[str]
+) -> None:
+    registry = (*FIELDS, added)
+    assert unproduced_kinds(registry) == missing
+    with pytest.raises(ValueError, match="patient_age"):
+        key_plan(registry)
+
+
+def test_retrieval_keys_are_made_as_each_kind_declares() -> None:
+    record = make_record(
+        "C-1",
+        kind="case",
+        study_type="clinical_trial",
+        study_number="Stü-1",
+        patient={"initials": "JS", "dob": "1980-06-02", "mrn": {"investigation": "I-9"}},
+        products=[{"product_reported": "Aspirin 100mcg", "study_product": "X", "rank": 1}],
+        events=[{"event_reported": "headache", "meddra_pt_code": "10019211", "rank": 1}],
+    )
+    keys = {k.split("|", 2)[2] for k in build_document(record)["keys"] if "@" not in k}
+    for key in [
+        "study_number:stu-1",  # folded
+        "patient_dob:1980-06-02",
+        "patient_dob_within:1980",  # the less precise dates it lies within
+        "patient_dob_within:1980-06",
+        "study_initials:stu-1|js",  # paired with the study (M12)
+        "study_mrn_investigation:stu-1|i-9",
+        "product_word:aspirin",
+        "event_reported_coded:headache|10019211",
+        "study_product:x",
+    ]:
+        assert key in keys
+    blinded = build_document(record.model_copy(update={"blinded": True}))["keys"]
+    assert not [k for k in blinded if "study_product:" in k]  # M8
