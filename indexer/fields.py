@@ -6,13 +6,35 @@ Each :class:`FieldSpec` says, once, everything casematch does with one field:
   and identifiers);
 - ``comparator``: which M16-M17 rule compares it (``matcher.compare`` holds the
   functions; ``matcher.reference`` applies them by this name);
-- ``keys``: the retrieval key kinds its values are indexed under
-  (``indexer.documents.retrieval_keys``, ``matcher.queries``);
+- ``keys``: the retrieval key kinds its values are indexed under; how each kind's
+  values are made is :data:`KEY_VALUES` (where they are in an index document, and
+  which producer of ``indexer.documents.KEY_PRODUCERS`` makes the keys: the value,
+  folded, the dates a date lies within, product words, paired with the study, an
+  event's text with its code). ``indexer.documents.retrieval_keys`` iterates the
+  fields' kinds; a kind without a producer fails at import and in a test;
+- ``view``: whether its value travels in the match view: ``indexer.documents.VIEW_LAYOUT``
+  lays the view out in the order of :data:`FIELDS` (products' and events' fields as one
+  list each), and ``matcher.facts`` writes its reader from that layout;
 - ``row``: its comparison-table row (section, field; M19);
 - ``phi``: whether its values are PHI, masked for callers without ``read_phi`` (M20);
 - ``bar``: which status bar it lights (M18);
-- ``ranked`` / ``identifying`` / ``profiles``: whether it counts for M13/M14, whether a
-  match on it alone identifies a record, and under which detection profiles it is compared.
+- ``ranked`` / ``identifying``: whether it counts for M13/M14, and whether a match on it
+  alone identifies a record;
+- ``profiles``: the detection profiles that compare it (``matcher.profiles.Profile.fields``):
+  under any other profile it has no result in ranking, no table row, lights no bar and
+  retrieves nothing.
+
+Every field is declared in all three profiles, and that is the reading of SPEC and the
+seeds, not a default left in place. SPEC M23 makes ``enhanced`` "the rules above", whose
+M14 lists the ranked fields; M24 says ``deep_22r1`` compares non-primary products and
+events *too* (the same fields, deeper, tagged); M25 says ``deep_22r3`` lists a record
+when *any* field matches. The seed's per-option field lists do differ - options 1 and 2
+list neither the patient's names nor Product (Reported), 22R3's list lacks Study Product
+and the event's country and onset - but SPEC M14 adds the first two for every profile,
+22R3's own note that a blinded case's Study Product cannot be compared says it compares
+it, and 22R3's list names what its *search* considers, not its comparison page. What
+the profiles do differ in (product and event depth, tags, category order) is
+``matcher.profiles``.
 
 The index document builder, the query builder, ranking, the comparison table,
 status bars, masking (record reads, tables, error excerpts) and the reference
@@ -20,8 +42,10 @@ ranking of the tests all derive from :data:`FIELDS`; the fast evaluation in
 ``matcher.evaluate`` is proved equal to the registry-driven one by a property
 test. This module is data: it imports nothing of casematch.
 
-    >>> FIELD_BY_KEY["patient.last_name"].keys
-    ('patient_last_name', 'patient_name_token')
+    >>> [str(kind) for kind in FIELD_BY_KEY["patient.last_name"].keys]
+    ['patient_last_name', 'patient_name_token']
+    >>> KEY_VALUES[KeyKind.PATIENT_DOB_WITHIN]
+    KeyValues(source='patient.dob.value', produce='dates_within')
     >>> is_phi_path("patient.mrn.gp"), is_phi_path("products.product")
     (True, False)
 """
