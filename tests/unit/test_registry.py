@@ -8,7 +8,7 @@ and table rows follow the declarations.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
@@ -27,7 +27,7 @@ from indexer.fields import (
     is_phi_path,
     masked_excerpt,
 )
-from indexer.records import PHI_FIELDS
+from indexer.records import PHI_FIELDS, Record
 from matcher import table
 from matcher.compare import COMPARATORS
 from matcher.evaluate import evaluate
@@ -176,10 +176,7 @@ def test_key_kind_groups_follow_the_declarations() -> None:
 
 
 def test_every_key_a_document_holds_is_a_declared_kind() -> None:
-    record = make_record(
-        "C-1",
-        kind="case",
-        study_type="clinical_trial",
+    record = _trial_case(
         study_number="STU-1",
         patient={
             "initials": "JS",
@@ -252,28 +249,38 @@ def test_a_field_declaring_a_key_kind_without_a_producer_is_refused(
         key_plan(registry)
 
 
-def test_retrieval_keys_are_made_as_each_kind_declares() -> None:
-    record = make_record(
-        "C-1",
-        kind="case",
-        study_type="clinical_trial",
-        study_number="Stü-1",
-        patient={"initials": "JS", "dob": "1980-06-02", "mrn": {"investigation": "I-9"}},
-        products=[{"product_reported": "Aspirin 100mcg", "study_product": "X", "rank": 1}],
-        events=[{"event_reported": "headache", "meddra_pt_code": "10019211", "rank": 1}],
-    )
-    keys = {k.split("|", 2)[2] for k in build_document(record)["keys"] if "@" not in k}
-    for key in [
-        "study_number:stu-1",  # folded
-        "patient_dob:1980-06-02",
-        "patient_dob_within:1980",  # the less precise dates it lies within
-        "patient_dob_within:1980-06",
-        "study_initials:stu-1|js",  # paired with the study (M12)
-        "study_mrn_investigation:stu-1|i-9",
-        "product_word:aspirin",
-        "event_reported_coded:headache|10019211",
-        "study_product:x",
-    ]:
-        assert key in keys
-    blinded = build_document(record.model_copy(update={"blinded": True}))["keys"]
-    assert not [k for k in blinded if "study_product:" in k]  # M8
+def _trial_case(**fields: Any) -> Record:
+    """A clinical-trial Case with ``fields``."""
+    return make_record("C-1", kind="case", study_type="clinical_trial", **fields)
+
+
+TRIAL_CASE = _trial_case(
+    study_number="Stü-1",
+    patient={"initials": "JS", "dob": "1980-06-02", "mrn": {"investigation": "I-9"}},
+    products=[{"product_reported": "Aspirin 100mcg", "study_product": "X", "rank": 1}],
+    events=[{"event_reported": "headache", "meddra_pt_code": "10019211", "rank": 1}],
+)
+MADE_KEYS = {
+    "study_number:stu-1": "folded",
+    "patient_dob:1980-06-02": "value",
+    "patient_dob_within:1980": "dates_within",
+    "patient_dob_within:1980-06": "dates_within",
+    "study_initials:stu-1|js": "in_study",
+    "study_mrn_investigation:stu-1|i-9": "in_study",
+    "product_word:aspirin": "words",
+    "event_reported_coded:headache|10019211": "coded_text",
+    "study_product:x": "value",
+}
+
+
+@pytest.mark.parametrize(("key", "produce"), MADE_KEYS.items(), ids=list(MADE_KEYS))
+def test_retrieval_keys_are_made_as_each_kind_declares(key: str, produce: str) -> None:
+    keys = {k.split("|", 2)[2] for k in build_document(TRIAL_CASE)["keys"] if "@" not in k}
+    assert key in keys
+    assert KEY_VALUES[KeyKind(key.split(":")[0])].produce == produce
+
+
+def test_M8_a_blinded_record_holds_no_study_product_keys() -> None:
+    blinded = build_document(TRIAL_CASE.model_copy(update={"blinded": True}))["keys"]
+    assert blinded
+    assert not [k for k in blinded if "study_product:" in k]
