@@ -6,6 +6,7 @@ permissions, organizations, masking per key (M20), and that nothing changes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -82,13 +83,19 @@ def test_duplicate_check_refusals(client: TestClient, key: str, item: str, statu
     assert _check(client, key, item).status_code == status
 
 
-@pytest.mark.parametrize("view", ["match_view", "record_view"])
+@pytest.mark.parametrize("stale", ["no match_view", "no record_view", "match_view of layout 4"])
 def test_documents_of_an_older_version_ask_for_a_reindex(
-    client: TestClient, engine: Engine, index_names: IndexNames, view: str
+    client: TestClient, engine: Engine, index_names: IndexNames, stale: str
 ) -> None:
-    """A Case indexed before its views existed: a clear 503, and ``reindex`` repairs it."""
+    """A Case indexed before its views existed, or with the view layout before it was
+    derived from the field registry: a clear 503, and ``reindex`` repairs it."""
     old = build_document(Record.model_validate({**record("C-OLD"), "kind": "case"}))
-    del old[view]
+    if stale.startswith("no "):
+        del old[stale.removeprefix("no ")]
+    else:
+        values = json.loads(old["match_view"])
+        values[0] = 4
+        old["match_view"] = json.dumps(values)
     engine.index(index_names.cases, "C-OLD~v1", old)
     res = _check(client, "a-writer")
     assert res.status_code == 503

@@ -45,10 +45,16 @@ def test_a_view_is_a_tenth_of_the_document() -> None:
     assert len(doc["match_view"]) * 5 < len(orjson.dumps(doc))
 
 
-def test_a_view_of_another_layout_is_refused() -> None:
+@pytest.mark.parametrize(
+    "version",
+    [4, "4+patient.age:age_years:", f"{MATCH_VIEW_VERSION}-older"],
+    ids=["layout-4", "layout-4-generic", "other-digest"],
+)
+def test_a_view_of_another_layout_is_refused(version: object) -> None:
+    """Views written before the layout was derived (version 4) ask for a reindex."""
     doc = build_document(next(iter(Population(seed=11, n=1, today=TODAY))))
     stale = orjson.loads(doc["match_view"])
-    stale[0] = f"{MATCH_VIEW_VERSION}-older"
+    stale[0] = version
     with pytest.raises(StaleMatchViewError):
         facts_from_view(orjson.dumps(stale).decode())
 
