@@ -193,19 +193,6 @@ class StaleMatchViewError(ValueError):
     """A document's match view has another layout than this code reads: reindex."""
 
 
-def facts_from_view(view: str) -> Facts:
-    """The comparable view of a candidate from its ``match_view`` (``indexer.documents``).
-
-    Equal to :func:`facts_from_document` of the same document except for
-    ``record``, which is empty: only listed matches need it (:func:`with_record`).
-    Detection reads every hit through here, so it builds nothing it need not.
-    """
-    values = orjson.loads(view)
-    if values[0] != MATCH_VIEW_VERSION:
-        raise StaleMatchViewError(f"match view version {values[0]}, expected {MATCH_VIEW_VERSION}")
-    return _facts(values, {})
-
-
 # -- reading a view by its layout ---------------------------------------------------
 #
 # ``indexer.documents.VIEW_LAYOUT`` names, per position of a view after the version, the
@@ -282,8 +269,21 @@ def _reader_source() -> str:
             lines.append(f"    v{at} = values[{at}]")
             args.append(_expr(slot, f"v{at}"))
     close_run()
-    body = "\n".join([*lines, f"    return Facts({', '.join(args)}, record)"])
-    return f"def read(values, record):\n{body}\n"
+    body = [*lines, f"    return Facts({', '.join(args)}, record)"]
+    view = [*lines, f"    return Facts({', '.join(args)}, {{}})"]
+    return "\n".join(
+        [
+            "def read(values, record):",
+            *body,
+            "",
+            "def facts_from_view(view):",
+            "    values = _loads(view)",
+            "    if values[0] != _VERSION:",
+            "        raise _stale(values[0])",
+            *view,
+            "",
+        ]
+    )
 
 
 #: The generic fields' keys, in the order their values are listed.
@@ -296,26 +296,42 @@ def _extra(values: list[Any]) -> Mapping[str, Any]:
     return dict(zip(_GENERIC_KEYS, values, strict=True)) if _GENERIC_KEYS else _NO_EXTRA
 
 
-#: What :func:`facts_from_view` runs (printed by ``python -c "from matcher.facts import
+#: What reads views and documents (printed by ``python -c "from matcher.facts import
 #: READER_SOURCE; print(READER_SOURCE)"``).
 READER_SOURCE = _reader_source()
 
 
-def _compile() -> Callable[[list[Any], dict[str, Any]], Facts]:
+def _stale(version: object) -> StaleMatchViewError:
+    return StaleMatchViewError(f"match view version {version}, expected {MATCH_VIEW_VERSION}")
+
+
+def _compile() -> dict[str, Any]:
     namespace: dict[str, Any] = {
         "Facts": Facts,
         "ProductFacts": ProductFacts,
         "EventFacts": EventFacts,
         "_parse": _parse,
         "_extra": _extra,
+        "_loads": orjson.loads,
+        "_VERSION": MATCH_VIEW_VERSION,
+        "_stale": _stale,
     }
     exec(compile(READER_SOURCE, "<matcher.facts match-view reader>", "exec"), namespace)
-    read: Callable[[list[Any], dict[str, Any]], Facts] = namespace["read"]
-    return read
+    return namespace
 
 
+_READERS = _compile()
 #: ``Facts`` from a view's values (the version first) and a stored record.
-_facts = _compile()
+_facts: Callable[[list[Any], dict[str, Any]], Facts] = _READERS["read"]
+#: The comparable view of a candidate from its ``match_view`` (``indexer.documents``).
+#:
+#: Equal to :func:`facts_from_document` of the same document except for ``record``, which
+#: is empty: only listed matches need it (:func:`with_record`). Raises
+#: :class:`StaleMatchViewError` for a view of another version. Detection reads every hit
+#: through here, so it is written from the layout (:data:`READER_SOURCE`): one call, no
+#: loop over the slots, runs of values passed on as slices.
+facts_from_view: Callable[[str], Facts] = _READERS["facts_from_view"]
+facts_from_view.__module__ = __name__
 #: ``Facts`` called with its fields by position (``with_record``).
 _make_facts: Callable[..., Facts] = Facts
 
