@@ -480,9 +480,11 @@ def dob_prefixes(value: str) -> list[str]:
     return [value[:n] for n in (4, 7) if n < len(value)]
 
 
-#: The functions of ``indexer.fields.Producer``: the key values made of one source value
-#: (``study``: the record's folded study number, if it has one).
-KEY_PRODUCERS: dict[str, Callable[[Any, str | None], Iterable[str | None]]] = {
+#: What makes a key kind's values of one source value (``study``: the record's folded
+#: study number, if it has one); ``None`` and empty values make no key.
+Producer = Callable[[Any, str | None], Iterable[str | None]]
+#: The functions of ``indexer.fields.Producer``, by name.
+KEY_PRODUCERS: dict[str, Producer] = {
     "value": lambda value, study: (value,),
     "folded": lambda value, study: (fold_key(value) if value else None,),
     "dates_within": lambda value, study: dob_prefixes(value) if value else (),
@@ -529,9 +531,12 @@ def unproduced_kinds(fields: tuple[FieldSpec, ...]) -> list[str]:
     return missing
 
 
-def key_plan(
-    fields: tuple[FieldSpec, ...],
-) -> tuple[tuple[str, Callable[..., Any], Any, bool], ...]:
+#: One step of :func:`retrieval_keys`: a key kind, what walks an index document to its
+#: source values, what makes its key values of each, and whether a blinded record holds none.
+KeyStep = tuple[str, Callable[[Any], Iterator[Any]], Producer, bool]
+
+
+def key_plan(fields: tuple[FieldSpec, ...]) -> tuple[KeyStep, ...]:
     """Per key kind of the registry's (non-generic) fields, once, in registry order: the
     kind, what walks to its source values, what makes its values, and whether a blinded
     record holds none (M8: the kind of a field hidden when blinded)."""
