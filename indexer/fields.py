@@ -21,8 +21,9 @@ Each :class:`FieldSpec` says, once, everything casematch does with one field:
 - ``ranked`` / ``identifying``: whether it counts for M13/M14, and whether a match on it
   alone identifies a record;
 - ``profiles``: the detection profiles that compare it (``matcher.profiles.Profile.fields``):
-  under any other profile it has no result in ranking, no table row, lights no bar and
-  retrieves nothing.
+  under any other profile it has no result in ranking (nor in M12's subject tiers or
+  M24-M25's tags), no table row, lights no bar and retrieves nothing; left out, the
+  identifiers make no ID Matches (M10). The reporter country stays M5's scope rule.
 
 Every field is declared in all three profiles, and that is the reading of SPEC and the
 seeds, not a default left in place. SPEC M23 makes ``enhanced`` "the rules above", whose

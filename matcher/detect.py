@@ -407,8 +407,8 @@ def detect(
     # Stage 1: identifiers, subjects and the selective tiers.
     planned: list[tuple[_Tier | None, Query]] = []
     for body in (
-        id_query(src, filters, must_not),
-        subject_query(src, filters, must_not) if ct else None,
+        id_query(src, filters, must_not, profile),
+        subject_query(src, filters, must_not, profile) if ct else None,
     ):
         if body is not None:
             planned.append((None, body))

@@ -310,8 +310,8 @@ def evaluate(src: Facts, cand: Facts, profile: Profile) -> Evaluation:
     ev = Evaluation(  # by position: facts, values, id_matches, subject_tier, country, src_country
         cand,
         values,
-        _id_matches(prep, cand),
-        subject_tier(src, cand, values) if src.clinical_trial else None,
+        _id_matches(prep, cand) if profile.ids else (),
+        subject_tier(src, cand, values, edc=profile.edc) if src.clinical_trial else None,
         EXACT if value and value == cand.country else NONE,
         value,
     )
@@ -458,14 +458,17 @@ _MRN_INVESTIGATION = RESULT_AT["patient.mrn_investigation"]
 _STUDY_NUMBER = RESULT_AT["study.study_number"]
 
 
-def subject_tier(src: Facts, cand: Facts, values: tuple[Result, ...]) -> int | None:
+def subject_tier(
+    src: Facts, cand: Facts, values: tuple[Result, ...], *, edc: bool = True
+) -> int | None:
     """M12: 1 EDC subject equal; 2 study number + MRN-Investigation; 3 study number + initials.
 
-    ``values``: the candidate's results in ``RANKED_FIELDS`` order (``Evaluation.values``).
+    ``values``: the candidate's results in ``RANKED_FIELDS`` order (``Evaluation.values``);
+    ``edc``: whether the profile compares EDC subjects (``Profile.edc``).
     """
     if not src.clinical_trial:
         return None
-    if src.edc_subject and src.edc_subject == cand.edc_subject:
+    if edc and src.edc_subject and src.edc_subject == cand.edc_subject:
         return 1
     if values[_STUDY_NUMBER] == EXACT:
         if values[_MRN_INVESTIGATION] == EXACT:

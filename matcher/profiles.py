@@ -5,8 +5,9 @@ events per record are compared, and whether matches carry a likely/possible
 tag. The fields themselves are declared once, in the field registry
 (``indexer.fields``): their category (M14), whether they *identify* a record,
 and under which profiles they are compared. A profile compares the fields whose
-``profiles`` name it (``Profile.fields``): only those rank (M13/M14, tags,
-status bars), show in the comparison table and retrieve candidates.
+``profiles`` name it (``Profile.fields``): only those rank (M13/M14, M12's
+subject tiers, tags, status bars), make ID Matches (identifiers, M10), show in
+the comparison table and retrieve candidates.
 
 Supporting fields (patient sex, reporter qualification) are compared, shown
 and counted like the others, but a value shared by half the population
@@ -60,10 +61,15 @@ class Profile:
     fields: frozenset[str] = frozenset(f.key for f in FIELDS)
     #: Positions in an Evaluation's ``values`` of the ranked fields it does not compare.
     skipped: tuple[int, ...] = field(init=False, default=(), compare=False)
+    #: Whether it compares identifiers (M10's ID Matches) and EDC subjects (M12's first tier).
+    ids: bool = field(init=False, default=True, compare=False)
+    edc: bool = field(init=False, default=True, compare=False)
 
     def __post_init__(self) -> None:
         skipped = tuple(i for i, f in enumerate(RANKED_FIELDS) if f.key not in self.fields)
         object.__setattr__(self, "skipped", skipped)
+        object.__setattr__(self, "ids", "identifiers.any" in self.fields)
+        object.__setattr__(self, "edc", "patient.edc_subject" in self.fields)
 
     def category_rank(self, category: Category) -> int:
         return self.category_order.index(category)

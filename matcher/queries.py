@@ -201,19 +201,29 @@ _SORT: list[Query] = [
 ]
 
 
-def id_query(src: Facts, filters: list[Query], must_not: list[Query]) -> Query | None:
-    """M10: any identifier of the source in any identifier field of the candidate."""
-    if not src.ids_all:
+def id_query(
+    src: Facts, filters: list[Query], must_not: list[Query], profile: Profile | None = None
+) -> Query | None:
+    """M10: any identifier of the source in any identifier field of the candidate (none
+    when ``profile`` does not compare identifiers)."""
+    if not src.ids_all or (profile is not None and not profile.ids):
         return None
     clause = {**_keys(src, K.IDENTIFIER, src.ids_all)}
     clause["terms"] = {**clause["terms"], "_name": "ids"}
     return _search([*filters, clause], must_not, ID_LIMIT)
 
 
-def subject_query(src: Facts, filters: list[Query], must_not: list[Query]) -> Query | None:
-    """M12 (clinical-trial sources): EDC subject; study number + MRN-Investigation / + initials."""
+def subject_query(
+    src: Facts, filters: list[Query], must_not: list[Query], profile: Profile | None = None
+) -> Query | None:
+    """M12 (clinical-trial sources): EDC subject; study number + MRN-Investigation / + initials,
+    each only when ``profile`` compares its fields (``matcher.evaluate.subject_tier``)."""
+
+    def compares(*keys: str) -> bool:
+        return profile is None or all(profile.compares(key) for key in keys)
+
     should: list[Query] = []
-    if src.edc_subject:
+    if src.edc_subject and compares("patient.edc_subject"):
         should.append(
             {
                 "bool": {
@@ -222,10 +232,10 @@ def subject_query(src: Facts, filters: list[Query], must_not: list[Query]) -> Qu
                 }
             }
         )
-    if src.study_number:
+    if src.study_number and compares("study.study_number"):
         study = fold_key(src.study_number)
         mrn = src.mrn.get("investigation")
-        if mrn:
+        if mrn and compares("patient.mrn_investigation"):
             should.append(
                 {
                     "bool": {
@@ -234,7 +244,7 @@ def subject_query(src: Facts, filters: list[Query], must_not: list[Query]) -> Qu
                     }
                 }
             )
-        if src.initials:
+        if src.initials and compares("patient.initials"):
             should.append(
                 {
                     "bool": {

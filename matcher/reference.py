@@ -40,8 +40,10 @@ def evaluate_by_registry(src: Facts, cand: Facts, profile: Profile) -> Evaluatio
     ev = Evaluation(
         cand,
         values,
-        _id_matches(src, cand),
-        subject_tier(src, cand, values) if src.clinical_trial else None,
+        _id_matches(src, cand) if profile.compares("identifiers.any") else (),
+        subject_tier(src, cand, values, edc=profile.compares("patient.edc_subject"))
+        if src.clinical_trial
+        else None,
         country,
         src.country,
     )

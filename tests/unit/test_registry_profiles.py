@@ -8,6 +8,7 @@ the other profiles, on both the fast and the registry-driven evaluation.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -16,7 +17,7 @@ from indexer.fields import ALL_PROFILES, FIELD_BY_KEY, FIELDS
 from matcher.evaluate import evaluate
 from matcher.facts import facts_from_record, with_record
 from matcher.profiles import PROFILES, Profile, profiles_for
-from matcher.queries import possible_clauses
+from matcher.queries import id_query, possible_clauses, subject_query
 from matcher.reference import evaluate_by_registry
 from matcher.table import TableBuilder
 from tests.factories import record
@@ -88,3 +89,36 @@ def test_a_profile_without_the_reporter_country_lights_no_country_bar() -> None:
     ev = evaluate(src, cand, profile)
     assert TableBuilder(src, mask=False).status(ev).country
     assert not TableBuilder(src, mask=False, compared=profile.fields).status(ev).country
+
+
+def test_M10_identifiers_left_out_of_a_profile_make_no_id_match() -> None:
+    ids = {"wwuid": "W-1"}
+    src = facts_from_record(record("II-1", identifiers=ids))
+    cand = facts_from_record(record("C-2", kind="case", identifiers=ids))
+    for name, profile in _registry("identifiers.any").items():
+        compared = name == "enhanced"
+        for evaluator in (evaluate, evaluate_by_registry):
+            assert bool(evaluator(src, cand, profile).id_matches) is compared
+        assert (id_query(src, [], [], profile) is not None) is compared
+        shown = with_record(cand, cand.record)
+        rows = TableBuilder(src, mask=False, compared=profile.fields).rows(
+            evaluate(src, shown, profile)
+        )
+        assert any(row.section == "identifiers" for row in rows) is compared
+
+
+def test_M12_a_subject_field_left_out_of_a_profile_neither_tiers_nor_retrieves() -> None:
+    trial = {
+        "study_type": "clinical_trial",
+        "study_number": "STU-1",
+        "patient": {"initials": "JS", "edc_subject": "E-1", "mrn": {"investigation": "I-1"}},
+    }
+    src = facts_from_record(record("II-1", **trial))
+    cand = facts_from_record(record("C-2", kind="case", **trial))
+    for name, profile in _registry("patient.edc_subject").items():
+        tier = 1 if name == "enhanced" else 2  # else study number + MRN-Investigation
+        for evaluator in (evaluate, evaluate_by_registry):
+            assert evaluator(src, cand, profile).subject_tier == tier
+        body = json.dumps(subject_query(src, [], [], profile))
+        assert ("subject.edc" in body) is (name == "enhanced")
+        assert "subject.mrn" in body
