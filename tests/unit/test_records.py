@@ -20,7 +20,8 @@ from indexer.records import (
     parse_record,
 )
 
-TOMORROW = (date.today() + timedelta(days=1)).isoformat()
+#: Two days ahead, so the dates stay in the future when a long run crosses midnight.
+IN_TWO_DAYS = (date.today() + timedelta(days=2)).isoformat()
 NEXT_YEAR = str(date.today().year + 1)
 
 #: The SPEC §7 example, as an Intake-API caller sends it.
@@ -149,10 +150,10 @@ def test_parse_record_fills_the_kind_from_the_route() -> None:
 @pytest.mark.parametrize(
     ("data", "field", "fragment"),
     [
-        (_minimal(receipt_date=TOMORROW), "receipt_date", "in the future"),
+        (_minimal(receipt_date=IN_TWO_DAYS), "receipt_date", "in the future"),
         (_minimal(new_info_date=NEXT_YEAR), "new_info_date", "in the future"),
-        (_minimal(patient={"dob": TOMORROW}), "patient.dob", "in the future"),
-        (_minimal(events=[{"onset": TOMORROW}]), "events.0.onset", "in the future"),
+        (_minimal(patient={"dob": IN_TWO_DAYS}), "patient.dob", "in the future"),
+        (_minimal(events=[{"onset": IN_TWO_DAYS}]), "events.0.onset", "in the future"),
         (_minimal(receipt_date="2025-13-01"), "receipt_date", "month must be between"),
         (_minimal(receipt_date="03/01/2025"), "receipt_date", "YYYY, YYYY-MM or YYYY-MM-DD"),
         (_minimal(patient={"dob": "1980-02-30"}), "patient.dob", "day does not exist"),
