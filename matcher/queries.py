@@ -35,7 +35,7 @@ from typing import Any
 from rapidfuzz.distance import Levenshtein
 
 from indexer.documents import (
-    MRN_KEY_KINDS,
+    KEY_PRODUCERS,
     NO_COUNTRY,
     country_prefix,
     dob_prefixes,
@@ -43,7 +43,7 @@ from indexer.documents import (
     scope_prefix,
     study_pair,
 )
-from indexer.fields import FIELDS, product_words
+from indexer.fields import FIELDS, KEY_VALUES, FieldSpec, product_words
 from indexer.fields import KeyKind as K
 from matcher.compare import max_edits
 from matcher.facts import Facts
@@ -385,7 +385,11 @@ def _event_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query],
 def field_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query], list[Query]]:
     """The engine's exact and partial clauses for one ranked field (empty: nothing to compare).
 
-    Only identifying fields retrieve (M13); the others (sex, qualification) have no keys.
+    The clause shapes follow the field's registry declaration: its comparator (names ask
+    for their variants, dates of birth for the dates they may lie within, exact fields for
+    their first key kind's values, made as the index makes them) and, for products and
+    events, its group. Only identifying fields retrieve (M13); the others (sex,
+    qualification) have no keys.
     """
     spec = FIELD_BY_KEY[key]
     if not spec.identifying:
@@ -395,39 +399,41 @@ def field_clauses(src: Facts, profile: Profile, key: str) -> tuple[list[Query], 
         if not (isinstance(value, str) and value and spec.keys):
             return [], []
         return [_key(src, spec.keys[0], value)], []
-    if key == "patient.initials":
-        return ([_key(src, K.PATIENT_INITIALS, src.initials)] if src.initials else []), []
-    if key == "patient.dob":
-        return _dob_clauses(src)
-    if key.startswith("patient.mrn_"):
-        kind = key.removeprefix("patient.mrn_")
-        value = src.mrn.get(kind)
-        return ([_key(src, MRN_KEY_KINDS[kind], value)] if value else []), []
-    if key == "patient.first_name":
-        return _name_variants(
-            src, "patient", src.first_name, src.last_name, "first_name", "last_name"
-        )
-    if key == "patient.last_name":
-        return _name_variants(
-            src, "patient", src.last_name, src.first_name, "last_name", "first_name"
-        )
-    if key == "study.study_number":
-        return (
-            [_key(src, K.STUDY_NUMBER, fold_key(src.study_number))] if src.study_number else []
-        ), []
-    if key == "reporter.first_name":
-        return _name_variants(
-            src, "reporter", src.reporter_first, src.reporter_last, "first_name", "last_name"
-        )
-    if key == "reporter.last_name":
-        return _name_variants(
-            src, "reporter", src.reporter_last, src.reporter_first, "last_name", "first_name"
-        )
-    if key.startswith("product."):
+    if spec.group == "product":
         return _product_clauses(src, profile, key)
-    if key.startswith("event."):
+    if spec.group == "event":
         return _event_clauses(src, profile, key)
+    if spec.comparator == "name":
+        partner = _NAME_PARTNER[key]
+        return _name_variants(
+            src,
+            spec.group,
+            getattr(src, spec.fact),
+            getattr(src, partner.fact),
+            _field_name(spec),
+            _field_name(partner),
+        )
+    if spec.comparator == "dob":
+        return _dob_clauses(src)
+    if spec.comparator == "exact" and spec.keys:
+        kind = spec.keys[0]
+        produce = KEY_PRODUCERS[KEY_VALUES[kind].produce]
+        return [_key(src, kind, v) for v in produce(getattr(src, spec.fact), None) if v], []
     raise ValueError(f"no query for field {key!r}")
+
+
+def _field_name(spec: FieldSpec) -> str:
+    return spec.key.split(".", 1)[1]
+
+
+#: Each name field's partner: the other name field of its group (first <-> last, N3).
+_NAME_PARTNER: dict[str, FieldSpec] = {
+    f.key: partner
+    for f in FIELDS
+    if f.comparator == "name"
+    for partner in FIELDS
+    if partner.comparator == "name" and partner.group == f.group and partner.key != f.key
+}
 
 
 def _flat_any(clauses: list[Query]) -> Query:
