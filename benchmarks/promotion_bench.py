@@ -140,7 +140,7 @@ def measure_auto_promotion(
     principal = _principal(pop.organizations)
     items = _items(seed + 1, pop, n_items, "AUTO", auto=True)
     load(store, items, total=len(items), label="store automated items")
-    mine = {item.id for item in items}  # not the earlier measurement's items still in "new"
+    mine = {(item.organization, item.id) for item in items}  # not the earlier measurement's
     ids = [i for i in service.automated.pending_items(pop.organizations) if i in mine]
     by_state: Counter[str] = Counter()
     refused: Counter[str] = Counter()
@@ -148,10 +148,11 @@ def measure_auto_promotion(
     with progress() as bar:
         task = bar.add_task("auto-promote", total=len(ids))
         started = time.perf_counter()
-        for n, item_id in enumerate(ids):
+        for n, (org, item_id) in enumerate(ids):
             t0 = time.perf_counter()
             try:
-                by_state[service.automated.auto_promote(item_id, principal, f"auto-{n}").state] += 1
+                acting = principal.narrowed(org)
+                by_state[service.automated.auto_promote(item_id, acting, f"auto-{n}").state] += 1
             except Exception as exc:
                 refused[type(exc).__name__] += 1
             latencies.append((time.perf_counter() - t0) * 1000)

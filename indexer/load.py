@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from indexer.records import ErrorDetail, Record, describe_errors, id_grammar_errors
+from indexer.records import ErrorDetail, Record, describe_errors, doc_key, id_grammar_errors
 from indexer.store import RecordStore
 
 #: ``progress(records_done, bytes_done, bytes_total)``
@@ -266,7 +266,10 @@ def load_files(
                     if item.line >= 0:
                         report.failed.append(LoadError(item.line, item.reason, item.errors, f.name))
                 else:
-                    where[f"{item.kind.value}:{item.id}"] = (f.name, line)
+                    where[f"{item.kind.value}:{doc_key(item.organization, item.id)}"] = (
+                        f.name,
+                        line,
+                    )
                     state["done"] += 1
                     if consumed:
                         state["bytes"] = base + consumed
@@ -285,7 +288,8 @@ def load_files(
     report.loaded = bulk.stored
     report.superseded = bulk.superseded
     for failure in bulk.failed:
-        file, line = where.get(f"{failure.kind}:{failure.record_id}", ("", 0))
+        rid = doc_key(failure.organization, failure.record_id)
+        file, line = where.get(f"{failure.kind}:{rid}", ("", 0))
         report.failed.append(LoadError(line, f"the engine refused it ({failure.error})", [], file))
     report.failed.sort(key=lambda e: (e.file, e.line))
     report.seconds = time.perf_counter() - started

@@ -154,6 +154,37 @@ def is_valid_id(value: str) -> bool:
     return _ID_RE.fullmatch(value) is not None
 
 
+#: Between the organization and the record id in every stored document id (docs/api.md
+#: "Tenancy"). Neither an id nor an organization can hold it (:data:`ID_PATTERN`), so the
+#: pair is recovered unambiguously and two organizations never share a document.
+ORG_SEPARATOR = "|"
+
+
+def doc_key(organization: str, key: str) -> str:
+    """The stored document id of ``key`` (a record id, a Case version, a transmission or
+    audit entry id) within ``organization``.
+
+    >>> doc_key("ORG-A", "II-1"), doc_key("ORG-A", case_doc_key("C-1", 2))
+    ('ORG-A|II-1', 'ORG-A|C-1~v2')
+    """
+    return f"{organization}{ORG_SEPARATOR}{key}"
+
+
+def case_doc_key(case_id: str, version: int) -> str:
+    """A Case version's key within its organization (``C-1~v2``)."""
+    return f"{case_id}~v{version}"
+
+
+def is_scoped_doc_id(doc_id: str) -> bool:
+    """Whether a stored document id is of the per-organization form (:func:`doc_key`);
+    stores written before ids were unique per organization hold ids without it.
+
+    >>> is_scoped_doc_id("ORG-A|II-1"), is_scoped_doc_id("II-1"), is_scoped_doc_id("C-1~v1")
+    (True, False, False)
+    """
+    return ORG_SEPARATOR in doc_id
+
+
 Text = Annotated[str, Field(max_length=2000)]
 ShortText = Annotated[str, Field(max_length=200)]
 
@@ -324,10 +355,11 @@ class _RecordFields(_Model):
 
     @property
     def doc_id(self) -> str:
-        """The index document id: one per Case version, one per Inbox Item."""
+        """The index document id: one per Case version, one per Inbox Item, within the
+        record's organization (``ORG-A|II-1``, ``ORG-A|C-1~v2``; :func:`doc_key`)."""
         if self.kind is Kind.case:
-            return f"{self.case_id or self.id}~v{self.version}"
-        return self.id
+            return doc_key(self.organization, case_doc_key(self.case_id or self.id, self.version))
+        return doc_key(self.organization, self.id)
 
 
 #: States a caller may store a record in; the others are written by the workflows only

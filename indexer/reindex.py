@@ -12,10 +12,14 @@ For each record alias (``{prefix}-cases``, ``{prefix}-inbox-items``):
    interrupted run leaves it read-only, which is what makes the resume safe; a
    run that fails verification unblocks it. A half-built target whose source is
    no longer read-only (e.g. the embedded engine was restarted) is rebuilt.
-3. Documents are read in ``_id`` order with ``search_after`` and rebuilt from
-   ``_source.record`` with the *current* :func:`~indexer.documents.build_document`
-   (so mapping and normalization changes apply), then bulk-written to the target.
-   A resumed run starts after the target's highest ``_id``.
+3. Documents are read in (organization, record id, version) order with
+   ``search_after`` and rebuilt from ``_source.record`` with the *current*
+   :func:`~indexer.documents.build_document` (so mapping and normalization changes
+   apply), then bulk-written to the target under the record's *current* document id
+   (:attr:`~indexer.records.Record.doc_id`). That is the migration of stores written
+   before ids were unique per organization: their ``II-1`` / ``C-1~v2`` become
+   ``ORG-A|II-1`` / ``ORG-A|C-1~v2``. A resumed run starts after the target's last
+   record in the same order (an order both id forms share, unlike ``_id``).
 4. The counts must match, else the run stops without swapping (source unblocked).
 5. One ``update_aliases`` call moves the alias (atomic: a search sees the old index
    or the new one, never neither). The source is deleted after a short grace period.
@@ -88,12 +92,22 @@ def _family(engine: Engine, alias: str) -> list[str]:
     return sorted(n for n in found if re.fullmatch(r"\d{6}", n[len(alias) + 1 :]))
 
 
+#: The copy order: unique per record document in either id form (ids are unique per
+#: organization, Case versions per Case), so the copy can resume after any record.
+_ORDER = ("organization", "record_id", "version")
+
+
+def _sort(direction: str) -> list[dict[str, str]]:
+    return [{name: direction} for name in _ORDER]
+
+
 def _rebuild(hit: dict[str, Any], index: str, names: set[str]) -> BulkOp:
-    """The document of a stored record as this version builds it; its name keys go to ``names``."""
+    """The document of a stored record as this version builds it, under the document id
+    this version gives it (old ids are rewritten); its name keys go to ``names``."""
     record = Record.model_validate(hit["_source"]["record"])
     doc = build_document(record)
     names.update(name_keys(doc))
-    return BulkOp("index", index, str(hit["_id"]), orjson.dumps(doc))
+    return BulkOp("index", index, record.doc_id, orjson.dumps(doc))
 
 
 def reindex_alias(
@@ -138,10 +152,10 @@ def reindex_alias(
         # on its interval; osmem showed every write at once): refresh before reading them.
         engine.refresh(target)
         last = engine.search(
-            index=target, body={"size": 1, "sort": [{"_id": "desc"}], "_source": False}
+            index=target, body={"size": 1, "sort": _sort("desc"), "_source": False}
         )["hits"]["hits"]
         if last:
-            search_after = [last[0]["_id"]]
+            search_after = list(last[0]["sort"])
             report.resumed_from = engine.count(target)
             log.info("resuming %s after %d documents", target, report.resumed_from)
     else:
@@ -158,7 +172,7 @@ def reindex_alias(
         while True:
             body: dict[str, Any] = {
                 "size": batch_size,
-                "sort": [{"_id": "asc"}],
+                "sort": _sort("asc"),
                 "_source": ["record"],
             }
             if search_after is not None:
@@ -185,7 +199,7 @@ def reindex_alias(
                 )
             copied += len(ops)
             report.copied += len(ops)
-            search_after = [hits[-1]["_id"]]
+            search_after = list(hits[-1]["sort"])
             if progress is not None:
                 progress(alias, copied, total)
             if stop_after is not None and report.copied >= stop_after:

@@ -36,12 +36,16 @@ from typing import Any
 import orjson
 
 from indexer.documents import Document, build_document, load_mapping
-from indexer.engine import BulkOp, Engine, Refresh, VersionConflict
+from indexer.engine import BulkOp, Engine, EngineError, Refresh, VersionConflict
 from indexer.names import NameVocabulary, name_keys
-from indexer.records import Kind, Record, is_valid_id
+from indexer.records import Kind, Record, case_doc_key, doc_key, is_scoped_doc_id, is_valid_id
 
 #: The refresh interval of a bulk load (:meth:`RecordStore.bulk_loading`).
 BULK_REFRESH_INTERVAL = "1s"
+
+
+class OutdatedStoreError(EngineError):
+    """The store holds document ids of an older form; the message says what to run."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,7 @@ class StoreFailure:
     kind: str
     record_id: str
     error: str
+    organization: str = ""
 
 
 @dataclass
@@ -174,30 +179,44 @@ class RecordStore:
 
     # -- reads ----------------------------------------------------------------------
 
-    def get(self, kind: Kind | str, record_id: str) -> StoredRecord | None:
-        """An Inbox Item by id, or the latest version of a Case by case id.
+    def get(self, kind: Kind | str, organization: str, record_id: str) -> StoredRecord | None:
+        """``organization``'s Inbox Item by id, or the latest version of its Case by case id.
 
-        An id outside the id grammar cannot be stored, so it is missing without asking
-        the engine (and never reaches an engine URL).
+        Ids are unique per organization (docs/api.md "Tenancy"): the same id in another
+        organization is another record. An id or organization outside the id grammar
+        cannot be stored, so it is missing without asking the engine (and never reaches
+        an engine URL).
         """
-        if not is_valid_id(record_id):
+        if not (is_valid_id(record_id) and is_valid_id(organization)):
             return None
         if str(kind) == Kind.inbox_item.value:
-            doc = self.engine.get(self.names.inbox_items, record_id)
+            doc = self.engine.get(self.names.inbox_items, doc_key(organization, record_id))
             return StoredRecord.from_hit(doc) if doc else None
-        versions = self.case_versions(record_id)
+        versions = self.case_versions(organization, record_id)
         return versions[-1] if versions else None
 
-    def get_case_version(self, case_id: str, version: int) -> StoredRecord | None:
-        doc = self.engine.get(self.names.cases, f"{case_id}~v{version}")
+    def get_case_version(
+        self, organization: str, case_id: str, version: int
+    ) -> StoredRecord | None:
+        doc = self.engine.get(
+            self.names.cases, doc_key(organization, case_doc_key(case_id, version))
+        )
         return StoredRecord.from_hit(doc) if doc else None
 
-    def case_versions(self, case_id: str) -> list[StoredRecord]:
-        """Every stored version of a Case, oldest first (searched, then checked realtime)."""
+    def case_versions(self, organization: str, case_id: str) -> list[StoredRecord]:
+        """Every stored version of ``organization``'s Case, oldest first (searched, then
+        checked realtime)."""
         res = self.engine.search(
             index=self.names.cases,
             body={
-                "query": {"bool": {"filter": [{"term": {"record_id": case_id}}]}},
+                "query": {
+                    "bool": {
+                        "filter": [
+                            {"term": {"record_id": case_id}},
+                            {"term": {"organization": organization}},
+                        ]
+                    }
+                },
                 "sort": [{"version": "asc"}],
                 "size": 1000,
                 "seq_no_primary_term": True,
@@ -206,10 +225,71 @@ class RecordStore:
         found = {int(h["_source"]["version"]): h for h in res["hits"]["hits"]}
         # Realtime: a version written without a refresh is not searchable yet.
         top = max(found, default=0)
-        ids = [f"{case_id}~v{v}" for v in range(1, top + 2) if v not in found]
+        ids = [
+            doc_key(organization, case_doc_key(case_id, v))
+            for v in range(1, top + 2)
+            if v not in found
+        ]
         for doc in self.engine.mget(self.names.cases, ids):
             found[int(doc["_source"]["version"])] = doc
         return [StoredRecord.from_hit(found[v]) for v in sorted(found)]
+
+    def holders(self, kind: Kind | str, record_id: str, organizations: Iterable[str]) -> list[str]:
+        """Which of ``organizations`` hold a record ``record_id`` of ``kind`` (sorted).
+
+        The lookup behind a key of several organizations naming a record by id alone
+        (``service.tenancy``): an Inbox Item by its document ids, a Case by its versions
+        (searched, and version 1 realtime).
+        """
+        orgs = sorted({o for o in organizations if is_valid_id(o)})
+        if not orgs or not is_valid_id(record_id):
+            return []
+        if str(kind) == Kind.inbox_item.value:
+            docs = self.engine.mget(self.names.inbox_items, [doc_key(o, record_id) for o in orgs])
+            return sorted({str(d["_source"]["organization"]) for d in docs})
+        res = self.engine.search(
+            self.names.cases,
+            {
+                "query": {
+                    "bool": {
+                        "filter": [
+                            {"term": {"record_id": record_id}},
+                            {"terms": {"organization": orgs}},
+                        ]
+                    }
+                },
+                "_source": ["organization"],
+                "size": 1000,
+            },
+        )
+        held = {str(h["_source"]["organization"]) for h in res["hits"]["hits"]}
+        firsts = [doc_key(o, case_doc_key(record_id, 1)) for o in orgs if o not in held]
+        held.update(
+            str(d["_source"]["organization"]) for d in self.engine.mget(self.names.cases, firsts)
+        )
+        return sorted(held)
+
+    def check_doc_ids(self) -> None:
+        """Refuse a store written before ids were unique per organization, saying in one
+        line what to run (:class:`OutdatedStoreError`)."""
+        if self.legacy_doc_ids():
+            raise OutdatedStoreError(
+                f"the indices under '{self.names.prefix}' store record ids from before ids were "
+                "unique per organization; run `casematch reindex` to rewrite them (the "
+                "aliases swap when it is done, no downtime)"
+            )
+
+    def legacy_doc_ids(self) -> bool:
+        """Whether the record indices hold documents with ids from before ids were unique
+        per organization (``II-1`` rather than ``ORG-A|II-1``); ``casematch reindex``
+        rewrites them."""
+        for alias in self.names.record_aliases:
+            # A store is written in one form or the other (a reindex swaps whole indices),
+            # so any one document tells.
+            res = self.engine.search(alias, {"size": 1, "_source": False})
+            if any(not is_scoped_doc_id(str(h["_id"])) for h in res["hits"]["hits"]):
+                return True
+        return False
 
     def counts(self, organizations: Iterable[str] | None = None) -> dict[str, int]:
         """Documents per alias, and how many of them are searchable (of ``organizations`` only,
@@ -257,8 +337,9 @@ class RecordStore:
 
     def item_ids(
         self, *, organizations: Iterable[str], state: str, sources: Iterable[str], page: int = 500
-    ) -> Iterator[str]:
-        """Ids of Inbox Items of ``organizations`` in ``state`` from ``sources``, in id order."""
+    ) -> Iterator[tuple[str, str]]:
+        """(organization, id) of Inbox Items of ``organizations`` in ``state`` from
+        ``sources``, in id order."""
         after: list[Any] | None = None
         while True:
             body: dict[str, Any] = {
@@ -271,9 +352,9 @@ class RecordStore:
                         ]
                     }
                 },
-                "sort": [{"record_id": "asc"}],
+                "sort": [{"record_id": "asc"}, {"organization": "asc"}],
                 "size": page,
-                "_source": ["record_id"],
+                "_source": ["record_id", "organization"],
             }
             if after is not None:
                 body["search_after"] = after
@@ -281,26 +362,8 @@ class RecordStore:
             if not hits:
                 return
             for hit in hits:
-                yield str(hit["_source"]["record_id"])
+                yield str(hit["_source"]["organization"]), str(hit["_source"]["record_id"])
             after = hits[-1]["sort"]
-
-    def case_ids_held_elsewhere(self, organization: str, case_ids: Iterable[str]) -> list[str]:
-        """Which of ``case_ids`` are Cases of another organization than ``organization``."""
-        wanted = sorted(set(case_ids))
-        res = self.engine.search(
-            self.names.cases,
-            {
-                "query": {
-                    "bool": {
-                        "filter": [{"terms": {"record_id": wanted}}],
-                        "must_not": [{"term": {"organization": organization}}],
-                    }
-                },
-                "_source": ["record_id"],
-                "size": len(wanted) * 10,
-            },
-        )
-        return sorted({str(h["_source"]["record_id"]) for h in res["hits"]["hits"]})
 
     def search_indices(self, include_inbox_items: bool) -> list[str]:
         """The aliases a detection searches."""
@@ -318,7 +381,11 @@ class RecordStore:
             )
             return StoredRecord(record, int(res["_seq_no"]), int(res["_primary_term"]))
         case_id = record.case_id or record.id
-        others = [v for v in self.case_versions(case_id) if v.record.version != record.version]
+        others = [
+            v
+            for v in self.case_versions(record.organization, case_id)
+            if v.record.version != record.version
+        ]
         if any(v.record.version > record.version for v in others) and record.state != "superseded":
             record = _superseded(record)
         older_live = [
@@ -354,7 +421,9 @@ class RecordStore:
                 return
             except VersionConflict:
                 current = self.get_case_version(
-                    current.record.case_id or current.record.id, current.record.version
+                    current.record.organization,
+                    current.record.case_id or current.record.id,
+                    current.record.version,
                 )
         raise VersionConflict(f"supersede {self.names.cases}/{old.record.doc_id}: kept changing")
 
@@ -481,7 +550,12 @@ class RecordStore:
             for (record, _), item in zip(built, result.items, strict=True):
                 if not item.ok:
                     report.failed.append(
-                        StoreFailure(record.kind.value, record.id, item.error or str(item.status))
+                        StoreFailure(
+                            record.kind.value,
+                            record.id,
+                            item.error or str(item.status),
+                            record.organization,
+                        )
                     )
             if again is not None:
                 report.superseded += again.ok
@@ -497,21 +571,22 @@ class RecordStore:
         cases = [r for r, _ in built if r.kind is Kind.case]
         if not cases:
             return built, []
-        newest: dict[str, int] = {}
+        # Cases are (organization, case id): ids are unique per organization only.
+        newest: dict[tuple[str, str], int] = {}
         for r in cases:
-            cid = r.case_id or r.id
+            cid = (r.organization, r.case_id or r.id)
             newest[cid] = max(newest.get(cid, 0), r.version)
         ids = sorted(
             {
-                f"{cid}~v{v}"
-                for r in cases
-                for cid in [r.case_id or r.id]
-                for v in range(1, r.version + 2)
+                doc_key(org, case_doc_key(case_id, v))
+                for (org, case_id), top in newest.items()
+                for v in range(1, top + 2)
             }
         )
-        existing: dict[str, list[dict[str, Any]]] = {}
+        existing: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for doc in self.engine.mget(self.names.cases, ids):
-            existing.setdefault(str(doc["_source"]["record_id"]), []).append(doc)
+            src = doc["_source"]
+            existing.setdefault((str(src["organization"]), str(src["record_id"])), []).append(doc)
         for cid, docs in existing.items():
             newest[cid] = max([newest[cid], *(int(d["_source"]["version"]) for d in docs)])
 
@@ -519,7 +594,7 @@ class RecordStore:
         for r, source in built:
             if (
                 r.kind is Kind.case
-                and r.version < newest[r.case_id or r.id]
+                and r.version < newest[(r.organization, r.case_id or r.id)]
                 and r.state != "superseded"
             ):
                 r = _superseded(r)
@@ -527,8 +602,8 @@ class RecordStore:
             out.append((r, source))
         written = {r.doc_id for r, _ in out}
         supersede: list[tuple[str, BulkOp]] = []
-        for cid, docs in existing.items():
-            latest_id = f"{cid}~v{newest[cid]}"
+        for (org, case_id), docs in existing.items():
+            latest_id = doc_key(org, case_doc_key(case_id, newest[(org, case_id)]))
             for doc in docs:
                 old = doc["_source"]
                 if doc["_id"] in written or old["state"] == "superseded" or doc["_id"] == latest_id:

@@ -61,16 +61,21 @@ def engine_config(settings: Settings) -> EngineConfig:
 
 
 @contextmanager
-def open_services(settings: Settings) -> Iterator[Services]:
+def open_services(settings: Settings, *, check_doc_ids: bool = True) -> Iterator[Services]:
     """Open the engine, make sure the indices exist (the promotion ones too), and close
     it all on exit.
 
-    Raises :class:`indexer.engine.EngineStartupError` with a message saying what to fix.
+    Raises :class:`indexer.engine.EngineStartupError` with a message saying what to fix,
+    and :class:`indexer.store.OutdatedStoreError` for a store whose document ids predate
+    ids unique per organization (unless ``check_doc_ids`` is off: ``casematch reindex``,
+    which rewrites them).
     """
     engine = open_engine(engine_config(settings))
     try:
         store = RecordStore(engine, IndexNames(settings.index_prefix))
         store.ensure_indices()
+        if check_doc_ids:
+            store.check_doc_ids()
         services = Services(settings=settings, engine=engine, store=store)
         services.promotion.ensure_indices()
         yield services

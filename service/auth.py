@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Security
+from fastapi import Depends, Query, Security
 from fastapi.security import APIKeyHeader
 
 from service.deps import SettingsDep
@@ -80,6 +80,20 @@ class Principal:
         if not self.may_access(organization):
             raise Forbidden(f"this API key does not belong to organization {organization!r}")
 
+    def narrowed(self, organization: str | None) -> Principal:
+        """This principal acting within ``organization`` only (403 unless the key holds it);
+        itself when none is named."""
+        if organization is None or self.organizations == frozenset({organization}):
+            if organization is not None:
+                self.check_organization(organization)
+            return self
+        self.check_organization(organization)
+        return Principal(
+            key_id=self.key_id,
+            organizations=frozenset({organization}),
+            permissions=self.permissions,
+        )
+
 
 def key_id(key: str, api_key: ApiKey) -> str:
     """A non-secret name for a key (its configured name, else a short hash)."""
@@ -125,14 +139,30 @@ def authenticate(
     return resolve_key(presented, settings.api_keys)
 
 
-def require(*permissions: Permission) -> Callable[[Principal], Principal]:
-    """A dependency that admits principals holding every one of ``permissions``."""
+#: The ``organization`` query parameter every ``/v1`` route takes (docs/api.md "Tenancy").
+OrganizationParam = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="One of the key's organizations: the request acts within it only "
+        "(needed when a key of several organizations names an id that more than one of "
+        "them holds; 403 when the key lacks it)",
+    ),
+]
 
-    def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+
+def require(*permissions: Permission) -> Callable[..., Principal]:
+    """A dependency that admits principals holding every one of ``permissions``, narrowed
+    to the ``organization`` the request names (``service.tenancy.narrow``)."""
+
+    def dependency(
+        principal: Annotated[Principal, Depends(authenticate)],
+        organization: OrganizationParam = None,
+    ) -> Principal:
         missing = [p for p in permissions if not principal.can(p)]
         if missing:
             raise Forbidden(f"this API key lacks the permission: {', '.join(missing)}")
-        return principal
+        return principal.narrowed(organization)
 
     dependency.__name__ = f"require_{'_'.join(permissions) or 'key'}"
     return dependency

@@ -46,6 +46,7 @@ from rich.progress import (
 from indexer.engine import EngineStartupError, EngineUnavailable
 from indexer.localnode import LocalNode, NodeError, java_missing_reason
 from indexer.records import Kind, Record, describe_errors, parse_record
+from indexer.store import OutdatedStoreError
 from service.app import Services, create_app, open_services
 from service.runtime import tune_gc
 from service.settings import ConfigError, Settings, load_settings
@@ -123,11 +124,14 @@ def _stoppable() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _services(settings: Settings) -> Iterator[Services]:
+def _services(settings: Settings, *, check_doc_ids: bool = True) -> Iterator[Services]:
     """Open the engine; startup errors become one line and exit code 2."""
     try:
-        with open_services(settings) as services:
+        with open_services(settings, check_doc_ids=check_doc_ids) as services:
             yield services
+    except OutdatedStoreError as exc:
+        err.print(f"casematch: {exc}")
+        raise typer.Exit(2) from None
     except EngineStartupError as exc:
         err.print(f"casematch: cannot start the engine: {exc}")
         raise typer.Exit(2) from None
@@ -352,7 +356,8 @@ def reindex() -> None:
     from indexer.reindex import reindex as run_reindex
 
     settings = load_settings()
-    with _stoppable(), _services(settings) as services, _progress() as bar:
+    # reindex is what rewrites an outdated store's document ids: it opens one as it is
+    with _stoppable(), _services(settings, check_doc_ids=False) as services, _progress() as bar:
         tasks: dict[str, TaskID] = {}
 
         def progress(alias: str, copied: int, total: int) -> None:

@@ -232,7 +232,7 @@ def promote_all(
     """
     promotion = services.promotion
     promotion.ensure_indices()
-    principal = Principal(
+    everyone = Principal(
         key_id="demo",
         organizations=frozenset(organizations),
         permissions=frozenset({"promote", "read_matches", "admin"}),
@@ -240,6 +240,7 @@ def promote_all(
     out: list[DemoPromotion] = []
     for query in data.queries:
         item_id = query.source.id
+        principal = everyone.narrowed(query.source.organization)  # ids: per organization
         decision = "-"
         try:
             first = outcome_json(
@@ -261,7 +262,7 @@ def promote_all(
         except ServiceError as exc:
             first = {"outcome": "refused"}
             summary = f"refused: {exc.message}"
-        stored = services.store.get(Kind.inbox_item, item_id)
+        stored = services.store.get(Kind.inbox_item, query.source.organization, item_id)
         out.append(
             DemoPromotion(
                 item_id=item_id,

@@ -18,8 +18,8 @@ from indexer.engine import Engine
 from indexer.records import Kind, Record
 from indexer.store import RecordStore
 from matcher import Detection, DetectionOptions, DetectionRun, detect
+from service import tenancy
 from service.auth import Principal
-from service.errors import NotFound
 from service.settings import Settings
 
 
@@ -50,10 +50,8 @@ def duplicate_check(
     item_id: str,
 ) -> Detection:
     """Detection for a stored Inbox Item of the caller's organizations; changes nothing."""
-    stored = store.get(Kind.inbox_item, item_id)
     # Another organization's item is indistinguishable from a missing one.
-    if stored is None or not principal.may_access(stored.record.organization):
-        raise NotFound("inbox_item", item_id)
+    stored = tenancy.find(store, principal, Kind.inbox_item.value, item_id)
     run = run_detection(
         engine, store, settings, stored.record, show_phi=principal.sees_phi(settings.mask_phi)
     )

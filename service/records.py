@@ -19,10 +19,18 @@ from pydantic import ValidationError
 
 from indexer.fields import MASK as MASK  # masking is the field registry's
 from indexer.fields import mask_record as mask_record
-from indexer.records import Kind, Record, describe_errors, parse_intake, shown_value
+from indexer.records import (
+    ORG_SEPARATOR,
+    Kind,
+    Record,
+    describe_errors,
+    parse_intake,
+    shown_value,
+)
 from indexer.store import RecordStore
+from service import tenancy
 from service.auth import Principal
-from service.errors import Conflict, InvalidInput, NotFound, ServiceError
+from service.errors import Conflict, InvalidInput, ServiceError
 
 #: The most records one POST may carry.
 MAX_BATCH = 10_000
@@ -156,9 +164,12 @@ def store_records(store: RecordStore, principal: Principal, records: Sequence[Re
     intake re-post can never overwrite a record promotion has moved on.
     """
     authorize_write(principal, records)
-    _check_case_organizations(store, principal, records)
     existing = _stored_versions(store, records)
-    changed = sorted(r.doc_id for r in records if r.doc_id in existing and existing[r.doc_id] != r)
+    changed = sorted(
+        r.doc_id.partition(ORG_SEPARATOR)[2]  # the caller's own organization goes unsaid
+        for r in records
+        if r.doc_id in existing and existing[r.doc_id] != r
+    )
     if changed:
         raise Conflict(
             f"already stored with other content: {', '.join(changed[:10])}"
@@ -179,25 +190,6 @@ def store_records(store: RecordStore, principal: Principal, records: Sequence[Re
     return [r.id for r in records]
 
 
-def _check_case_organizations(
-    store: RecordStore, principal: Principal, records: Sequence[Record]
-) -> None:
-    """A new Case version must keep its Case's organization (else it would supersede
-    another organization's Case): 409, without naming the organization that holds it."""
-    by_org: dict[str, list[str]] = {}
-    for r in records:
-        if r.kind is Kind.case:
-            by_org.setdefault(r.organization, []).append(r.case_id or r.id)
-    for organization, case_ids in sorted(by_org.items()):
-        for taken in store.case_ids_held_elsewhere(organization, case_ids):
-            # Ids are one namespace across organizations (docs/api.md "Tenancy"); the
-            # answer never names the other organization.
-            raise Conflict(
-                f"case id {taken!r} is already taken; "
-                "a new version must keep its Case's organization"
-            )
-
-
 def _stored_versions(store: RecordStore, records: Sequence[Record]) -> dict[str, Record]:
     """The stored record for each of ``records`` whose document already exists."""
     out: dict[str, Record] = {}
@@ -211,12 +203,11 @@ def _stored_versions(store: RecordStore, records: Sequence[Record]) -> dict[str,
 def read_record(
     store: RecordStore, principal: Principal, kind: KindName, record_id: str, *, mask_phi: bool
 ) -> dict[str, Any]:
-    """The stored record (a Case's latest version), masked unless the caller sees PHI."""
-    stored = store.get(Kind(kind), record_id)
-    # Another organization's record is indistinguishable from a missing one.
-    if stored is None or not principal.may_access(stored.record.organization):
-        raise NotFound(kind, record_id)
-    record = stored.record
+    """The stored record (a Case's latest version), masked unless the caller sees PHI.
+
+    Another organization's record is indistinguishable from a missing one: only the
+    key's organizations are ever read (``service.tenancy``)."""
+    record = tenancy.find(store, principal, kind, record_id).record
     data = record.model_dump(mode="json")
     if not principal.sees_phi(mask_phi):
         data = mask_record(data)

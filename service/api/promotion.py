@@ -132,7 +132,7 @@ def _run(
     outcome = promotion.idempotency.run(
         actor=principal.key_id,
         key=key,
-        fingerprint=request_hash(request.method, request.url.path, body),
+        fingerprint=request_hash(request.method, request.url.path, body, principal.organizations),
         operation=call,
     )
     if outcome.status >= 400:

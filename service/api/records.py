@@ -134,7 +134,9 @@ def _router(path: str, kind: service.KindName, tag: str) -> APIRouter:
         outcome = idempotency.run(
             actor=principal.key_id,
             key=key,
-            fingerprint=request_hash(request.method, request.url.path, fingerprint),
+            fingerprint=request_hash(
+                request.method, request.url.path, fingerprint, principal.organizations
+            ),
             operation=run,
         )
         return JSONResponse(outcome.body, status_code=outcome.status)

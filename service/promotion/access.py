@@ -1,9 +1,10 @@
 """Reading the records a promotion acts on, as the caller may see them.
 
-The Inbox Item an action names is read with its organization checked (403
-for another organization's) and any plan an interrupted operation left on it
-rolled forward first; the records a decision targets are visible only within
-the item's organization (M1: another organization's record is "not found").
+The Inbox Item an action names is read within the caller's organizations only
+(``service.tenancy``: another organization's item, or the same id there, is never
+read; 404 as if missing) and any plan an interrupted operation left on it rolled
+forward first; the records a decision targets are looked up within the item's
+organization (M1: ids are unique per organization, another's record is "not found").
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Literal
 from indexer.records import Record
 from indexer.store import RecordStore, StoredRecord
 from matcher import Detection, DetectionOptions, detect
+from service import tenancy
 from service.auth import Principal
-from service.errors import NotFound
 from service.promotion.plans import PlanRunner
 
 RecordType = Literal["case", "inbox_item"]
@@ -41,18 +42,13 @@ class ItemAccess:
     def load_item(self, item_id: str, principal: Principal) -> StoredRecord:
         """The Inbox Item (404 for another organization, as if missing), an interrupted plan
         settled."""
-        stored = self.store.get("inbox_item", item_id)
-        # Another organization's item is indistinguishable from a missing one.
-        if stored is None or not principal.may_access(stored.record.organization):
-            raise NotFound("inbox_item", item_id)
+        stored = tenancy.find(self.store, principal, "inbox_item", item_id)
         return self.runner.settle(stored)
 
     def visible(self, record_type: RecordType, record_id: str, organization: str) -> Record | None:
-        """The latest version of a record of ``organization``; None when missing or another's."""
-        stored = self.store.get(record_type, record_id)
-        if stored is None or stored.record.organization != organization:
-            return None
-        return stored.record
+        """The latest version of ``organization``'s record ``record_id``; None when missing."""
+        stored = self.store.get(record_type, organization, record_id)
+        return None if stored is None else stored.record
 
-    def exists(self, record_type: RecordType, record_id: str) -> bool:
-        return self.store.get(record_type, record_id) is not None
+    def exists(self, record_type: RecordType, organization: str, record_id: str) -> bool:
+        return self.store.get(record_type, organization, record_id) is not None

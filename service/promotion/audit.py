@@ -2,7 +2,8 @@
 
 Entries live in the aux index ``{prefix}-audit`` (``mappings/audit.json``);
 searchable fields are keywords, the full entry sits in ``payload`` (not
-indexed). Entry ids are deterministic (operation id + position), so writing
+indexed). Entry ids are deterministic (operation id + position; stored under the
+record's organization, :func:`indexer.records.doc_key`), so writing
 the same entries twice is harmless: the workflows keep the entries of an
 Inbox Item's last write on the item (``links.audit``) and re-write them on the
 next operation, which repairs a crash between the item write and this one.
@@ -18,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from indexer.documents import load_mapping
 from indexer.engine import Engine
-from indexer.records import Record
+from indexer.records import Record, doc_key
 from indexer.store import IndexNames
 
 
@@ -107,7 +108,7 @@ class AuditLog:
                 {
                     "_op_type": "index",
                     "_index": self.index,
-                    "_id": e.entry_id,
+                    "_id": doc_key(e.organization, e.entry_id),
                     "_source": e.document(),
                 }
                 for e in parsed
@@ -122,13 +123,22 @@ class AuditLog:
                 f"audit write: {len(failed)} entries refused ({failed[0].error})"
             )
 
-    def for_record(self, record_id: str, *, size: int = 1000) -> list[AuditEntry]:
-        """Every entry of one record, oldest first."""
+    def for_record(
+        self, organization: str, record_id: str, *, size: int = 1000
+    ) -> list[AuditEntry]:
+        """Every entry of ``organization``'s record ``record_id``, oldest first."""
         self.engine.refresh(self.index)
         res = self.engine.search(
             index=self.index,
             body={
-                "query": {"bool": {"filter": [{"term": {"record_id": record_id}}]}},
+                "query": {
+                    "bool": {
+                        "filter": [
+                            {"term": {"record_id": record_id}},
+                            {"term": {"organization": organization}},
+                        ]
+                    }
+                },
                 "sort": [{"at": "asc"}, {"entry_id": "asc"}],
                 "size": size,
             },

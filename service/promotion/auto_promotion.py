@@ -100,8 +100,11 @@ class AutomatedPromotion:
         )
         return self.runner.run(stored, plan)
 
-    def pending_items(self, organizations: Iterable[str], *, page: int = 500) -> Iterator[str]:
-        """Ids of Inbox Items in state ``new`` from automated sources, in id order."""
+    def pending_items(
+        self, organizations: Iterable[str], *, page: int = 500
+    ) -> Iterator[tuple[str, str]]:
+        """(organization, id) of Inbox Items in state ``new`` from automated sources, in id
+        order."""
         return self.store.item_ids(
             organizations=organizations, state="new", sources=AUTO_SOURCES, page=page
         )
@@ -128,9 +131,12 @@ class AutomatedPromotion:
             ids = ids[:limit]
         by_state: dict[str, int] = {}
         refused: dict[str, int] = {}
-        for item_id in ids:
+        for org, item_id in ids:
             try:
-                out = self.auto_promote(item_id, principal, f"auto-{uuid.uuid4().hex}")
+                # Within the item's organization: ids are unique per organization only.
+                out = self.auto_promote(
+                    item_id, principal.narrowed(org), f"auto-{uuid.uuid4().hex}"
+                )
             except ServiceError as exc:
                 refused[str(exc.status_code)] = refused.get(str(exc.status_code), 0) + 1
                 continue

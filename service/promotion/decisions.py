@@ -236,7 +236,9 @@ class Decisions:
         record_type: RecordType = "case"
         if request.action == "mark_duplicate":
             record_type = request.target_type or (
-                "inbox_item" if self.access.exists("inbox_item", target_id) else "case"
+                "inbox_item"
+                if self.access.exists("inbox_item", item.organization, target_id)
+                else "case"
             )
         record = self.access.visible(record_type, target_id, item.organization)
         return Target(record_type, target_id, record)

@@ -3,7 +3,7 @@
 A mutating call with an ``Idempotency-Key`` header first *claims* the key in
 ``{prefix}-idempotency`` with ``op_type=create``, so of concurrent requests with
 one key exactly one creates the claim. The record holds a hash of the request
-(method, path, body) and, once the operation finishes, its outcome (status +
+(method, path, body and the organizations it acts within) and, once the operation finishes, its outcome (status +
 body). Then:
 
 * same key, same request, outcome stored -> that outcome, nothing runs again;
@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,10 +49,19 @@ class Outcome:
     body: dict[str, Any]
 
 
-def request_hash(method: str, path: str, body: Any) -> str:
+def request_hash(
+    method: str, path: str, body: Any, organizations: Iterable[str] | None = None
+) -> str:
     """A digest of the request; bodies with lone surrogates (valid JSON escapes that are
-    not valid UTF-8) are hashed through their escaped form."""
-    request = {"m": method, "p": path, "b": body}
+    not valid UTF-8) are hashed through their escaped form.
+
+    ``organizations`` are those the request acts within (the key's, or the one its
+    ``organization`` parameter names): ids are unique per organization, so the same
+    path in another organization is another request (same key: 422, never a replay).
+    """
+    request: dict[str, Any] = {"m": method, "p": path, "b": body}
+    if organizations is not None:
+        request["o"] = sorted(organizations)
     try:
         payload = orjson.dumps(request, option=orjson.OPT_SORT_KEYS)
     except TypeError:

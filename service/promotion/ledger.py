@@ -79,10 +79,11 @@ class ItemLedger:
         if pending:
             self.audit.write(pending)
 
-    def reload(self, item_id: str) -> StoredRecord:
-        stored = self.store.get("inbox_item", item_id)
+    def reload(self, item: Record) -> StoredRecord:
+        """The stored ``item`` as it is now (the same organization's, by id)."""
+        stored = self.store.get("inbox_item", item.organization, item.id)
         if stored is None:
-            raise ConcurrentUpdateError(f"Inbox Item {item_id} disappeared during the operation")
+            raise ConcurrentUpdateError(f"Inbox Item {item.id} disappeared during the operation")
         return stored
 
     @staticmethod
@@ -152,7 +153,7 @@ class ItemLedger:
         try:
             self.commit(stored, new, [entry])
         except VersionConflict:
-            fresh = self.reload(item.id)
+            fresh = self.reload(item)
             replay = self.last_outcome(fresh, operation_id=operation_id)
             if replay is not None:
                 return replay

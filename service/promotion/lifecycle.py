@@ -19,8 +19,9 @@ from pydantic import TypeAdapter
 from indexer.engine import VersionConflict
 from indexer.records import Record
 from indexer.store import RecordStore
+from service import tenancy
 from service.auth import Principal
-from service.errors import NotFound, ServiceError
+from service.errors import ServiceError
 from service.promotion.access import ItemAccess
 from service.promotion.audit import AuditLog, audit_entry
 from service.promotion.errors import ConcurrentUpdateError, InvalidRequestError, TransitionError
@@ -145,9 +146,7 @@ class Lifecycle:
         self, case_id: str, principal: Principal, operation_id: str, to_state: str
     ) -> CaseStateChanged:
         """Move the latest version of a Case along its lifecycle (supersede is by follow-up only)."""
-        stored = self.store.get("case", case_id)
-        if stored is None or not principal.may_access(stored.record.organization):
-            raise NotFound("case", case_id)
+        stored = tenancy.find(self.store, principal, "case", case_id)
         case = stored.record
         if to_state == "superseded":
             raise InvalidRequestError(

@@ -94,7 +94,7 @@ class ManualPromotion:
         flight), or 409 if the item moved on otherwise. An unchanged seq_no means
         the detection completed before any concurrent write: its matches stand.
         """
-        current = self.store.get("inbox_item", stored.record.id)
+        current = self.store.get("inbox_item", stored.record.organization, stored.record.id)
         if current is None or current.seq_no == stored.seq_no:
             return None
         current = self.runner.settle(current)

@@ -111,7 +111,7 @@ class PlanRunner:
         try:
             claimed = self.claim(stored, plan)
         except VersionConflict:
-            fresh = self.ledger.reload(stored.record.id)
+            fresh = self.ledger.reload(stored.record)
             pending = fresh.record.links.get("pending")
             if fresh.record.state == "processing" and pending:
                 return self.execute(fresh, Plan.model_validate(pending))[1]
@@ -130,7 +130,7 @@ class PlanRunner:
             return stored
         with contextlib.suppress(ConcurrentUpdateError):  # rolled back to its prior state
             self.execute(stored, Plan.model_validate(pending))
-        return self.ledger.reload(stored.record.id)
+        return self.ledger.reload(stored.record)
 
     def execute(self, stored: StoredRecord, plan: Plan) -> tuple[StoredRecord, ItemOutcome]:
         writer = self.writers[plan.kind]
@@ -181,7 +181,7 @@ class PlanRunner:
             try:
                 return self.ledger.commit(stored, final, [entry, *written.entries]), outcome
             except VersionConflict:
-                stored = self.ledger.reload(item.id)
+                stored = self.ledger.reload(item)
         raise ConcurrentUpdateError(f"Inbox Item {stored.record.id} kept changing; retry")
 
     def _roll_back(self, stored: StoredRecord, plan: Plan, reason: str) -> None:
@@ -205,4 +205,4 @@ class PlanRunner:
                 self.ledger.commit(stored, back, [entry])
                 return
             except VersionConflict:
-                stored = self.ledger.reload(item.id)
+                stored = self.ledger.reload(item)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from indexer.store import RecordStore
+from service import tenancy
 from service.auth import Principal
 from service.errors import NotFound
 from service.promotion.audit import AuditEntry, AuditLog
@@ -28,18 +29,22 @@ class PromotionReads:
         self.ledger = ledger
 
     def transmission(self, tid: str, principal: Principal) -> InboundTransmission:
-        found = self.transmissions.get(tid)
-        if found is None or not principal.may_access(found.organization):
-            raise NotFound("inbound_transmission", tid)
+        """The caller's transmission ``tid`` (404 when none of its organizations holds it,
+        422 when several do: ``service.tenancy``)."""
+        kind = "inbound_transmission"
+        org = tenancy.locate(
+            principal, kind, tid, lambda orgs: self.transmissions.holders(tid, orgs)
+        )
+        found = self.transmissions.get(org, tid)
+        if found is None:
+            raise NotFound(kind, tid)
         return found
 
     def audit_trail(
         self, record_type: Literal["case", "inbox_item"], record_id: str, principal: Principal
     ) -> list[AuditEntry]:
         """Every entry of the record, oldest first (an item's last write's entries flushed first)."""
-        stored = self.store.get(record_type, record_id)
-        if stored is None or not principal.may_access(stored.record.organization):
-            raise NotFound(record_type, record_id)
+        stored = tenancy.find(self.store, principal, record_type, record_id)
         if record_type == "inbox_item":
             self.ledger.flush_audit(stored)
-        return self.audit.for_record(record_id)
+        return self.audit.for_record(stored.record.organization, record_id)

@@ -3,7 +3,8 @@
 An Inbound Transmission records how a report arrived and links the Inbox
 Item to the Case made from it. Its id is deterministic (``IT-<item id>``, and
 ``IT-<item id>-<n>`` for promote-to-multiple), so creating it twice is one
-transmission. Duplicate detection's results log is attached to it whenever a
+transmission. Like record ids, transmission ids are unique per organization:
+the document id is ``<organization>|IT-<item id>`` (:func:`indexer.records.doc_key`). Duplicate detection's results log is attached to it whenever a
 detection returns matches, and stays with it when the Case is linked later.
 
 A results log holds which sections, which records, their badges, ranks, tags
@@ -20,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from indexer.documents import load_mapping
 from indexer.engine import Engine, VersionConflict
+from indexer.records import doc_key, is_valid_id
 from indexer.store import IndexNames
 from matcher.model import Detection
 from service.promotion.audit import now_iso
@@ -40,6 +42,11 @@ class InboundTransmission(BaseModel):
     results_logs: list[dict[str, Any]] = Field(default_factory=list)
     created_at: str = Field(default_factory=now_iso)
     updated_at: str = Field(default_factory=now_iso)
+
+    @property
+    def doc_id(self) -> str:
+        """The stored document id: the id within the organization."""
+        return doc_key(self.organization, self.id)
 
     def document(self) -> dict[str, Any]:
         return {
@@ -102,9 +109,20 @@ class TransmissionStore:
     def ensure_index(self) -> None:
         self.engine.ensure_index(self.index, load_mapping("transmissions"))
 
-    def get(self, tid: str) -> InboundTransmission | None:
-        doc = self.engine.get(self.index, tid)
+    def get(self, organization: str, tid: str) -> InboundTransmission | None:
+        if not (is_valid_id(organization) and is_valid_id(tid)):
+            return None
+        doc = self.engine.get(self.index, doc_key(organization, tid))
         return InboundTransmission.model_validate(doc["_source"]["payload"]) if doc else None
+
+    def holders(self, tid: str, organizations: list[str]) -> list[str]:
+        """Which of ``organizations`` hold a transmission ``tid``."""
+        if not is_valid_id(tid):
+            return []
+        keys = [doc_key(o, tid) for o in organizations if is_valid_id(o)]
+        return sorted(
+            {str(d["_source"]["organization"]) for d in self.engine.mget(self.index, keys)}
+        )
 
     def upsert(
         self,
@@ -121,12 +139,12 @@ class TransmissionStore:
         doc: dict[str, Any] | None = None
         for attempt in range(attempts):
             # Most transmissions are new: try to create first, read only on a conflict.
-            doc = None if attempt == 0 else self.engine.get(self.index, initial.id)
+            doc = None if attempt == 0 else self.engine.get(self.index, initial.doc_id)
             if doc is None:
                 fresh = change(initial) or initial
                 try:
                     self.engine.index(
-                        self.index, fresh.id, fresh.document(), op_type="create", refresh=False
+                        self.index, fresh.doc_id, fresh.document(), op_type="create", refresh=False
                     )
                     return fresh
                 except VersionConflict:
@@ -139,7 +157,7 @@ class TransmissionStore:
             try:
                 self.engine.index(
                     self.index,
-                    updated.id,
+                    updated.doc_id,
                     updated.document(),
                     if_seq_no=int(doc["_seq_no"]),
                     if_primary_term=int(doc["_primary_term"]),
@@ -197,7 +215,12 @@ class TransmissionStore:
             return
         result = self.engine.bulk(
             [
-                {"_op_type": "create", "_index": self.index, "_id": t.id, "_source": t.document()}
+                {
+                    "_op_type": "create",
+                    "_index": self.index,
+                    "_id": t.doc_id,
+                    "_source": t.document(),
+                }
                 for t in transmissions
             ],
             refresh=False,

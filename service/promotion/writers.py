@@ -99,7 +99,7 @@ class PlanWriter(ABC):
                 continue
             if res.status != 409:
                 raise EngineUnavailable(f"create case {index}/{case.doc_id}: {res.error}")
-            existing = self.store.get_case_version(case.case_id or case.id, 1)
+            existing = self.store.get_case_version(case.organization, case.case_id or case.id, 1)
             if existing is None or existing.record.links.get("inbox_item_id") != item.id:
                 raise RolledBack(f"Case {case.case_id} already exists and is not from {item.id}")
 
@@ -158,7 +158,9 @@ class CopyCaseWriter(PlanWriter):
     def write(self, item: Record, plan: Plan) -> Written:
         assert plan.target_case_id is not None and plan.target_version is not None
         tid = transmission_id(item.id)
-        matched = self.store.get_case_version(plan.target_case_id, plan.target_version)
+        matched = self.store.get_case_version(
+            item.organization, plan.target_case_id, plan.target_version
+        )
         if matched is None:
             raise RolledBack(f"Case {plan.target_case_id} version {plan.target_version} is gone")
         case, copied = copy_patient_info(item, matched.record, plan.case_ids[0], plan.copy_sections)
@@ -210,7 +212,7 @@ class FollowUpWriter(PlanWriter):
         assert plan.target_case_id is not None and plan.target_version is not None and plan.method
         cid, version = plan.target_case_id, plan.target_version
         for _ in range(attempts):
-            nxt = self.store.get_case_version(cid, version + 1)
+            nxt = self.store.get_case_version(item.organization, cid, version + 1)
             if nxt is not None:
                 if nxt.record.links.get("operation_id") != plan.operation_id:
                     raise RolledBack(
@@ -219,7 +221,7 @@ class FollowUpWriter(PlanWriter):
                     )
                 self.store.put(nxt.record)  # completes superseding the previous version (I2)
                 return nxt.record
-            target = self.store.get_case_version(cid, version)
+            target = self.store.get_case_version(item.organization, cid, version)
             if target is None or target.record.state == "superseded":
                 raise RolledBack(f"Case {cid} version {version} is no longer the latest version")
             new = merge(plan.method, target.record, item)

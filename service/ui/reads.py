@@ -14,6 +14,7 @@ from typing import Any, Literal
 from indexer.records import Record
 from indexer.store import RecordStore, StoredRecord
 from matcher import Detection, Match
+from service import tenancy
 from service.auth import Principal
 from service.detection import run_detection
 from service.errors import NotFound
@@ -37,9 +38,13 @@ def load_item(promotion: Promotion, principal: Principal, item_id: str) -> Store
 def load_case_versions(
     store: RecordStore, principal: Principal, case_id: str
 ) -> list[StoredRecord]:
-    """Every version of the caller's Case, oldest first, else 404."""
-    versions = store.case_versions(case_id)
-    if not versions or not principal.may_access(versions[-1].record.organization):
+    """Every version of the caller's Case, oldest first, else 404 (422 when several of the
+    key's organizations hold the id: ``service.tenancy``)."""
+    org = tenancy.locate(
+        principal, "case", case_id, lambda orgs: store.holders("case", case_id, orgs)
+    )
+    versions = store.case_versions(org, case_id)
+    if not versions:
         raise NotFound("case", case_id)
     return versions
 

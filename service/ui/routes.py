@@ -10,11 +10,13 @@ routers (P17: a form submitted twice has one outcome).
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, Literal, cast, get_args
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -171,10 +173,21 @@ def _inbox_options(orgs: list[str]) -> dict[str, Any]:
 # -- item page ----------------------------------------------------------------------------
 
 
+def _in_organization(page: Page) -> Page:
+    """The page acting within the ``organization`` its URL names (a key of several
+    organizations whose id exists in more than one: docs/api.md "Tenancy"); 403 when the
+    key lacks it."""
+    named = page.request.query_params.get("organization") or None
+    return dataclasses.replace(page, principal=page.principal.narrowed(named))
+
+
 def _item_context(page: Page, item_id: str, match_param: str) -> dict[str, Any]:
     promotion = _promotion(page)
-    stored = reads.load_item(promotion, page.principal, item_id)
+    stored = reads.load_item(promotion, _in_organization(page).principal, item_id)
     item = stored.record
+    # Everything else the page reads is the item's organization's (ids are unique per
+    # organization only).
+    page = dataclasses.replace(page, principal=page.principal.narrowed(item.organization))
     # The audit and transmission reads wait on the engine while the detection runs.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="ui-item") as pool:
         audit = pool.submit(reads.audit_trail, promotion, page.principal, "inbox_item", item.id)
@@ -185,7 +198,7 @@ def _item_context(page: Page, item_id: str, match_param: str) -> dict[str, Any]:
     follow_up_state = ""
     follows = item.links.get("follow_up_of")
     if isinstance(follows, str) and follows:
-        case = promotion.store.get("case", follows)
+        case = promotion.store.get("case", item.organization, follows)
         follow_up_state = case.record.state if case is not None else ""
     shown = reads.shown(stored, page.principal, page.settings)
     cap = page.settings.max_possible_matches(item.is_clinical_trial)
@@ -290,7 +303,9 @@ def decide(page: PageDep, item_id: str, form: FormDep) -> Response:
         context.update(error=error_text(exc), details=getattr(exc, "details", []))
         return render_page(page, "item.html", context, status_code=exc.status_code)
     message = describe_outcome(action, outcome)
-    return redirect(page.request, f"/ui/items/{item_id}", session=page.session, flash=message)
+    named = page.request.query_params.get("organization")
+    back = f"/ui/items/{item_id}" + (f"?{urlencode({'organization': named})}" if named else "")
+    return redirect(page.request, back, session=page.session, flash=message)
 
 
 #: The decisions of ``POST /v1/inbox-items/{id}/decision`` (P3).
@@ -305,7 +320,7 @@ def _carry_out(
     The form's id is its Idempotency-Key (P17): a form submitted twice has one outcome,
     read back as the same typed outcome the route answers.
     """
-    principal: Principal = page.principal
+    principal: Principal = _in_organization(page).principal
     if not principal.can("promote"):
         raise Forbidden("this API key lacks the permission: promote")
     target_id = first(form, "target_id") or None
@@ -364,7 +379,9 @@ def _carry_out(
     result = promotion.idempotency.run(
         actor=principal.key_id,
         key=first(form, "form_id") or None,
-        fingerprint=request_hash("POST", f"/ui/items/{item_id}/decide", body),
+        fingerprint=request_hash(
+            "POST", f"/ui/items/{item_id}/decide", body, principal.organizations
+        ),
         operation=call,
     )
     if result.status >= 400:  # a refusal (kept as an outcome by the idempotency store)
@@ -417,9 +434,14 @@ def case_page(page: PageDep, case_id: str) -> Response:
         return refused
     promotion = _promotion(page)
     try:
-        versions = reads.load_case_versions(promotion.store, page.principal, case_id)
+        versions = reads.load_case_versions(
+            promotion.store, _in_organization(page).principal, case_id
+        )
+        page = dataclasses.replace(
+            page, principal=page.principal.narrowed(versions[-1].record.organization)
+        )
         audit = reads.audit_trail(promotion, page.principal, "case", case_id)
-    except NotFound as exc:
+    except ServiceError as exc:
         return error_page(page, exc, title="Case not found")
     shown = [reads.shown(v, page.principal, page.settings) for v in versions]
     return render_page(

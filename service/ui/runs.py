@@ -115,12 +115,17 @@ class RunRegistry:
 
 
 def _work(
-    run: AutoRun, automated: AutomatedPromotion, principal: Principal, ids: list[str]
+    run: AutoRun,
+    automated: AutomatedPromotion,
+    principal: Principal,
+    ids: list[tuple[str, str]],
 ) -> None:
     try:
-        for item_id in ids:
+        for org, item_id in ids:
             try:
-                outcome = automated.auto_promote(item_id, principal, f"auto-{uuid.uuid4().hex}")
+                outcome = automated.auto_promote(
+                    item_id, principal.narrowed(org), f"auto-{uuid.uuid4().hex}"
+                )
             except ServiceError as exc:
                 run.add(Outcome(item_id, f"refused ({exc.status_code})", exc.message, True))
                 continue
