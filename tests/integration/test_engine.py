@@ -159,7 +159,7 @@ def test_acknowledged_writes_survive_engine_sigkill(tmp_path: Path) -> None:
             body={"query": {"term": {"searchable": True}}, "size": 0, "track_total_hits": True},
         )["hits"]["total"]["value"]
         assert searchable == 1000
-        versions = store.case_versions(records[0].case_id or records[0].id)
+        versions = store.case_versions(records[0].organization, records[0].case_id or records[0].id)
         assert [(v.record.version, v.record.state) for v in versions] == [
             (1, "superseded"),
             (2, records[0].state),

@@ -48,7 +48,7 @@ def test_I1_document_holds_normalized_fields_and_the_record(
         reporter={"country": "United States"},
     )
     store.put(record)
-    doc = engine.get(index_names.inbox_items, "II-7")
+    doc = engine.get(index_names.inbox_items, "ORG-A|II-7")
     assert doc is not None
     assert doc["_source"] == build_document(record)
     # Normalized at index time; retrieval reads the normalized values as scoped keys.
@@ -69,7 +69,7 @@ def test_I1_document_holds_normalized_fields_and_the_record(
             }
         },
     )["hits"]["hits"]
-    assert [h["_id"] for h in hits] == ["II-7"]
+    assert [h["_id"] for h in hits] == ["ORG-A|II-7"]
     assert Record.model_validate(hits[0]["_source"]["record"]) == record
 
 
@@ -79,13 +79,13 @@ def test_I2_new_case_version_supersedes_the_previous(
     store.put(record_factory("C-1", kind="case", state="approved"))
     stored = store.put(record_factory("C-1", kind="case", version=2, state="in_progress"))
     assert stored.record.version == 2
-    assert _searchable_ids(engine, index_names.cases) == ["C-1~v2"]
-    versions = store.case_versions("C-1")
+    assert _searchable_ids(engine, index_names.cases) == ["ORG-A|C-1~v2"]
+    versions = store.case_versions("ORG-A", "C-1")
     assert [(v.record.version, v.record.state) for v in versions] == [
         (1, "superseded"),
         (2, "in_progress"),
     ]
-    latest = store.get("case", "C-1")
+    latest = store.get("case", "ORG-A", "C-1")
     assert latest is not None and latest.record.version == 2
 
 
@@ -94,8 +94,8 @@ def test_I2_an_older_version_stored_late_is_superseded_at_once(
 ) -> None:
     store.put(record_factory("C-2", kind="case", version=2))
     store.put(record_factory("C-2", kind="case", version=1))
-    assert _searchable_ids(engine, index_names.cases) == ["C-2~v2"]
-    v1 = store.get_case_version("C-2", 1)
+    assert _searchable_ids(engine, index_names.cases) == ["ORG-A|C-2~v2"]
+    v1 = store.get_case_version("ORG-A", "C-2", 1)
     assert v1 is not None and v1.record.state == "superseded"
 
 
@@ -119,8 +119,12 @@ def test_I2_bulk_load_keeps_only_the_latest_version_searchable(
     ]
     report = store.put_many(records, chunk_size=chunk_size, workers=workers)
     assert report.stored == 5 and report.failed == []
-    assert _searchable_ids(engine, index_names.cases) == ["C-3~v3", "C-4~v2", "C-5~v1"]
-    assert [v.record.state for v in store.case_versions("C-3")] == [
+    assert _searchable_ids(engine, index_names.cases) == [
+        "ORG-A|C-3~v3",
+        "ORG-A|C-4~v2",
+        "ORG-A|C-5~v1",
+    ]
+    assert [v.record.state for v in store.case_versions("ORG-A", "C-3")] == [
         "superseded",
         "superseded",
         "new",
@@ -150,8 +154,10 @@ def test_I3_inbox_item_leaves_search_when_closed(
 ) -> None:
     stored = store.put(record_factory("II-9"))
     store.replace(stored, stored.record.model_copy(update={"state": state}))
-    assert _searchable_ids(engine, index_names.inbox_items) == (["II-9"] if searchable else [])
-    again = store.get("inbox_item", "II-9")
+    assert _searchable_ids(engine, index_names.inbox_items) == (
+        ["ORG-A|II-9"] if searchable else []
+    )
+    again = store.get("inbox_item", "ORG-A", "II-9")
     assert again is not None and again.record.state == state
 
 
@@ -162,7 +168,7 @@ def test_replace_with_a_stale_seq_no_is_a_version_conflict(
     store.replace(first, first.record.model_copy(update={"state": "triage"}))
     with pytest.raises(VersionConflict):
         store.replace(first, first.record.model_copy(update={"state": "rejected"}))
-    current = store.get("inbox_item", "II-10")
+    current = store.get("inbox_item", "ORG-A", "II-10")
     assert current is not None and current.record.state == "triage"
 
 
@@ -171,11 +177,11 @@ def test_I2_replace_with_a_new_case_version_is_optimistic(
 ) -> None:
     v1 = store.put(record_factory("C-6", kind="case"))
     store.replace(v1, record_factory("C-6", kind="case", version=2))
-    assert _searchable_ids(engine, index_names.cases) == ["C-6~v2"]
+    assert _searchable_ids(engine, index_names.cases) == ["ORG-A|C-6~v2"]
     with pytest.raises(VersionConflict):  # v1 changed (superseded) since it was read
         store.replace(v1, record_factory("C-6", kind="case", version=3))
-    assert store.get_case_version("C-6", 3) is None
-    assert _searchable_ids(engine, index_names.cases) == ["C-6~v2"]
+    assert store.get_case_version("ORG-A", "C-6", 3) is None
+    assert _searchable_ids(engine, index_names.cases) == ["ORG-A|C-6~v2"]
 
 
 def test_counts_report_documents_and_searchable_ones(

@@ -85,7 +85,7 @@ def test_I5_json_array_elements_stream_with_their_line_numbers(
     ]
     report = load_files(store, [path])
     assert report.loaded == 2 and len(report.failed) == 2
-    doc = engine.get(index_names.inbox_items, "II-3")
+    doc = engine.get(index_names.inbox_items, "ORG-A|II-3")
     assert doc is not None and doc["_source"]["record"]["narrative"] == tricky["narrative"]
 
 

@@ -59,7 +59,7 @@ def named(record_id: str, first: str, last: str, **fields: object) -> Record:
 
 def test_every_write_path_adds_the_names_first(store: RecordStore) -> None:
     store.put(named("II-1", "Maria", "Lopez"))
-    current = store.get("inbox_item", "II-1")
+    current = store.get("inbox_item", "ORG-A", "II-1")
     assert current is not None
     store.replace(current, named("II-1", "Marta", "Lopez"))
     store.put_many([named(f"II-{n}", f"Name{n}", "Bulk") for n in range(2, 6)])

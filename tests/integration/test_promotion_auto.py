@@ -26,7 +26,7 @@ def test_P10_invalid_item_goes_to_missing_information(store: RecordStore) -> Non
     assert out["validation_errors"] == ["products: no primary company product with rank 1"]
     t = svc.transmission("IT-II-1", WRITER)
     assert (t["state"], t["validation_errors"]) == ("validation_error", out["validation_errors"])
-    stored = store.get("inbox_item", "II-1").record
+    stored = store.get("inbox_item", "ORG-A", "II-1").record
     assert "primary company product" in stored.links["automation_message"]
 
 
@@ -39,7 +39,7 @@ def test_P11_no_matching_case_identifier_promotes_to_initial_case(store: RecordS
         "CASE-II-1",
         "promoted",
     )
-    assert "automation_message" not in store.get("inbox_item", "II-1").record.links
+    assert "automation_message" not in store.get("inbox_item", "ORG-A", "II-1").record.links
 
 
 def test_P12_in_flight_match_is_marked_as_follow_up(store: RecordStore) -> None:
@@ -48,8 +48,8 @@ def test_P12_in_flight_match_is_marked_as_follow_up(store: RecordStore) -> None:
     store.put(item("II-1", identifiers={"case_identifiers": ["acme-1"]}))
     out = svc.auto_promote("II-1", WRITER, "op-1")
     assert (out["state"], out["case_id"]) == ("marked_as_follow_up", "C-1")
-    assert store.get("case", "C-1").record.version == 1  # no Case created
-    assert store.get("inbox_item", "II-1").record.links["follow_up_of"] == "C-1"
+    assert store.get("case", "ORG-A", "C-1").record.version == 1  # no Case created
+    assert store.get("inbox_item", "ORG-A", "II-1").record.links["follow_up_of"] == "C-1"
 
 
 @pytest.mark.parametrize(
@@ -102,13 +102,13 @@ def test_P13_merge_method_by_seriousness(
     out = svc.auto_promote("II-1", WRITER, "op-1")
     assert (out["state"], out.get("merge_method")) == expected
     if expected[0] == "promoted":
-        latest = store.get("case", "C-1").record
+        latest = store.get("case", "ORG-A", "C-1").record
         assert latest.version == 2 and latest.documents == (
             ["doc-1", "doc-2"] if expected[1] == "smart" else ["doc-2", "doc-1"]
         )
         assert latest.narrative is not None and "Initial narrative." in latest.narrative
     else:
-        stored = store.get("inbox_item", "II-1").record
+        stored = store.get("inbox_item", "ORG-A", "II-1").record
         assert (
             stored.links["follow_up_of"] == "C-1"
             and "manual merge" in stored.links["automation_message"]
@@ -149,7 +149,7 @@ def test_P14_follow_up_prohibited_state_fails_linked_to_case(store: RecordStore)
     store.put(item("II-1", identifiers={"case_identifiers": ["ACME-1"]}, events=SERIOUS))
     out = svc.auto_promote("II-1", WRITER, "op-1")
     assert out["state"] == "promotion_failed"
-    assert store.get("inbox_item", "II-1").record.links["failed_case_id"] == "C-1"
+    assert store.get("inbox_item", "ORG-A", "II-1").record.links["failed_case_id"] == "C-1"
 
 
 def test_P14_void_case_fails(store: RecordStore) -> None:
@@ -187,11 +187,11 @@ def test_P16_failed_items_are_not_retried_until_reset(store: RecordStore) -> Non
     store.put(item("II-2"))
     run = svc.auto_promote_run(WRITER)
     assert run["processed"] == 1 and run["by_state"] == {"promoted": 1}
-    assert store.get("inbox_item", "II-1").record.state == "promotion_failed"
+    assert store.get("inbox_item", "ORG-A", "II-1").record.state == "promotion_failed"
     with pytest.raises(TransitionError, match="reset it to new"):
         svc.auto_promote("II-1", WRITER, "op-2")
     assert svc.reset_to_new("II-1", WRITER, "op-3") == {"outcome": "reset", "state": "new"}
-    stored = store.get("inbox_item", "II-1").record
+    stored = store.get("inbox_item", "ORG-A", "II-1").record
     assert stored.state == "new" and "automation_message" not in stored.links
     assert svc.promote("II-1", WRITER, "op-4")["outcome"] == "potential_matches"
 
@@ -210,7 +210,7 @@ def test_P16_every_non_success_writes_an_automation_message(store: RecordStore) 
     store.put(item("II-2", receipt_date=None))  # missing information
     svc.auto_promote_run(WRITER)
     for item_id in ("II-1", "II-2"):
-        assert store.get("inbox_item", item_id).record.links["automation_message"]
+        assert store.get("inbox_item", "ORG-A", item_id).record.links["automation_message"]
 
 
 def test_auto_promote_refused_for_manual_items_and_disabled_profiles(store: RecordStore) -> None:

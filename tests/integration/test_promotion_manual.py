@@ -29,7 +29,7 @@ def test_P1_prerequisites_listed_item_by_item(store: RecordStore) -> None:
         "study or company product",
     ]
     assert [d["field"] for d in exc.value.details] == exc.value.missing
-    assert store.get("inbox_item", "II-1").record.state == "new"  # nothing changed
+    assert store.get("inbox_item", "ORG-A", "II-1").record.state == "new"  # nothing changed
 
 
 def test_P1_minimum_criteria_per_organization(store: RecordStore) -> None:
@@ -65,9 +65,9 @@ def test_P2_no_match_creates_case_and_transmission(store: RecordStore) -> None:
         "inbound_transmission_id": "IT-II-1",
         "state": "promoted",
     }
-    promoted = store.get("inbox_item", "II-1").record
+    promoted = store.get("inbox_item", "ORG-A", "II-1").record
     assert promoted.state == "promoted" and promoted.links["case_id"] == "CASE-II-1"
-    created = store.get("case", "CASE-II-1").record
+    created = store.get("case", "ORG-A", "CASE-II-1").record
     assert (created.state, created.version, created.links["inbox_item_id"]) == ("new", 1, "II-1")
     t = svc.transmission("IT-II-1", WRITER)
     assert (t["state"], t["case_id"], t["inbox_item_id"]) == ("completed", "CASE-II-1", "II-1")
@@ -81,8 +81,8 @@ def test_P2_matches_are_returned_and_nothing_is_created(store: RecordStore) -> N
     assert out["outcome"] == "potential_matches"
     ids = out["detection"]["sections"]["id_matches"]
     assert [(m["record_id"], m["badge"]) for m in ids] == [("C-1", "ID")]
-    assert store.get("inbox_item", "II-1").record.state == "new"
-    assert store.get("case", "CASE-II-1") is None
+    assert store.get("inbox_item", "ORG-A", "II-1").record.state == "new"
+    assert store.get("case", "ORG-A", "CASE-II-1") is None
 
 
 def test_M22_results_log_stored_on_transmission_and_kept_with_the_case(store: RecordStore) -> None:
@@ -113,9 +113,9 @@ def test_P3_mark_duplicate_of_case_or_inbox_item(store: RecordStore, target_type
     assert (
         out["outcome"] == "marked_duplicate" and out["duplicate_of"]["record_type"] == target_type
     )
-    stored = store.get("inbox_item", "II-1").record
+    stored = store.get("inbox_item", "ORG-A", "II-1").record
     assert stored.state == "duplicate" and stored.links["duplicate_of"]["record_id"] == target
-    assert store.get("case", "CASE-II-1") is None
+    assert store.get("case", "ORG-A", "CASE-II-1") is None
 
 
 def test_P3_mark_duplicate_target_of_another_organization_is_not_found(store: RecordStore) -> None:
@@ -150,7 +150,7 @@ def test_P3_create_new_case_copying_patient_info_records_what_was_copied(
         target_id="C-1",
         copy=["concomitant_products", "narrative"],
     )
-    created = store.get("case", out["case_id"]).record
+    created = store.get("case", "ORG-A", out["case_id"]).record
     assert created.patient.mrn.gp == "G-7" and created.patient.initials == "ZZ"
     assert [p.product for p in created.products] == ["PRD-II-1", "PRD-K"]
     assert created.narrative == "Old narrative."
@@ -185,7 +185,7 @@ def test_P3_mark_follow_up_links_in_flight_case(store: RecordStore) -> None:
     store.put(item("II-1", state="triage"))
     out = svc.decide("II-1", WRITER, "op-1", action="mark_follow_up", target_id="C-1")
     assert out == {"outcome": "marked_follow_up", "case_id": "C-1", "state": "marked_as_follow_up"}
-    stored = store.get("inbox_item", "II-1").record
+    stored = store.get("inbox_item", "ORG-A", "II-1").record
     assert stored.links["follow_up_of"] == "C-1" and stored.links["prior_state"] == "triage"
 
 
@@ -210,7 +210,7 @@ def test_P3_merge_to_current_creates_follow_up_version(store: RecordStore) -> No
     store.put(item("II-1", patient={"initials": "ZZ"}, receipt_date="2025-04-02"))
     out = svc.decide("II-1", WRITER, "op-1", action="merge_to_current", target_id="C-1")
     assert (out["outcome"], out["case_id"], out["case_version"]) == ("follow_up_created", "C-1", 2)
-    assert store.get("inbox_item", "II-1").record.state == "promoted"
+    assert store.get("inbox_item", "ORG-A", "II-1").record.state == "promoted"
 
 
 def test_P3_merge_to_current_from_marked_follow_up_uses_the_linked_case(store: RecordStore) -> None:
@@ -237,7 +237,7 @@ def test_P6_follow_up_version_supersedes_previous_and_reconciles(store: RecordSt
         )
     )
     svc.decide("II-1", WRITER, "op-1", action="merge_to_current", target_id="C-1")
-    versions = store.case_versions("C-1")
+    versions = store.case_versions("ORG-A", "C-1")
     assert [(v.record.version, v.record.state) for v in versions] == [(1, "superseded"), (2, "new")]
     latest = versions[-1].record
     assert latest.patient.first_name is None and latest.patient.reason_omitted == {
@@ -268,7 +268,7 @@ def test_P4_follow_up_refused_for_retired_cases(
     with pytest.raises(ActionRefusedError) as exc:
         svc.decide("II-1", WRITER, "op-1", action=action, target_id="C-1")  # type: ignore[arg-type]
     assert f"state '{state}'" in exc.value.message
-    assert store.get("inbox_item", "II-1").record.state == "new"
+    assert store.get("inbox_item", "ORG-A", "II-1").record.state == "new"
 
 
 def test_P4_follow_up_refused_in_settings_prohibited_state(store: RecordStore) -> None:
@@ -294,7 +294,7 @@ def test_P5_unmark_follow_up_returns_to_prior_state(store: RecordStore) -> None:
         "outcome": "unmarked",
         "state": "verified",
     }
-    stored = store.get("inbox_item", "II-1").record
+    stored = store.get("inbox_item", "ORG-A", "II-1").record
     assert stored.state == "verified" and "follow_up_of" not in stored.links
 
 
@@ -308,7 +308,7 @@ def test_P5_promoted_item_can_never_be_unlinked(store: RecordStore) -> None:
     for action in ("mark_duplicate", "create_new_case"):
         with pytest.raises(TransitionError):
             svc.decide("II-1", WRITER, f"op-{action}", action=action, target_id="CASE-II-1")  # type: ignore[arg-type]
-    assert store.get("inbox_item", "II-1").record.links["case_id"] == "CASE-II-1"
+    assert store.get("inbox_item", "ORG-A", "II-1").record.links["case_id"] == "CASE-II-1"
 
 
 def test_P18_audit_trail_records_every_state_change(store: RecordStore) -> None:
@@ -340,7 +340,7 @@ def test_case_state_machine_refuses_with_current_state(store: RecordStore) -> No
     assert "Case C-1 is in state 'void'" in exc.value.message
     store.put(case("C-2", state="in_progress"))
     assert svc.set_case_state("C-2", WRITER, "op-2", "approved")["state"] == "approved"
-    assert store.get("case", "C-2").record.state == "approved"
+    assert store.get("case", "ORG-A", "C-2").record.state == "approved"
 
 
 def test_P17_half_done_follow_up_is_rolled_back_when_the_case_moved_on(
@@ -364,7 +364,7 @@ def test_P17_half_done_follow_up_is_rolled_back_when_the_case_moved_on(
     monkeypatch.setattr(FollowUpWriter, "write_version", dies)
     with pytest.raises(EngineUnavailable):
         svc.decide("II-A", WRITER, "op-a", action="merge_to_current", target_id="C-1")
-    assert store.get("inbox_item", "II-A").record.state == "processing"
+    assert store.get("inbox_item", "ORG-A", "II-A").record.state == "processing"
     monkeypatch.setattr(FollowUpWriter, "write_version", original)
 
     assert (
@@ -375,7 +375,7 @@ def test_P17_half_done_follow_up_is_rolled_back_when_the_case_moved_on(
     )  # II-A's stale claim does not block another item
     retry = svc.decide("II-A", WRITER, "op-a", action="merge_to_current", target_id="C-1")
     assert retry["case_version"] == 3
-    versions = store.case_versions("C-1")
+    versions = store.case_versions("ORG-A", "C-1")
     assert [(v.record.version, v.record.state) for v in versions] == [
         (1, "superseded"),
         (2, "superseded"),

@@ -18,7 +18,7 @@ def test_P7_creates_n_cases_each_with_a_transmission_linked_to_the_first(
     out = svc.promote_multiple("II-1", WRITER, "op-1", 3)
     assert out["count"] == 3 and out["first_case_id"] == "CASE-II-1-001"
     for n, cid in enumerate(out["case_ids"], start=1):
-        created = store.get("case", cid).record
+        created = store.get("case", "ORG-A", cid).record
         assert created.links["first_case_id"] == "CASE-II-1-001"
         assert created.links["inbox_item_id"] == "II-1"
         t = svc.transmission(f"IT-II-1-{n:03d}", WRITER)
@@ -27,7 +27,7 @@ def test_P7_creates_n_cases_each_with_a_transmission_linked_to_the_first(
             "II-1",
             "CASE-II-1-001",
         )
-    stored = store.get("inbox_item", "II-1").record
+    stored = store.get("inbox_item", "ORG-A", "II-1").record
     assert stored.state == "promoted" and stored.links["case_ids"] == out["case_ids"]
 
 
@@ -52,7 +52,7 @@ def test_P7_one_hundred_cases(store: RecordStore) -> None:
     svc = service(store)
     store.put(item("II-1"))
     assert svc.promote_multiple("II-1", WRITER, "op-1", 100)["count"] == 100
-    assert store.get("case", "CASE-II-1-100") is not None
+    assert store.get("case", "ORG-A", "CASE-II-1-100") is not None
 
 
 def test_P7_not_available_for_e2b_imported_items(store: RecordStore) -> None:
@@ -60,14 +60,14 @@ def test_P7_not_available_for_e2b_imported_items(store: RecordStore) -> None:
     store.put(item("II-1", source="e2b"))
     with pytest.raises(ActionRefusedError, match="E2B"):
         svc.promote_multiple("II-1", WRITER, "op-1", 2)
-    assert store.get("inbox_item", "II-1").record.state == "new"
+    assert store.get("inbox_item", "ORG-A", "II-1").record.state == "new"
 
 
 def test_P8_placeholders_make_cases_valid_and_never_match(store: RecordStore) -> None:
     svc = service(store)
     store.put(item("II-1", patient={}, reporter={"country": "NO"}, events=[{"rank": 1}]))
     out = svc.promote_multiple("II-1", WRITER, "op-1", 2)
-    created = store.get("case", out["case_ids"][0]).record
+    created = store.get("case", "ORG-A", out["case_ids"][0]).record
     assert created.patient.initials == "PLACEHOLDER"
     assert created.reporter.last_name == "Placeholder reporter"
     assert created.events[0].event_reported == "Placeholder event"
@@ -90,5 +90,5 @@ def test_P9_non_english_localization_creates_domestic_cases(store: RecordStore) 
     store.put(item("II-2", localization="en-GB"))
     ja = svc.promote_multiple("II-1", WRITER, "op-1", 2)
     en = svc.promote_multiple("II-2", WRITER, "op-2", 1)
-    assert {store.get("case", c).record.localization for c in ja["case_ids"]} == {"ja"}
-    assert store.get("case", en["case_ids"][0]).record.localization == "global"
+    assert {store.get("case", "ORG-A", c).record.localization for c in ja["case_ids"]} == {"ja"}
+    assert store.get("case", "ORG-A", en["case_ids"][0]).record.localization == "global"

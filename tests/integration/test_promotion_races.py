@@ -72,7 +72,7 @@ def test_P17_detection_racing_a_finished_promotion_returns_its_outcome(
     assert won["outcome"] == "case_created"
     assert out == won  # the winner's outcome, not matches listing CASE-II-1
     assert _cases_and_claims(store, svc) == (1, 1)
-    promoted = store.get("inbox_item", "II-1").record
+    promoted = store.get("inbox_item", "ORG-A", "II-1").record
     assert promoted.links["last_operation"]["operation_id"] == "op-W"
 
 
@@ -91,7 +91,7 @@ def test_P17_detection_racing_an_in_flight_promotion_rolls_it_forward(
     def winner_dies_mid_flight() -> None:
         with pytest.raises(EngineUnavailable):
             winner.promote("II-1", WRITER, "op-W")
-        assert store.get("inbox_item", "II-1").record.state == "processing"
+        assert store.get("inbox_item", "ORG-A", "II-1").record.state == "processing"
 
     svc = loser(store, winner_dies_mid_flight)
 
@@ -102,7 +102,7 @@ def test_P17_detection_racing_an_in_flight_promotion_rolls_it_forward(
         "CASE-II-1",
         "promoted",
     )
-    promoted = store.get("inbox_item", "II-1").record
+    promoted = store.get("inbox_item", "ORG-A", "II-1").record
     assert promoted.state == "promoted"
     assert promoted.links["last_operation"]["operation_id"] == "op-W"  # the winner's plan
     assert svc.transmission("IT-II-1", WRITER)["case_id"] == "CASE-II-1"
@@ -120,7 +120,7 @@ def test_P17_detection_racing_another_change_of_the_item_is_409(store: RecordSto
         svc.promote("II-1", WRITER, "op-L")
 
     assert "in state 'rejected'" in exc.value.message
-    assert store.get("inbox_item", "II-1").record.state == "rejected"
+    assert store.get("inbox_item", "ORG-A", "II-1").record.state == "rejected"
 
 
 def test_P17_detection_not_raced_still_returns_its_matches(store: RecordStore) -> None:
@@ -132,4 +132,4 @@ def test_P17_detection_not_raced_still_returns_its_matches(store: RecordStore) -
     out = svc.promote("II-1", WRITER, "op-L")
 
     assert (out["outcome"], out["state"]) == ("potential_matches", "new")
-    assert store.get("inbox_item", "II-1").record.state == "new"
+    assert store.get("inbox_item", "ORG-A", "II-1").record.state == "new"

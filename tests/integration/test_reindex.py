@@ -73,13 +73,13 @@ def test_I4_rebuilt_documents_keep_the_record(
 ) -> None:
     store.put(record_factory("C-1", kind="case"))
     store.put(record_factory("C-1", kind="case", version=2))
-    before = engine.get(index_names.cases, "C-1~v1")
+    before = engine.get(index_names.cases, "ORG-A|C-1~v1")
     reindex(engine, index_names, drop_grace_s=0)
-    after = engine.get(index_names.cases, "C-1~v1")
+    after = engine.get(index_names.cases, "ORG-A|C-1~v1")
     assert before is not None and after is not None
     assert after["_source"] == before["_source"]
     assert after["_index"] == f"{index_names.cases}-000002"
-    assert [v.record.state for v in store.case_versions("C-1")] == ["superseded", "new"]
+    assert [v.record.state for v in store.case_versions("ORG-A", "C-1")] == ["superseded", "new"]
 
 
 def test_I4_interrupted_reindex_keeps_old_index_serving_and_resumes(
@@ -117,7 +117,7 @@ def test_I4_stale_target_is_rebuilt_when_the_source_took_writes(
     report = reindex_alias(engine, alias, batch_size=50, drop_grace_s=0)
     assert report.resumed_from == 0
     assert report.target_count == 121
-    assert engine.get(alias, "C-LATE~v1") is not None
+    assert engine.get(alias, "ORG-A|C-LATE~v1") is not None
 
 
 def test_I4_reindex_can_run_twice(
@@ -127,4 +127,4 @@ def test_I4_reindex_can_run_twice(
     reindex(engine, index_names, drop_grace_s=0)
     reindex(engine, index_names, drop_grace_s=0)
     assert engine.alias_targets(index_names.inbox_items) == [f"{index_names.inbox_items}-000003"]
-    assert engine.get(index_names.inbox_items, "II-3") is not None
+    assert engine.get(index_names.inbox_items, "ORG-A|II-3") is not None

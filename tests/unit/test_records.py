@@ -136,7 +136,7 @@ def test_a_case_gets_its_id_as_case_id_and_a_versioned_doc_id() -> None:
     case = Record.model_validate(
         {"id": "C-9", "kind": "case", "organization": "ORG-A", "version": 3}
     )
-    assert case.case_id == "C-9" and case.doc_id == "C-9~v3"
+    assert case.case_id == "C-9" and case.doc_id == "ORG-A|C-9~v3"
     item = Record.model_validate(_minimal())
     assert item.case_id is None and item.doc_id == "II-1"
 
