@@ -11,14 +11,16 @@ response we check that it carries no other organization's data or existence:
 * no body names an organization the key lacks, or one of its record ids;
 * ``/health`` counts only the key's organizations.
 
-Ids are one namespace across organizations (docs/api.md "Tenancy"): the
-data here uses distinct ids per organization; a colliding id is 409 on write,
-which is the one remaining existence signal and is documented.
+Ids are unique per organization (docs/api.md "Tenancy"). The first test uses
+distinct ids per organization, so that any id of another organization in a body
+is a leak; the second stores *the same ids* in every organization and proves that
+every answer to a key is identical whether or not other organizations hold them.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -169,3 +171,54 @@ def test_no_response_carries_another_organizations_data_or_existence(
         expected_items = sum(len(owned[o]["items"]) for o in mine)
         assert health["inbox_items"]["documents"] == expected_items, key
         _assert_clean(str(health), foreign_orgs, foreign_ids, "/health")
+
+
+def _answers(client: TestClient, key: str, ids: dict[str, list[str]]) -> list[tuple[int, str]]:
+    """Every read route's answer to ``key`` for ``ids`` (and for ids nobody holds), with
+    the one value that differs run to run (a detection's ``took_ms``) blanked."""
+    out: list[tuple[int, str]] = []
+    for method, url, group in READS:
+        for rid in [*ids[group], "ZZ-NOBODY"]:
+            res = client.request(method, url.format(id=rid), headers={"X-API-Key": key})
+            out.append((res.status_code, re.sub(r'"took_ms":[0-9.e-]+', '"took_ms":0', res.text)))
+    run = client.post("/v1/auto-promote", json={}, headers={"X-API-Key": key})
+    health = client.get("/health", headers={"X-API-Key": key}).json()["indices"]
+    out.append((run.status_code, run.text))
+    out.append((200, str(health)))
+    return out
+
+
+@pytest.mark.parametrize("seed", [4, 5], ids=["seed4", "seed5"])
+def test_M1_answers_are_identical_whether_or_not_other_organizations_hold_the_same_ids(
+    client: TestClient, seed: int
+) -> None:
+    """ORG-NORTH stores and promotes; its key's answers are taken; then every other
+    organization stores records under exactly the same ids (and promotes them, so the
+    derived Case and transmission ids collide too); the answers must not change."""
+    rng = random.Random(seed)
+    north = "ORG-NORTH"
+    items = [f"II-{rng.randrange(10**6):06d}" for _ in range(rng.randint(2, 4))]
+    cases = [f"C-{rng.randrange(10**6):06d}" for _ in range(rng.randint(1, 3))]
+    keys = [k for k, v in KEYS.items() if v.organizations == [north]]
+
+    def store_all(org: str) -> list[str]:
+        headers = {"X-API-Key": WRITERS[org]}
+        body = [_record(rng, org, i, "inbox_item") for i in items]
+        assert client.post("/v1/inbox-items", json=body, headers=headers).status_code == 201
+        body = [_record(rng, org, c, "case") for c in cases]
+        assert client.post("/v1/cases", json=body, headers=headers).status_code == 201
+        promoted = client.post(f"/v1/inbox-items/{items[0]}/promote", headers=headers)
+        assert promoted.status_code in (200, 201), promoted.text
+        return [promoted.json()["case_id"]] if promoted.status_code == 201 else []
+
+    made = store_all(north)
+    ids = {"items": items, "cases": [*cases, *made]}
+    # One automated run first: the answers then hold only reads (and a run with nothing
+    # of the key's left to do), so they can be taken twice.
+    assert client.post("/v1/auto-promote", json={}, headers={"X-API-Key": keys[0]}).is_success
+    before = {key: _answers(client, key, ids) for key in keys}
+    for org in ORGS:
+        if org != north:
+            store_all(org)  # the same ids, and the same derived Case / transmission ids
+    for key in keys:
+        assert _answers(client, key, ids) == before[key], key
