@@ -338,7 +338,51 @@ def run_service(
 # -- mixed soak ----------------------------------------------------------------------------
 
 #: Operation mix of the soak (weights): intake, reads, detection and the promotion workflow.
-SOAK_MIX: dict[str, int] = {"store": 3, "check": 3, "promote": 2, "decide": 1, "read": 3}
+SOAK_MIX: dict[str, int] = {"store": 3, "check": 3, "promote": 3, "decide": 2, "read": 3}
+#: Share of stored items that match nothing (their promotion creates a Case at once).
+LONELY_SHARE = 0.5
+#: Share of promotions and of decisions sent by several clients at once (the same item).
+CONTESTED_SHARE = 0.4
+
+
+def lonely_item(base: dict[str, Any], n: int, seed: int) -> dict[str, Any]:
+    """``base`` (an Inbox Item's JSON) with every identifying value replaced by one that no
+    generated Case holds: detection finds nothing, so promoting it creates a Case (P2).
+
+    >>> item = lonely_item({"id": "II-1", "organization": "ORG-A", "reporter": {"country": "US"}}, 7, 1)
+    >>> item["id"], item["identifiers"]["case_identifiers"], item["reporter"]["country"]
+    ('II-LONE-1-000007', ['LONE-1-000007'], 'US')
+    """
+    import random
+
+    rng = random.Random(f"{seed}-{n}")
+
+    def word() -> str:
+        return "".join(rng.choice("bcdfghjklmnpqrstvwxz") for _ in range(9)).capitalize()
+
+    tag = f"{seed}-{n:06d}"
+    reporter = base.get("reporter") or {}
+    return {
+        **base,
+        "id": f"II-LONE-{tag}",
+        "identifiers": {"case_identifiers": [f"LONE-{tag}"]},
+        "patient": {"initials": "QZ", "first_name": word(), "last_name": word(), "sex": "unknown"},
+        "reporter": {
+            "first_name": word(),
+            "last_name": word(),
+            "country": reporter.get("country") or "US",
+        },
+        "products": [{"product": f"PRD-LONE-{tag}", "product_reported": word(), "rank": 1}],
+        "events": [{"event_reported": f"{word()} {word()}", "rank": 1}],
+    }
+
+
+@dataclass
+class Decided:
+    """What the soak was told about one Inbox Item's outcome (acknowledged answers only)."""
+
+    case_ids: set[str] = field(default_factory=set)
+    duplicate: bool = False
 
 
 @dataclass
@@ -348,23 +392,88 @@ class SoakResult:
     seconds: float = 0.0
     latencies_ms: dict[str, list[float]] = field(default_factory=dict)
     statuses: dict[str, Counter[int]] = field(default_factory=dict)
+    #: ids of records a 201 acknowledged (stored items; Cases are in ``outcomes``)
     acknowledged: list[str] = field(default_factory=list)
+    #: acknowledged records that did not read back afterwards ("item X" / "case Y")
     lost: list[str] = field(default_factory=list)
-    created: Counter[str] = field(default_factory=Counter)
+    #: per Inbox Item: the Cases and the duplicate marks acknowledged for it
+    outcomes: dict[str, Decided] = field(default_factory=dict)
     contested_promotions: int = 0
+    contested_decisions: int = 0
+    #: Case documents in the store before and after the soak (``/health``)
+    cases_before: int = 0
+    cases_after: int = 0
+    #: read-back mismatches: an item not promoted to the Case it was told, a Case not
+    #: linked to its item
+    inconsistent: list[str] = field(default_factory=list)
 
     @property
     def server_errors(self) -> int:
         return sum(n for c in self.statuses.values() for code, n in c.items() if code >= 500)
 
     @property
+    def cases_created(self) -> int:
+        return sum(len(d.case_ids) for d in self.outcomes.values())
+
+    @property
     def duplicate_cases(self) -> int:
-        """Inbox Items for which more than one Case was created (P17 forbids it)."""
-        return sum(1 for n in self.created.values() if n > 1)
+        """Inbox Items for which more than one distinct Case was acknowledged (P17 forbids
+        it; a replayed outcome names the same Case, so it is one)."""
+        return sum(1 for d in self.outcomes.values() if len(d.case_ids) > 1)
+
+    @property
+    def conflicting_decisions(self) -> int:
+        """Items both made a Case and marked a duplicate (two contested decisions both won)."""
+        return sum(1 for d in self.outcomes.values() if d.case_ids and d.duplicate)
+
+    @property
+    def unexplained_cases(self) -> int:
+        """Case documents the store gained beyond the Cases acknowledged (a duplicate Case
+        no answer named); the soak creates Cases only by promotion and create_new_case."""
+        return self.cases_after - self.cases_before - self.cases_created
 
     def note(self, op: str, ms: float, status: int) -> None:
         self.latencies_ms.setdefault(op, []).append(ms)
         self.statuses.setdefault(op, Counter())[status] += 1
+
+    def acknowledge(self, item_id: str, body: dict[str, Any]) -> None:
+        """Record a 2xx promotion or decision answer for ``item_id``."""
+        decided = self.outcomes.setdefault(item_id, Decided())
+        if body.get("outcome") == "case_created":
+            decided.case_ids.add(str(body["case_id"]))
+        elif body.get("outcome") == "marked_duplicate":
+            decided.duplicate = True
+
+    def violations(self) -> list[str]:
+        """The invariants the soak broke (empty when it held)."""
+        broken = []
+        if self.server_errors:
+            broken.append(f"{self.server_errors} 5xx")
+        if self.lost:
+            broken.append(f"{len(self.lost)} lost acknowledged writes")
+        if self.duplicate_cases:
+            broken.append(f"{self.duplicate_cases} items with duplicate Cases")
+        if self.conflicting_decisions:
+            broken.append(f"{self.conflicting_decisions} items both promoted and duplicate")
+        if self.unexplained_cases:
+            broken.append(f"{self.unexplained_cases} Case documents no answer acknowledged")
+        if self.inconsistent:
+            broken.append(f"{len(self.inconsistent)} read-back mismatches")
+        return broken
+
+
+def _first_match(body: dict[str, Any]) -> tuple[str, str] | None:
+    """(record_type, record_id) of the first match of a potential-matches answer."""
+    sections = (body.get("detection") or {}).get("sections") or {}
+    for name in ("id_matches", "subject_matches", "possible_matches"):
+        for match in sections.get(name) or []:
+            return str(match["record_type"]), str(match["record_id"])
+    return None
+
+
+async def _cases_stored(client: httpx.AsyncClient, headers: dict[str, str]) -> int:
+    health = (await client.get("/health", headers=headers, timeout=120)).json()
+    return int(health["indices"]["cases"]["documents"])
 
 
 async def _soak(
@@ -376,19 +485,25 @@ async def _soak(
     seconds: float,
     seed: int,
 ) -> SoakResult:
-    """``clients`` workers run :data:`SOAK_MIX` for ``seconds``; a third of the promotions
-    and of the ``create_new_case`` decisions are sent twice at once (the same item,
-    concurrently) to provoke duplicate Cases."""
+    """``clients`` workers run :data:`SOAK_MIX` for ``seconds``.
+
+    Half the stored items match nothing (:func:`lonely_item`), so their promotion
+    creates a Case; :data:`CONTESTED_SHARE` of promotions are sent by 2 to ``clients``
+    clients at once for the same item, and as many decisions are sent at once as a mix
+    of ``create_new_case`` and ``mark_duplicate`` (at most one may win). Afterwards every
+    acknowledged record is read back and the store's Case count is compared with the
+    Cases acknowledged.
+    """
     import random
 
     result = SoakResult()
     rng = random.Random(seed)
     headers = {"X-API-Key": API_KEY}
-    fresh = iter(pool)
+    matching = iter(pool[::2])
+    lonely = iter(lonely_item(b, n, seed) for n, b in enumerate(pool[1::2]))
     stored: list[str] = list(preloaded)
     promotable: list[str] = list(preloaded)
-    undecided: list[str] = []
-    cases: list[str] = []
+    undecided: list[tuple[str, tuple[str, str] | None]] = []
     ops = list(SOAK_MIX)
     weights = [SOAK_MIX[o] for o in ops]
     deadline = time.monotonic() + seconds
@@ -399,21 +514,21 @@ async def _soak(
         result.note(op, (time.perf_counter() - t0) * 1000, resp.status_code)
         return resp
 
-    def record_outcome(item_id: str, resp: Any) -> None:
+    def promoted(item_id: str, resp: Any) -> None:
         if resp.status_code >= 300:
             return
         body = resp.json()
-        if body.get("outcome") == "case_created":
-            result.created[item_id] += 1
-            cases.append(str(body.get("case_id")))
-        elif body.get("outcome") == "potential_matches":
-            undecided.append(item_id)
+        if body.get("outcome") == "potential_matches":
+            if all(i != item_id for i, _ in undecided):
+                undecided.append((item_id, _first_match(body)))
+        else:
+            result.acknowledge(item_id, body)
 
     async def worker(client: httpx.AsyncClient) -> None:
         while time.monotonic() < deadline:
             op = rng.choices(ops, weights)[0]
             if op == "store":
-                item = next(fresh, None)
+                item = next(lonely if rng.random() < LONELY_SHARE else matching, None)
                 if item is None:
                     op = "read"
                 else:
@@ -429,50 +544,74 @@ async def _soak(
             elif op == "promote" and promotable:
                 item_id = promotable.pop(rng.randrange(len(promotable)))
                 path = f"/v1/inbox-items/{item_id}/promote"
-                if rng.random() < 1 / 3:
+                n = 1
+                if rng.random() < CONTESTED_SHARE:
                     result.contested_promotions += 1
-                    both = await asyncio.gather(
-                        call(client, op, "POST", path), call(client, op, "POST", path)
-                    )
-                    for resp in both:
-                        record_outcome(item_id, resp)
-                else:
-                    record_outcome(item_id, await call(client, op, "POST", path))
-            elif op == "decide" and undecided:
-                item_id = undecided.pop(rng.randrange(len(undecided)))
-                path = f"/v1/inbox-items/{item_id}/decision"
-                body = {"action": "create_new_case"}
-                if rng.random() < 1 / 3:  # the same decision twice at once
-                    result.contested_promotions += 1
-                    answers: list[Any] = list(
-                        await asyncio.gather(
-                            call(client, op, "POST", path, json=body),
-                            call(client, op, "POST", path, json=body),
-                        )
-                    )
-                else:
-                    answers = [await call(client, op, "POST", path, json=body)]
+                    n = rng.randint(2, max(2, clients))
+                answers = await asyncio.gather(*(call(client, op, "POST", path) for _ in range(n)))
                 for resp in answers:
-                    if resp.status_code < 300 and resp.json().get("outcome") == "case_created":
-                        result.created[item_id] += 1
-                        cases.append(str(resp.json().get("case_id")))
+                    promoted(item_id, resp)
+            elif op == "decide" and undecided:
+                item_id, match = undecided.pop(rng.randrange(len(undecided)))
+                path = f"/v1/inbox-items/{item_id}/decision"
+                new_case: dict[str, Any] = {"action": "create_new_case"}
+                choices = [new_case]
+                if match is not None:
+                    kind, target = match
+                    choices.append(
+                        {"action": "mark_duplicate", "target_id": target, "target_type": kind}
+                    )
+                n = 1
+                if rng.random() < CONTESTED_SHARE:
+                    result.contested_decisions += 1
+                    n = rng.randint(2, max(2, clients))
+                bodies = [rng.choice(choices) for _ in range(n)]
+                answers = await asyncio.gather(
+                    *(call(client, op, "POST", path, json=body) for body in bodies)
+                )
+                for resp in answers:
+                    if resp.status_code < 300:
+                        result.acknowledge(item_id, resp.json())
             else:
+                cases = [(i, c) for i, d in list(result.outcomes.items()) for c in d.case_ids]
                 if cases and rng.random() < 0.5:
-                    await call(client, "read", "GET", f"/v1/cases/{rng.choice(cases)}")
+                    await call(client, "read", "GET", f"/v1/cases/{rng.choice(cases)[1]}")
                 elif stored:
                     await call(client, "read", "GET", f"/v1/inbox-items/{rng.choice(stored)}")
 
-    limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2)
+    limits = httpx.Limits(max_connections=clients * 4, max_keepalive_connections=clients * 4)
     async with httpx.AsyncClient(base_url=url, limits=limits) as client:
+        result.cases_before = await _cases_stored(client, headers)
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(clients)))
         result.seconds = time.perf_counter() - started
-        # Zero lost acknowledged writes: every 201 reads back.
-        for item_id in result.acknowledged:
-            resp = await client.get(f"/v1/inbox-items/{item_id}", headers=headers, timeout=120)
-            if resp.status_code != 200:
-                result.lost.append(item_id)
+        await _read_back(client, headers, result)
+        result.cases_after = await _cases_stored(client, headers)
     return result
+
+
+async def _read_back(
+    client: httpx.AsyncClient, headers: dict[str, str], result: SoakResult
+) -> None:
+    """Zero lost acknowledged writes: every 201 reads back, and says what it was told."""
+    for item_id in result.acknowledged:
+        resp = await client.get(f"/v1/inbox-items/{item_id}", headers=headers, timeout=120)
+        if resp.status_code != 200:
+            result.lost.append(f"item {item_id}")
+    for item_id, decided in result.outcomes.items():
+        for case_id in decided.case_ids:
+            resp = await client.get(f"/v1/cases/{case_id}", headers=headers, timeout=120)
+            if resp.status_code != 200:
+                result.lost.append(f"case {case_id}")
+                continue
+            if (resp.json().get("links") or {}).get("inbox_item_id") != item_id:
+                result.inconsistent.append(f"case {case_id} is not linked to item {item_id}")
+        item = (await client.get(f"/v1/inbox-items/{item_id}", headers=headers, timeout=120)).json()
+        links = item.get("links") or {}
+        if decided.case_ids and (
+            item.get("state") != "promoted" or links.get("case_id") not in decided.case_ids
+        ):
+            result.inconsistent.append(f"item {item_id} is not promoted to its Case")
 
 
 def soak_table(report: Report, soak: SoakResult, clients: int) -> list[str]:
@@ -511,31 +650,37 @@ def soak_table(report: Report, soak: SoakResult, clients: int) -> list[str]:
         "rps": total / soak.seconds if soak.seconds else float("nan"),
         "operations": per_op,
         "server_errors": soak.server_errors,
-        "acknowledged_writes": len(soak.acknowledged),
+        "acknowledged_writes": len(soak.acknowledged) + soak.cases_created,
         "lost_writes": len(soak.lost),
+        "cases_created": soak.cases_created,
         "contested_promotions": soak.contested_promotions,
+        "contested_decisions": soak.contested_decisions,
         "duplicate_cases": soak.duplicate_cases,
+        "conflicting_decisions": soak.conflicting_decisions,
+        "cases_before": soak.cases_before,
+        "cases_after": soak.cases_after,
+        "unexplained_cases": soak.unexplained_cases,
+        "inconsistent": soak.inconsistent[:20],
     }
     report.add_table(
         f"Mixed soak: {clients} clients, {soak.seconds:.0f} s",
         ["operation", "requests", "requests/s", "p50 ms", "p99 ms", "max ms", "status codes"],
         rows,
-        note="store = POST /v1/inbox-items (one new item); check = duplicate-check; promote; "
-        "decide = create_new_case on a potential-matches item (a third of promotions and "
-        "decisions are sent twice at once: contested); read = GET an item or a created Case. "
-        "A 409 is the loser of a contested decision, or a decision on an item already decided.",
+        note="store = POST /v1/inbox-items (one new item; half of them match nothing, so "
+        "promoting them creates a Case); check = duplicate-check; promote; decide = "
+        "create_new_case or mark_duplicate on a potential-matches item; "
+        f"{CONTESTED_SHARE:.0%} of promotions and decisions are sent by 2 to {max(2, clients)} "
+        "clients at once for the same item (contested); read = GET an item or a created Case. "
+        "A 409 is the loser of a contested request, or a request on an item already decided.",
     )
+    acknowledged = len(soak.acknowledged) + soak.cases_created
     report.findings.append(
         f"Soak: {total} requests in {soak.seconds:.0f} s ({total / soak.seconds:.1f}/s), "
-        f"{soak.server_errors} 5xx, {len(soak.lost)} of {len(soak.acknowledged)} acknowledged "
-        f"writes lost, {soak.duplicate_cases} duplicate Cases from "
-        f"{soak.contested_promotions} contested promotions."
+        f"{soak.server_errors} 5xx, {len(soak.lost)} of {acknowledged} acknowledged writes "
+        f"lost, {soak.cases_created} Cases created, {soak.duplicate_cases} duplicate Cases "
+        f"and {soak.conflicting_decisions} conflicting decisions from "
+        f"{soak.contested_promotions} contested promotions and {soak.contested_decisions} "
+        f"contested decisions; the store gained {soak.cases_after - soak.cases_before} Case "
+        "documents."
     )
-    broken = []
-    if soak.server_errors:
-        broken.append(f"{soak.server_errors} 5xx")
-    if soak.lost:
-        broken.append(f"{len(soak.lost)} lost writes")
-    if soak.duplicate_cases:
-        broken.append(f"{soak.duplicate_cases} items with duplicate Cases")
-    return broken
+    return soak.violations()
