@@ -138,7 +138,7 @@ def test_a_case_gets_its_id_as_case_id_and_a_versioned_doc_id() -> None:
     )
     assert case.case_id == "C-9" and case.doc_id == "ORG-A|C-9~v3"
     item = Record.model_validate(_minimal())
-    assert item.case_id is None and item.doc_id == "II-1"
+    assert item.case_id is None and item.doc_id == "ORG-A|II-1"
 
 
 def test_parse_record_fills_the_kind_from_the_route() -> None:
