@@ -366,7 +366,7 @@ def lonely_item(base: dict[str, Any], n: int, seed: int) -> dict[str, Any]:
         **base,
         "id": f"II-LONE-{tag}",
         "identifiers": {"case_identifiers": [f"LONE-{tag}"]},
-        "patient": {"initials": "QZ", "first_name": word(), "last_name": word(), "sex": "unknown"},
+        "patient": {"first_name": word(), "last_name": word()},
         "reporter": {
             "first_name": word(),
             "last_name": word(),
