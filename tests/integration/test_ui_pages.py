@@ -30,6 +30,9 @@ KEYS = {
         organizations=["ORG-A"], permissions=["read_matches", "read_phi"], name="a-phi"
     ),
     "b-writer": ApiKey(organizations=["ORG-B"], permissions=["promote"], name="b-writer"),
+    "ab-writer": ApiKey(
+        organizations=["ORG-A", "ORG-B"], permissions=["promote"], name="ab-writer"
+    ),
 }
 
 
@@ -351,3 +354,35 @@ def test_runs_are_visible_only_to_the_key_that_started_them(client: TestClient) 
     sign_in(client, "b-writer")
     assert client.get(run_url).status_code == 404
     assert client.get(f"{run_url}/progress").status_code == 404
+
+
+def test_M1_the_same_id_in_two_organizations_opens_by_the_organization_in_its_link(
+    app_parts: tuple[TestClient, RecordStore],
+) -> None:
+    client, store = app_parts
+    store.put(record("II-1", org="ORG-B", reporter={"country": "FR"}))
+    sign_in(client, "ab-writer")
+    ambiguous = client.get("/ui/items/II-1")
+    assert ambiguous.status_code == 422 and "organization" in ambiguous.text
+    inbox = client.get("/ui/inbox?state=all").text
+    assert "/ui/items/II-1?organization=ORG-A" in inbox
+    assert "/ui/items/II-1?organization=ORG-B" in inbox
+    page = client.get("/ui/items/II-1?organization=ORG-B")
+    assert page.status_code == 200 and 'value="ORG-B"' in page.text  # the confirm form keeps it
+    assert client.get("/ui/items/II-1?organization=ORG-C").status_code == 403
+    confirm = client.get(
+        "/ui/items/II-1/confirm", params={"action": "create_new_case", "organization": "ORG-B"}
+    ).text
+    assert 'action="/ui/items/II-1/decide?organization=ORG-B"' in confirm
+    data = {
+        "csrf_token": token(confirm),
+        "form_id": token(confirm, "form_id"),
+        "action": "create_new_case",
+    }
+    res = client.post("/ui/items/II-1/decide?organization=ORG-B", data=data, follow_redirects=False)
+    assert res.status_code == 303, res.text
+    assert res.headers["location"].startswith("/ui/items/II-1?organization=ORG-B")
+    assert store.get("inbox_item", "ORG-B", "II-1").record.state == "promoted"
+    assert store.get("inbox_item", "ORG-A", "II-1").record.state == "new"
+    case = client.get("/ui/cases/CASE-II-1?organization=ORG-B")
+    assert case.status_code == 200 and "/ui/items/II-1?organization=ORG-B" in case.text
