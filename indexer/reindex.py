@@ -1,6 +1,8 @@
 """Reindex (I4): rebuild every document into a new physical index, then swap the alias.
 
-For each record alias (``{prefix}-cases``, ``{prefix}-inbox-items``):
+For each record alias (``{prefix}-cases``, ``{prefix}-inbox-items``), and the Inbound
+Transmissions and audit entries (``{prefix}-transmissions``, ``{prefix}-audit``, copied as
+they are under per-organization document ids, :data:`TRANSMISSIONS`, :data:`AUDIT`):
 
 1. The alias points at ``{alias}-NNNNNN`` (the *source*). The *target* is the next
    number. Leftovers of earlier runs are settled first: an older, unaliased
@@ -45,7 +47,7 @@ from pydantic import ValidationError
 from indexer.documents import build_document, load_mapping
 from indexer.engine import BulkOp, Engine, EngineError
 from indexer.names import NameVocabulary, name_keys
-from indexer.records import Record
+from indexer.records import Record, doc_key
 from indexer.store import IndexNames
 
 log = logging.getLogger("casematch.reindex")
@@ -92,13 +94,19 @@ def _family(engine: Engine, alias: str) -> list[str]:
     return sorted(n for n in found if re.fullmatch(r"\d{6}", n[len(alias) + 1 :]))
 
 
-#: The copy order: unique per record document in either id form (ids are unique per
-#: organization, Case versions per Case), so the copy can resume after any record.
-_ORDER = ("organization", "record_id", "version")
+@dataclass(frozen=True)
+class Family:
+    """How the documents behind one alias are rebuilt: the target's mapping, the copy order
+    (unique per document in either id form, so the copy can resume after any document),
+    the ``_source`` fields read, and the rebuild of one hit."""
 
+    mapping: str
+    order: tuple[str, ...]
+    source: tuple[str, ...]
+    rebuild: Callable[[dict[str, Any], str, set[str]], BulkOp]
 
-def _sort(direction: str) -> list[dict[str, str]]:
-    return [{name: direction} for name in _ORDER]
+    def sort(self, direction: str) -> list[dict[str, str]]:
+        return [{name: direction} for name in self.order]
 
 
 def _rebuild(hit: dict[str, Any], index: str, names: set[str]) -> BulkOp:
@@ -110,6 +118,27 @@ def _rebuild(hit: dict[str, Any], index: str, names: set[str]) -> BulkOp:
     return BulkOp("index", index, record.doc_id, orjson.dumps(doc))
 
 
+def _keyed_copy(id_field: str) -> Callable[[dict[str, Any], str, set[str]], BulkOp]:
+    """The same document under ``<organization>|<id_field>`` (transmissions, audit entries)."""
+
+    def rebuild(hit: dict[str, Any], index: str, names: set[str]) -> BulkOp:
+        src = hit["_source"]
+        key = doc_key(str(src["organization"]), str(src[id_field]))
+        return BulkOp("index", index, key, orjson.dumps(src))
+
+    return rebuild
+
+
+#: Cases and Inbox Items: rebuilt from the stored record (mapping and normalization
+#: changes apply), in (organization, record id, version) order.
+RECORDS = Family("records", ("organization", "record_id", "version"), ("record",), _rebuild)
+#: Inbound Transmissions and audit entries: copied as they are, under per-organization ids.
+TRANSMISSIONS = Family(
+    "transmissions", ("organization", "transmission_id"), (), _keyed_copy("transmission_id")
+)
+AUDIT = Family("audit", ("organization", "entry_id"), (), _keyed_copy("entry_id"))
+
+
 def reindex_alias(
     engine: Engine,
     alias: str,
@@ -119,6 +148,7 @@ def reindex_alias(
     drop_grace_s: float = 1.0,
     stop_after: int | None = None,
     vocabulary: NameVocabulary | None = None,
+    family: Family = RECORDS,
 ) -> AliasReport:
     """Rebuild the index behind one alias and swap it (see the module docstring).
 
@@ -130,12 +160,12 @@ def reindex_alias(
     if len(targets) != 1:
         raise ReindexError(f"alias {alias} points at {len(targets)} indices; expected exactly one")
     (source,) = targets
-    family = _family(engine, alias)
-    for name in family:
+    physical = _family(engine, alias)
+    for name in physical:
         if _number(name) < _number(source):
             log.info("deleting %s, the source of an earlier reindex", name)
             engine.delete_index(name)
-    newer = [n for n in family if _number(n) > _number(source)]
+    newer = [n for n in physical if _number(n) > _number(source)]
     target = newer[-1] if newer else f"{alias}-{_number(source) + 1:06d}"
     for name in newer[:-1]:
         engine.delete_index(name)
@@ -152,14 +182,14 @@ def reindex_alias(
         # on its interval; osmem showed every write at once): refresh before reading them.
         engine.refresh(target)
         last = engine.search(
-            index=target, body={"size": 1, "sort": _sort("desc"), "_source": False}
+            index=target, body={"size": 1, "sort": family.sort("desc"), "_source": False}
         )["hits"]["hits"]
         if last:
             search_after = list(last[0]["sort"])
             report.resumed_from = engine.count(target)
             log.info("resuming %s after %d documents", target, report.resumed_from)
     else:
-        engine.create_index(target, load_mapping())
+        engine.create_index(target, load_mapping(family.mapping))
 
     engine.set_write_block(source, True)
     swapped = False
@@ -172,8 +202,8 @@ def reindex_alias(
         while True:
             body: dict[str, Any] = {
                 "size": batch_size,
-                "sort": _sort("asc"),
-                "_source": ["record"],
+                "sort": family.sort("asc"),
+                "_source": list(family.source) or True,
             }
             if search_after is not None:
                 body["search_after"] = search_after
@@ -182,7 +212,7 @@ def reindex_alias(
                 break
             names: set[str] = set()
             try:
-                ops = [_rebuild(h, target, names) for h in hits]
+                ops = [family.rebuild(h, target, names) for h in hits]
             except ValidationError as exc:
                 raise ReindexError(
                     f"a stored record in {source} no longer validates ({exc.error_count()} errors); "
@@ -247,13 +277,16 @@ def reindex(
     progress: ReindexProgress | None = None,
     drop_grace_s: float = 1.0,
 ) -> ReindexReport:
-    """Rebuild the cases and inbox-items indices behind their aliases (I4)."""
-    mapping = load_mapping()
+    """Rebuild the cases and inbox-items indices behind their aliases (I4), and the Inbound
+    Transmissions and audit entries (their document ids, when a store predates ids unique
+    per organization)."""
     report = ReindexReport()
     engine.ensure_index(names.name_vocabulary, load_mapping("names"))
     vocabulary = NameVocabulary(engine, names.name_vocabulary)
-    for alias in names.record_aliases:
-        engine.ensure_index(alias, mapping)
+    families = [(alias, RECORDS) for alias in names.record_aliases]
+    families += [(names.aux("transmissions"), TRANSMISSIONS), (names.aux("audit"), AUDIT)]
+    for alias, family in families:
+        engine.ensure_index(alias, load_mapping(family.mapping))
         report.aliases.append(
             reindex_alias(
                 engine,
@@ -262,6 +295,7 @@ def reindex(
                 progress=progress,
                 drop_grace_s=drop_grace_s,
                 vocabulary=vocabulary,
+                family=family,
             )
         )
     return report

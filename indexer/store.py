@@ -280,10 +280,13 @@ class RecordStore:
             )
 
     def legacy_doc_ids(self) -> bool:
-        """Whether the record indices hold documents with ids from before ids were unique
-        per organization (``II-1`` rather than ``ORG-A|II-1``); ``casematch reindex``
-        rewrites them."""
-        for alias in self.names.record_aliases:
+        """Whether the record, transmission or audit indices hold documents with ids from
+        before ids were unique per organization (``II-1`` rather than ``ORG-A|II-1``);
+        ``casematch reindex`` rewrites them."""
+        aux = (self.names.aux("transmissions"), self.names.aux("audit"))
+        for alias in (*self.names.record_aliases, *aux):
+            if not self.engine.alias_targets(alias):
+                continue
             # A store is written in one form or the other (a reindex swaps whole indices),
             # so any one document tells.
             res = self.engine.search(alias, {"size": 1, "_source": False})

@@ -16,12 +16,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from benchmarks.generator import generate_cases
-from indexer.documents import build_document
+from indexer.documents import build_document, load_mapping
 from indexer.engine import BulkOp, Engine
 from indexer.records import Kind, Record, case_doc_key, is_scoped_doc_id
 from indexer.reindex import reindex, reindex_alias
 from indexer.store import IndexNames, OutdatedStoreError, RecordStore
 from service.app import Services, create_app
+from service.promotion.audit import AuditEntry, AuditLog, audit_entry
+from service.promotion.transmissions import InboundTransmission
 from service.settings import ApiKey, Settings
 from tests.factories import record
 
@@ -53,11 +55,28 @@ def _write_old_store(store: RecordStore) -> list[Record]:
         )
         for r in records
     ]
+    # The item's Inbound Transmission and audit entry, under their old ids too.
+    transmissions, audit = store.names.aux("transmissions"), store.names.aux("audit")
+    store.engine.ensure_index(transmissions, load_mapping("transmissions"))
+    store.engine.ensure_index(audit, load_mapping("audit"))
+    for r in items[:5]:
+        t = InboundTransmission(
+            id=f"IT-{r.id}", organization=r.organization, inbox_item_id=r.id, source="intake_api"
+        )
+        ops.append(BulkOp("index", transmissions, t.id, orjson.dumps(t.document())))
+        e = _entry(r)
+        ops.append(BulkOp("index", audit, e.entry_id, orjson.dumps(e.document())))
     result = store.engine.bulk_ops(ops)
     assert not result.failed
-    for alias in store.names.record_aliases:
+    for alias in (*store.names.record_aliases, transmissions, audit):
         store.engine.refresh(alias)
     return records
+
+
+def _entry(r: Record) -> AuditEntry:
+    return audit_entry(
+        r, operation_id="op-old", actor="k", action="set_state", from_state="new", to_state="triage"
+    )
 
 
 def _all_ids(engine: Engine, alias: str) -> list[str]:
@@ -103,7 +122,8 @@ def test_I4_M1_reindex_rewrites_old_ids_and_every_record_is_readable_by_its_url(
     assert cases_report.target_count == cases_report.source_count
     assert not store.legacy_doc_ids()
     store.check_doc_ids()  # no longer refused
-    for alias in index_names.record_aliases:
+    aux = (index_names.aux("transmissions"), index_names.aux("audit"))
+    for alias in (*index_names.record_aliases, *aux):
         ids = _all_ids(engine, alias)
         assert ids and all(is_scoped_doc_id(i) for i in ids), alias
     assert len(_all_ids(engine, index_names.cases)) + len(
@@ -124,3 +144,13 @@ def test_I4_M1_reindex_rewrites_old_ids_and_every_record_is_readable_by_its_url(
                 f"/v1/{path}/{rid}", headers={"X-API-Key": "b" if key == "a" else "a"}
             )
             assert other.status_code == 404
+        # The transmissions and audit trails of the old store, by their URLs; an entry
+        # written again (as the workflows repeat an item's last entries) is still one.
+        items = [r for r in records if r.kind is Kind.inbox_item][:5]
+        AuditLog(engine, index_names).write([_entry(r) for r in items])
+        for r in items:
+            key = {"X-API-Key": "a" if r.organization == "ORG-A" else "b"}
+            got = client.get(f"/v1/inbound-transmissions/IT-{r.id}", headers=key)
+            assert got.status_code == 200 and got.json()["inbox_item_id"] == r.id
+            trail = client.get(f"/v1/inbox-items/{r.id}/audit", headers=key).json()
+            assert [e["operation_id"] for e in trail] == ["op-old"], trail
