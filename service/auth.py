@@ -83,11 +83,11 @@ class Principal:
     def narrowed(self, organization: str | None) -> Principal:
         """This principal acting within ``organization`` only (403 unless the key holds it);
         itself when none is named."""
-        if organization is None or self.organizations == frozenset({organization}):
-            if organization is not None:
-                self.check_organization(organization)
+        if organization is None:
             return self
         self.check_organization(organization)
+        if self.organizations == frozenset({organization}):
+            return self
         return Principal(
             key_id=self.key_id,
             organizations=frozenset({organization}),
@@ -153,7 +153,7 @@ OrganizationParam = Annotated[
 
 def require(*permissions: Permission) -> Callable[..., Principal]:
     """A dependency that admits principals holding every one of ``permissions``, narrowed
-    to the ``organization`` the request names (``service.tenancy.narrow``)."""
+    to the ``organization`` the request names (:meth:`Principal.narrowed`)."""
 
     def dependency(
         principal: Annotated[Principal, Depends(authenticate)],
