@@ -521,7 +521,11 @@ def engine_status(
     settings = load_settings()
     status = _local_node(settings).status()
     if status["running"]:
-        with contextlib.suppress(Exception), open_services(settings) as services:
+        # counts only: an outdated store is counted too (reindex is what rewrites it)
+        with (
+            contextlib.suppress(Exception),
+            open_services(settings, check_doc_ids=False) as services,
+        ):
             status["documents"] = services.store.counts()
     if as_json:
         out.print_json(orjson.dumps(status).decode())
