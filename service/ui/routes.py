@@ -173,11 +173,11 @@ def _inbox_options(orgs: list[str]) -> dict[str, Any]:
 # -- item page ----------------------------------------------------------------------------
 
 
-def _in_organization(page: Page) -> Page:
-    """The page acting within the ``organization`` its URL names (a key of several
-    organizations whose id exists in more than one: docs/api.md "Tenancy"); 403 when the
-    key lacks it."""
-    named = page.request.query_params.get("organization") or None
+def _in_organization(page: Page, named: str | None = None) -> Page:
+    """The page acting within the ``organization`` its URL (or its form) names (a key of
+    several organizations whose id exists in more than one: docs/api.md "Tenancy"); 403
+    when the key lacks it."""
+    named = named or page.request.query_params.get("organization") or None
     return dataclasses.replace(page, principal=page.principal.narrowed(named))
 
 
@@ -293,6 +293,11 @@ def decide(page: PageDep, item_id: str, form: FormDep) -> Response:
         return error_page(page, exc, title="Form refused")
     action = fields.get("action", "")
     promotion = _promotion(page)
+    named = fields.get("organization") or None  # the confirm form says whose item it is
+    try:
+        page = _in_organization(page, named)
+    except ServiceError as exc:
+        return error_page(page, exc)
     try:
         outcome = _carry_out(promotion, page, item_id, action, form)
     except ServiceError as exc:
@@ -303,7 +308,6 @@ def decide(page: PageDep, item_id: str, form: FormDep) -> Response:
         context.update(error=error_text(exc), details=getattr(exc, "details", []))
         return render_page(page, "item.html", context, status_code=exc.status_code)
     message = describe_outcome(action, outcome)
-    named = page.request.query_params.get("organization")
     back = f"/ui/items/{item_id}" + (f"?{urlencode({'organization': named})}" if named else "")
     return redirect(page.request, back, session=page.session, flash=message)
 
