@@ -33,6 +33,8 @@ MAX_RUNS = 50
 
 @dataclass
 class Outcome:
+    #: The item's organization: ids are unique per organization, so its link names it.
+    organization: str
     item_id: str
     state: str
     detail: str = ""
@@ -69,7 +71,13 @@ class AutoRun:
             "by_state": dict(sorted(by_state.items())),
             "refused": sum(o.refused for o in outcomes),
             "outcomes": [
-                {"item_id": o.item_id, "state": o.state, "detail": o.detail, "refused": o.refused}
+                {
+                    "organization": o.organization,
+                    "item_id": o.item_id,
+                    "state": o.state,
+                    "detail": o.detail,
+                    "refused": o.refused,
+                }
                 for o in outcomes
             ],
         }
@@ -127,13 +135,13 @@ def _work(
                     item_id, principal.narrowed(org), f"auto-{uuid.uuid4().hex}"
                 )
             except ServiceError as exc:
-                run.add(Outcome(item_id, f"refused ({exc.status_code})", exc.message, True))
+                run.add(Outcome(org, item_id, f"refused ({exc.status_code})", exc.message, True))
                 continue
             out = outcome_json(outcome)
             detail = str(out.get("automation_message") or "")
             if out.get("case_id"):
                 detail = (detail + " " if detail else "") + f"Case {out['case_id']}"
-            run.add(Outcome(item_id, str(out.get("state", out.get("outcome", ""))), detail))
+            run.add(Outcome(org, item_id, str(out.get("state", out.get("outcome", ""))), detail))
     except Exception as exc:  # the engine went away mid-run: say so on the page
         run.error = f"the run stopped: {type(exc).__name__}"
     finally:

@@ -334,12 +334,14 @@ def test_P10_P16_missing_information_item_is_reset_to_new(
         time.sleep(0.05)
     assert progress["finished"] and progress["total"] == 1
     assert progress["outcomes"][0] == {
+        "organization": "ORG-A",
         "item_id": "II-AUTO",
         "state": "missing_information",
         "detail": progress["outcomes"][0]["detail"],
         "refused": False,
     }
-    assert "II-AUTO" in client.get(run_url).text
+    # the item's link names its organization (ids are unique per organization only)
+    assert "/ui/items/II-AUTO?organization=ORG-A" in client.get(run_url).text
     assert decide(client, "II-AUTO", "reset_to_new").status_code == 303
     assert 'data-testid="item-state">new<' in client.get("/ui/items/II-AUTO").text
 

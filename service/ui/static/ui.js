@@ -25,7 +25,8 @@
       var tr = document.createElement("tr");
       var td = document.createElement("td");
       var a = text("a", o.item_id);
-      a.href = "/ui/items/" + encodeURIComponent(o.item_id);
+      a.href = "/ui/items/" + encodeURIComponent(o.item_id) +
+        "?organization=" + encodeURIComponent(o.organization);
       td.appendChild(a);
       tr.appendChild(td);
       tr.appendChild(text("td", o.state));
