@@ -890,7 +890,10 @@ class Engine:
         self._closed = True
         healer = self._healer
         if healer is not None and healer.is_alive():
-            healer.join(timeout=120)  # a restart under way finishes before the process closes
+            # A restart under way finishes before the process closes, however slow the machine:
+            # its attempt is bounded by the engine's own start timeout, and the loop stops
+            # after it. With a shorter wait, a restart could start a node nobody stops.
+            healer.join()
         with contextlib.suppress(Exception):
             self.client.close()
         if self._process is not None:
