@@ -80,8 +80,8 @@ _EXACT_ONLY = frozenset({"exact", "event_text"})
 
 #: One field's probabilities by level (non-NULL levels only).
 LevelProbabilities = dict[int, float]
-#: Level vectors with how many pairs have each.
-LevelCounts = Mapping[tuple[int, ...], int]
+#: Level vectors with how many pairs have each (a count, or a summed weight).
+LevelCounts = Mapping[tuple[int, ...], float]
 
 
 def level_name(level: int) -> str:
@@ -159,6 +159,21 @@ class Training:
     prior_source: str = "given"
     smoothing: float = 1.0
     seed: int | None = None
+    #: Each EM session (:class:`Session`): its name, the fields it estimated ``m`` for,
+    #: its pairs, iterations, whether it converged and its share of matches.
+    sessions: tuple[SessionFacts, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFacts:
+    """How one EM session went (:class:`Training`)."""
+
+    name: str
+    fields: tuple[str, ...]
+    pairs: float
+    iterations: int
+    converged: bool
+    match_share: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +281,17 @@ class MatchModel:
                 "prior_source": self.training.prior_source,
                 "smoothing": self.training.smoothing,
                 "seed": self.training.seed,
+                "sessions": [
+                    {
+                        "name": x.name,
+                        "fields": list(x.fields),
+                        "pairs": x.pairs,
+                        "iterations": x.iterations,
+                        "converged": x.converged,
+                        "match_share": x.match_share,
+                    }
+                    for x in self.training.sessions
+                ],
             },
         }
 
@@ -309,6 +335,17 @@ class MatchModel:
                     prior_source=str(training.get("prior_source", "given")),
                     smoothing=float(training.get("smoothing", 1.0)),
                     seed=None if training.get("seed") is None else int(training["seed"]),
+                    sessions=tuple(
+                        SessionFacts(
+                            str(x["name"]),
+                            tuple(str(f) for f in x["fields"]),
+                            float(x["pairs"]),
+                            int(x["iterations"]),
+                            bool(x["converged"]),
+                            float(x["match_share"]),
+                        )
+                        for x in training.get("sessions") or ()
+                    ),
                 ),
             )
         except (KeyError, TypeError) as exc:
@@ -350,9 +387,9 @@ def estimate_u(
     _check(random_pair_levels, fields)
     out: list[LevelProbabilities] = []
     for i, spec in enumerate(fields):
-        tally: Counter[int] = Counter()
+        tally: dict[int, float] = {}
         for vector, n in random_pair_levels.items():
-            tally[vector[i]] += n
+            tally[vector[i]] = tally.get(vector[i], 0.0) + n
         out.append(_distribution(tally, field_levels(spec), smoothing))
     return tuple(out)
 
@@ -401,7 +438,7 @@ def estimate_m(
     if not blocked_pair_levels:
         raise ValueError("no blocked pairs to estimate m from")
     vectors = list(blocked_pair_levels.items())
-    total = float(sum(n for _, n in vectors))
+    total = math.fsum(n for _, n in vectors)
     levels = [field_levels(spec) for spec in fields]
     m = [dict(x) for x in (m_start or starting_m(fields))]
     share = min(max(prior, 1e-6), 1 - 1e-6)
@@ -453,6 +490,167 @@ def estimate_prior(deterministic_links: int, n_records: int, recall: float = 1.0
     return min(max(deterministic_links / recall / pairs, 1e-9), 0.5)
 
 
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One EM run over blocked pairs, as Splink trains: pairs blocked on some fields
+    agree there whether they match or not, so a session estimates ``m`` only for the
+    fields its blocking did not use (``estimated``); the others are treated as ``NULL``.
+    """
+
+    name: str
+    levels: LevelCounts
+    estimated: tuple[bool, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BlockSample:
+    """Pairs drawn from the union of some blocks, for the prior (:func:`prior_from_blocks`):
+    each level vector with the summed weights of its pairs, where ``scale`` times a
+    weighted sum estimates the sum over every distinct pair of the union."""
+
+    levels: LevelCounts
+    scale: float
+
+
+def prior_from_blocks(
+    sample: BlockSample,
+    n_records: int,
+    m: Sequence[LevelProbabilities],
+    u: Sequence[LevelProbabilities],
+    *,
+    start: float = 1e-4,
+    max_iterations: int = 200,
+) -> float:
+    """The prior at which the expected matches among the blocks' pairs, over all
+    ``n(n-1)/2`` pairs, give the prior back (every match assumed to share a block).
+
+    A pair's posterior conditions on all its levels, so it holds however the pair was
+    drawn: the fixed point of ``prior = scale * sum(w * P(match | levels; prior)) / pairs``.
+    """
+    pairs = max(n_records * (n_records - 1) / 2, 1.0)
+    factors = []
+    for vector, w in sample.levels.items():
+        log_bf = math.fsum(
+            math.log(m[i][level] / u[i][level]) for i, level in enumerate(vector) if level != NULL
+        )
+        factors.append((log_bf, w))
+    prior = start
+    for _ in range(max_iterations):
+        log_odds0 = math.log(prior / (1 - prior))
+        expected = sample.scale * math.fsum(
+            w / (1.0 + math.exp(min(-(log_odds0 + lb), 700.0))) for lb, w in factors
+        )
+        new = min(max(expected / pairs, 1e-9), 0.5)
+        if abs(new - prior) <= 1e-6 * prior:
+            return new
+        prior = new
+    return prior
+
+
+def masked(counts: LevelCounts, keep: Sequence[bool]) -> dict[tuple[int, ...], float]:
+    """Level vectors with the fields not kept set to ``NULL`` (counts summed)."""
+    out: dict[tuple[int, ...], float] = {}
+    for vector, n in counts.items():
+        key = tuple(level if k else NULL for level, k in zip(vector, keep, strict=True))
+        out[key] = out.get(key, 0.0) + n
+    return out
+
+
+def fit_sessions(
+    random_pair_levels: LevelCounts,
+    sessions: Sequence[Session],
+    *,
+    organization: str,
+    version: int,
+    trained_at: str,
+    n_records: int,
+    block_sample: BlockSample | None = None,
+    deterministic_links: int = 0,
+    recall: float = 1.0,
+    prior: float | None = None,
+    fields: Sequence[FieldSpec] = MODEL_FIELDS,
+    smoothing: float = 1.0,
+    max_iterations: int = 100,
+    seed: int | None = None,
+) -> MatchModel:
+    """A model from random pairs (``u``) and EM sessions over blocked pairs (``m``).
+
+    Each field's ``m`` is the mean of the sessions that estimate it (a field no session
+    estimates keeps the EM's starting ``m``). The prior is ``prior`` when given; else
+    :func:`prior_from_blocks` of ``block_sample``, raised to the deterministic links'
+    estimate (:func:`estimate_prior`) when that is higher: pairs sharing an identifier
+    are matches; else the deterministic links' estimate.
+    """
+    u = estimate_u(random_pair_levels, fields, smoothing)
+    sums: list[dict[int, float]] = [{} for _ in fields]
+    counted = [0] * len(fields)
+    facts: list[SessionFacts] = []
+    blocked = 0.0
+    for session in sessions:
+        if len(session.estimated) != len(fields):
+            raise ValueError(f"session {session.name}: one flag per field expected")
+        em = estimate_m(
+            masked(session.levels, session.estimated),
+            u,
+            0.1,
+            fields,
+            max_iterations=max_iterations,
+            smoothing=smoothing,
+        )
+        pairs = math.fsum(session.levels.values())
+        blocked += pairs
+        for i, on in enumerate(session.estimated):
+            if on:
+                counted[i] += 1
+                for level, p in em.m[i].items():
+                    sums[i][level] = sums[i].get(level, 0.0) + p
+        facts.append(
+            SessionFacts(
+                session.name,
+                tuple(spec.key for spec, on in zip(fields, session.estimated, strict=True) if on),
+                pairs,
+                em.iterations,
+                em.converged,
+                em.match_share,
+            )
+        )
+    start = starting_m(fields)
+    m = tuple(
+        {level: total / counted[i] for level, total in sums[i].items()} if counted[i] else start[i]
+        for i in range(len(fields))
+    )
+    links = estimate_prior(deterministic_links, n_records, recall) if n_records > 1 else 1e-9
+    from_blocks = None if block_sample is None else prior_from_blocks(block_sample, n_records, m, u)
+    if prior is not None:
+        chosen, source = prior, "given"
+    elif from_blocks is not None and from_blocks >= links:
+        chosen, source = from_blocks, "blocked_pairs"
+    else:
+        chosen, source = links, "deterministic_links"
+    return MatchModel(
+        version=version,
+        organization=organization,
+        trained_at=trained_at,
+        prior=chosen,
+        fields=tuple(spec.key for spec in fields),
+        m=m,
+        u=u,
+        training=Training(
+            records=n_records,
+            random_pairs=int(math.fsum(random_pair_levels.values())),
+            blocked_pairs=int(blocked),
+            deterministic_links=deterministic_links,
+            em_iterations=sum(x.iterations for x in facts),
+            converged=all(x.converged for x in facts),
+            blocked_match_share=facts[0].match_share if facts else 0.0,
+            prior_source=source,
+            smoothing=smoothing,
+            seed=seed,
+            sessions=tuple(facts),
+        ),
+    )
+
+
 def fit(
     random_pair_levels: LevelCounts,
     blocked_pair_levels: LevelCounts,
@@ -482,7 +680,7 @@ def fit(
     em = estimate_m(
         blocked_pair_levels, u, 0.1, fields, max_iterations=max_iterations, smoothing=smoothing
     )
-    blocked = sum(blocked_pair_levels.values())
+    blocked = int(math.fsum(blocked_pair_levels.values()))
     if prior is not None:
         chosen, source = prior, "given"
     elif deterministic_links > 0:
@@ -492,7 +690,7 @@ def fit(
         )
     else:
         pairs = max(n_records * (n_records - 1) / 2, 1.0)
-        found = em.match_share * (blocked_pairs_total or blocked) / pairs
+        found = em.match_share * float(blocked_pairs_total or blocked) / pairs
         chosen, source = min(max(found, 1e-9), 0.5), "blocked_em"
     return MatchModel(
         version=version,
@@ -504,7 +702,7 @@ def fit(
         u=u,
         training=Training(
             records=n_records,
-            random_pairs=sum(random_pair_levels.values()),
+            random_pairs=int(math.fsum(random_pair_levels.values())),
             blocked_pairs=blocked,
             deterministic_links=deterministic_links,
             em_iterations=em.iterations,
