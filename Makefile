@@ -22,7 +22,7 @@ $(RUN_STAMP): pyproject.toml
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench,reports]'
 	touch $(STAMP) $(RUN_STAMP)
 
 setup: $(STAMP)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from indexer.documents import build_document, key_kind
 from indexer.fields import FIELDS, IN_STUDY, KeyKind
 from indexer.records import Record
-from matcher.facts import Facts, facts_from_document
+from matcher.facts import Facts, facts_from_document, facts_from_view
 from matcher.linkage import (
     MODEL_FIELDS,
     BlockSample,
@@ -58,6 +58,12 @@ def training_record(record: Record) -> TrainingRecord:
     """A record's training view, built as its index document is (for tests and files)."""
     doc = build_document(record)
     return TrainingRecord(facts_from_document(doc), tuple(doc["keys"]))
+
+
+def training_record_from_view(view: str, keys: Iterable[str]) -> TrainingRecord:
+    """A stored record's training view, from its match view and retrieval keys
+    (``indexer.store.RecordStore.training_views``)."""
+    return TrainingRecord(facts_from_view(view), tuple(keys))
 
 
 def blocking_keys(keys: Iterable[str]) -> list[str]:
