@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from indexer.fields import Category as Category
+
+if TYPE_CHECKING:
+    from matcher.linkage import MatchModel
 
 ProfileName = Literal["enhanced", "deep_22r1", "deep_22r3"]
 Result = Literal["exact", "partial", "none"]
@@ -50,6 +53,9 @@ class DetectionOptions:
     mask_phi: bool = True
     today: date | None = None
     known_studies: frozenset[str] | None = None
+    #: The organization's match model (``matcher.linkage``): each listed match then carries
+    #: its probability and Bayes factors. Scores never change the ranking.
+    match_model: MatchModel | None = field(default=None, compare=False)
 
     def cap(self, *, clinical_trial: bool) -> int:
         """M26: how many Possible Matches one detection returns at most."""
@@ -106,6 +112,26 @@ class Header(BaseModel):
     state: str
 
 
+Level = Literal["null", "none", "partial", "exact"]
+
+
+class FieldScore(BaseModel):
+    """One model field's part in a match's probability (``matcher.linkage``).
+
+    ``section`` and ``field`` name the comparison-table row (M19); no value is ever
+    shown, so nothing here is masked (M20): the level is the row's result, which the
+    table shows for PHI rows too, plus ``null`` when either record has no value.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    section: str
+    field: str
+    level: Level
+    bayes_factor: float
+    match_weight: float
+
+
 class Match(BaseModel):
     record_type: RecordType
     record_id: str
@@ -118,6 +144,13 @@ class Match(BaseModel):
     header: Header
     top_category: Category | None = None
     matching_fields: int = 0
+    #: The probability that the match is the same report as the source, from the
+    #: organization's match model; ``null`` when it has none (``docs/model.md``).
+    probability: float | None = Field(default=None, ge=0.0, le=1.0)
+    #: The match weight (log2 odds) the probability comes from; ``null`` without a model.
+    match_weight: float | None = None
+    #: Each model field's level and Bayes factor; empty without a model.
+    bayes_factors: list[FieldScore] = Field(default_factory=list)
 
 
 class Sections(BaseModel):

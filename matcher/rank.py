@@ -11,6 +11,7 @@ it (``matcher.reference``), for tests and quality benchmarks.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -21,7 +22,16 @@ from indexer.records import Record
 from matcher.compare import NONE
 from matcher.evaluate import Evaluation, evaluate, new_info_key
 from matcher.facts import Facts, facts_from_record, with_record
-from matcher.model import Detection, DetectionOptions, Match, RecordType, Sections, Tag
+from matcher.linkage import LEVEL_NAMES, MatchModel, probability_of_weight
+from matcher.model import (
+    Detection,
+    DetectionOptions,
+    FieldScore,
+    Match,
+    RecordType,
+    Sections,
+    Tag,
+)
 from matcher.profiles import Profile, get_profile
 from matcher.reference import evaluate_by_registry
 from matcher.table import TableBuilder
@@ -192,10 +202,12 @@ def to_detection(
 ) -> Detection:
     """The Detection of SPEC §7, with status bars, comparison tables and masking (M18-M20)."""
     table = TableBuilder(src, mask=options.mask_phi, compared=profile.fields)
+    model = options.match_model
 
     def matches(evs: list[Evaluation], section: str) -> list[Match]:
         out = []
         for rank, ev in enumerate(evs, start=1):
+            scores = match_scores(model, src, ev.facts) if model is not None else None
             tag: Tag | None = ev.tag if profile.tags else None
             if profile.tags and section == "id_matches":
                 tag = "likely"
@@ -212,6 +224,7 @@ def to_detection(
                     header=table.header(ev.facts),
                     top_category=ev.top_category(profile),
                     matching_fields=ev.count,
+                    **(scores or {}),
                 )
             )
         return out
@@ -227,6 +240,30 @@ def to_detection(
         ),
         took_ms=round(took_ms, 3),
     )
+
+
+def match_scores(model: MatchModel, src: Facts, cand: Facts) -> dict[str, Any]:
+    """A listed match's probability, match weight and per-field Bayes factors."""
+    levels = model.levels(src, cand)
+    factors = model.bayes_factors(levels)
+    rows = []
+    for spec, level, factor in zip(model.specs, levels, factors, strict=True):
+        section, name = spec.row or (spec.group, spec.key.split(".", 1)[1])
+        rows.append(
+            FieldScore(
+                section=section,
+                field=name,
+                level=LEVEL_NAMES[level],
+                bayes_factor=factor,
+                match_weight=math.log2(factor),
+            )
+        )
+    weight = model.match_weight(levels)
+    return {
+        "probability": probability_of_weight(weight),
+        "match_weight": weight,
+        "bayes_factors": rows,
+    }
 
 
 def in_scope(source: Record, cand: Facts, options: DetectionOptions, clinical_trial: bool) -> bool:

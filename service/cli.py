@@ -414,7 +414,12 @@ def check(
         raise typer.Exit(1) from None
     with _stoppable(), _services(settings) as services:
         run = detection.run_detection(
-            services.engine, services.store, settings, source, show_phi=not settings.mask_phi
+            services.engine,
+            services.store,
+            settings,
+            source,
+            show_phi=not settings.mask_phi,
+            models=services.promotion.models,
         )
     if as_json:
         out.print_json(run.detection.model_dump_json())

@@ -163,7 +163,12 @@ def detect_all(services: Services, data: SampleData) -> list[DemoDetection]:
     out: list[DemoDetection] = []
     for query in data.queries:
         run = run_detection(
-            services.engine, services.store, services.settings, query.source, show_phi=False
+            services.engine,
+            services.store,
+            services.settings,
+            query.source,
+            show_phi=False,
+            models=services.promotion.models,
         )
         returned = {m.record_id for m in run.detection.sections.all()}
         out.append(

@@ -16,6 +16,7 @@ from fastapi import Depends, Header, Request
 
 from indexer.engine import Engine
 from indexer.store import RecordStore
+from service.models import ModelCache
 from service.promotion.idempotency import IdempotencyStore
 from service.settings import Settings, get_settings
 
@@ -30,6 +31,12 @@ def resolve_settings(request: Request) -> Settings:
 def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
+
+
+def get_models(request: Request) -> ModelCache:
+    """The organizations' latest match models (``service.models``), cached."""
+    models: ModelCache = request.app.state.promotion.models
+    return models
 
 
 def get_store(request: Request) -> RecordStore:
@@ -60,6 +67,7 @@ def get_idempotency(request: Request) -> IdempotencyStore:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 StoreDep = Annotated[RecordStore, Depends(get_store)]
+ModelsDep = Annotated[ModelCache, Depends(get_models)]
 IdempotencyDep = Annotated[IdempotencyStore, Depends(get_idempotency)]
 IdempotencyKey = Annotated[
     str | None,

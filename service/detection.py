@@ -18,27 +18,41 @@ from indexer.engine import Engine
 from indexer.records import Kind, Record
 from indexer.store import RecordStore
 from matcher import Detection, DetectionOptions, DetectionRun, detect
+from matcher.linkage import MatchModel
 from service import tenancy
 from service.auth import Principal
+from service.models import ModelCache
 from service.settings import Settings
 
 
-def detection_options(settings: Settings, source: Record, *, show_phi: bool) -> DetectionOptions:
-    """The options a detection for ``source`` runs with under ``settings``."""
+def detection_options(
+    settings: Settings, source: Record, *, show_phi: bool, match_model: MatchModel | None = None
+) -> DetectionOptions:
+    """The options a detection for ``source`` runs with under ``settings`` (with the
+    organization's match model, when it has one, for the matches' probabilities)."""
     org = source.organization
     return DetectionOptions(
         profile=settings.detection_profile(org),
         match_inbox_items=settings.match_inbox_items_for(org),
         max_possible_matches=settings.max_possible_matches(source.is_clinical_trial),
         mask_phi=not show_phi,
+        match_model=match_model,
     )
 
 
 def run_detection(
-    engine: Engine, store: RecordStore, settings: Settings, source: Record, *, show_phi: bool
+    engine: Engine,
+    store: RecordStore,
+    settings: Settings,
+    source: Record,
+    *,
+    show_phi: bool,
+    models: ModelCache | None = None,
 ) -> DetectionRun:
-    """Detection for a record (stored or not), on the store's indices."""
-    options = detection_options(settings, source, show_phi=show_phi)
+    """Detection for a record (stored or not), on the store's indices; with ``models``,
+    the matches carry the organization's latest model's probabilities."""
+    model = models.latest(source.organization) if models is not None else None
+    options = detection_options(settings, source, show_phi=show_phi, match_model=model)
     return detect(engine, store.names, source, options)
 
 
@@ -48,11 +62,17 @@ def duplicate_check(
     settings: Settings,
     principal: Principal,
     item_id: str,
+    models: ModelCache | None = None,
 ) -> Detection:
     """Detection for a stored Inbox Item of the caller's organizations; changes nothing."""
     # Another organization's item is indistinguishable from a missing one.
     stored = tenancy.find(store, principal, Kind.inbox_item.value, item_id)
     run = run_detection(
-        engine, store, settings, stored.record, show_phi=principal.sees_phi(settings.mask_phi)
+        engine,
+        store,
+        settings,
+        stored.record,
+        show_phi=principal.sees_phi(settings.mask_phi),
+        models=models,
     )
     return run.detection

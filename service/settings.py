@@ -58,6 +58,11 @@ class TransmissionProfile(BaseModel):
     organization: str | None = None
     #: E2B message sender identifiers (N.2.r.2) of the partners using this profile.
     e2b_senders: list[str] = Field(default_factory=list)
+    #: Automated promotion's probability gate (off when unset; ``docs/model.md``): the one
+    #: open Case sharing a Case Identifier is treated as a follow-up candidate (P12-P14)
+    #: only when the organization's match model gives the pair at least this probability;
+    #: below it, or without a trained model, the item never merges (``promotion_failed``).
+    follow_up_probability: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
 class OrganizationSettings(BaseModel):
@@ -109,6 +114,8 @@ class Settings(BaseSettings):
     max_possible_matches_clinical_trial: int = Field(default=20, ge=1, le=1000)
     default_detection_profile: DetectionProfile = "enhanced"
     organizations: dict[str, OrganizationSettings] = Field(default_factory=dict)
+    #: How often a server looks for a newer trained match model of an organization.
+    model_check_interval_s: float = Field(default=30.0, ge=0.0)
 
     # -- promotion ----------------------------------------------------------
     require_minimum_case_criteria: bool = False

@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from matcher import Detection
 from service import detection as service
 from service.auth import ReaderDep
-from service.deps import EngineDep, SettingsDep, StoreDep
+from service.deps import EngineDep, ModelsDep, SettingsDep, StoreDep
 
 router = APIRouter(prefix="/inbox-items", tags=["inbox-items"])
 
@@ -35,5 +35,6 @@ def duplicate_check(
     engine: EngineDep,
     store: StoreDep,
     settings: SettingsDep,
+    models: ModelsDep,
 ) -> Detection:
-    return service.duplicate_check(engine, store, settings, principal, item_id)
+    return service.duplicate_check(engine, store, settings, principal, item_id, models)

@@ -18,8 +18,10 @@ from pydantic import TypeAdapter
 from indexer.normalize import normalize_id
 from indexer.records import Record
 from indexer.store import RecordStore
+from matcher.facts import facts_from_record
 from service.auth import Principal
 from service.errors import ServiceError
+from service.models import ModelCache
 from service.promotion.access import ItemAccess
 from service.promotion.automated import (
     AUTO_SOURCES,
@@ -33,7 +35,7 @@ from service.promotion.outcomes import AutoOutcome, AutoRunSummary, ItemOutcome
 from service.promotion.plans import Plan, PlanRunner
 from service.promotion.rules import classify_seriousness, validation_errors
 from service.promotion.transmissions import InboundTransmission, TransmissionStore, transmission_id
-from service.settings import Settings
+from service.settings import Settings, TransmissionProfile
 
 AUTO_OUTCOME: TypeAdapter[AutoOutcome] = TypeAdapter(AutoOutcome)
 AUTO_RUN_OUTCOME: TypeAdapter[AutoRunSummary] = TypeAdapter(AutoRunSummary)
@@ -49,6 +51,7 @@ class AutomatedPromotion:
         access: ItemAccess,
         runner: PlanRunner,
         transmissions: TransmissionStore,
+        models: ModelCache | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -56,6 +59,7 @@ class AutomatedPromotion:
         self.runner = runner
         self.ledger = runner.ledger
         self.transmissions = transmissions
+        self.models = models
 
     def matching_open_cases(self, item: Record) -> list[Record]:
         """Latest open versions of the organization's Cases sharing a Case Identifier (P11, P15)."""
@@ -63,6 +67,19 @@ class AutomatedPromotion:
         if not ids:
             return []
         return self.store.open_cases_with_identifiers(item.organization, ids)
+
+    def match_probability(
+        self, item: Record, matches: list[Record], profile: TransmissionProfile
+    ) -> float | None:
+        """The organization's match model's probability that ``item`` and its one match are
+        the same report; ``None`` without a gate, a single match or a trained model."""
+        if profile.follow_up_probability is None or len(matches) != 1 or self.models is None:
+            return None
+        model = self.models.latest(item.organization)
+        if model is None:
+            return None
+        a, b = facts_from_record(item), facts_from_record(matches[0])
+        return model.probability(model.levels(a, b))
 
     def auto_promote(self, item_id: str, principal: Principal, operation_id: str) -> ItemOutcome:
         """P10-P16 for one Inbox Item in state ``new``."""
@@ -86,11 +103,13 @@ class AutomatedPromotion:
                 stored, principal, operation_id, missing_information_change(errors, base.id)
             )
         org = self.settings.organization(item.organization)
+        matches = self.matching_open_cases(item)
         decision = decide_auto(
-            self.matching_open_cases(item),
+            matches,
             classify_seriousness(item),
             profile,
             org_prohibited_follow_up_states=frozenset(org.prohibited_follow_up_states),
+            probability=self.match_probability(item, matches, profile),
         )
         step = auto_step(item, decision)
         if isinstance(step, StateChange):

@@ -6,7 +6,9 @@ open Case versions that share a Case Identifier with the item, the item's
 seriousness and the transmission profile, it says what happens. The order is
 the seed's: one in-flight match that may be marked -> mark as follow-up (P12);
 otherwise classify (P13), refuse prohibited states (P4/P14), then apply the
-profile's merge method. :func:`auto_refusal` says whether an item may be
+profile's merge method. A profile's ``follow_up_probability`` (off by default) gates the
+one-match branch on the organization's match model: below it the item never merges.
+:func:`auto_refusal` says whether an item may be
 promoted automatically at all, and :func:`auto_step` turns a decision into the
 plan or the state change that carries it out.
 
@@ -46,6 +48,16 @@ class AutoDecision:
     seriousness: Seriousness | None = None
     #: The Automation Message (P16) for every outcome that is not a plain success.
     message: str | None = None
+    #: The match model's probability of the one match, and the profile's threshold, when
+    #: the profile sets ``follow_up_probability`` (recorded in the audit entry, P18).
+    probability: float | None = None
+    threshold: float | None = None
+
+    def audit_details(self) -> dict[str, Any]:
+        """The probability gate's part of the audit entry (empty when the gate is off)."""
+        if self.threshold is None:
+            return {}
+        return {"match_probability": self.probability, "follow_up_probability": self.threshold}
 
 
 def _case_label(case: Record) -> str:
@@ -58,12 +70,17 @@ def decide_auto(
     profile: TransmissionProfile,
     *,
     org_prohibited_follow_up_states: frozenset[str] = frozenset(),
+    probability: float | None = None,
 ) -> AutoDecision:
     """P11-P15 for an item that passed validation (P10).
 
     ``matches`` are the latest open (not superseded) versions of the Cases whose
     Case Identifier matches one of the item's. Kept as one function (a little over
     80 lines): it is the seed's flowchart, read top to bottom in the seed's order.
+    ``probability``: the match model's probability that the item and the one match
+    are the same report (``None``: no trained model); read only when the profile sets
+    ``follow_up_probability``, which then decides first whether the one match is a
+    follow-up candidate at all (:func:`_below_threshold`).
     """
     if not matches:
         return AutoDecision("initial_case", seriousness=seriousness)
@@ -78,6 +95,9 @@ def decide_auto(
     case = matches[0]
     cid, ver = case.case_id or case.id, case.version
     label = _case_label(case)
+    threshold = profile.follow_up_probability
+    if threshold is not None and (probability is None or probability < threshold):
+        return _below_threshold(case, seriousness, probability, threshold)
     if case.state in FOLLOW_UP_REFUSED_CASE_STATES:
         return AutoDecision(
             "promotion_failed",
@@ -85,6 +105,8 @@ def decide_auto(
             case_version=ver,
             seriousness=seriousness,
             message=f"{label} cannot take a follow-up",
+            probability=probability,
+            threshold=threshold,
         )
     in_flight = is_in_flight(case.state)
     mark_prohibited = case.state in set(profile.allow_mark_follow_up_prohibited_states)
@@ -95,6 +117,8 @@ def decide_auto(
             case_version=ver,
             seriousness=seriousness,
             message=f"marked as follow-up of in-flight {label}; merge it into the Case",
+            probability=probability,
+            threshold=threshold,
         )
     method: MergeMethod = (
         profile.merge_method_serious
@@ -112,6 +136,8 @@ def decide_auto(
             method=method,
             seriousness=seriousness,
             message=f"{label} is in a state the follow-up options prohibit",
+            probability=probability,
+            threshold=threshold,
         )
     if method == "manual":
         if profile.allow_mark_follow_up and in_flight and mark_prohibited:  # P14
@@ -122,6 +148,8 @@ def decide_auto(
                 method=method,
                 seriousness=seriousness,
                 message=f"manual merge: {label} is in a state that prohibits mark as follow-up",
+                probability=probability,
+                threshold=threshold,
             )
         return AutoDecision(
             "marked_as_follow_up",
@@ -131,9 +159,39 @@ def decide_auto(
             seriousness=seriousness,
             message=f"manual merge ({seriousness.replace('_', '-')}): marked as follow-up of "
             f"{label}; merge it to create the follow-up version",
+            probability=probability,
+            threshold=threshold,
         )
     return AutoDecision(
-        "follow_up_case", case_id=cid, case_version=ver, method=method, seriousness=seriousness
+        "follow_up_case",
+        case_id=cid,
+        case_version=ver,
+        method=method,
+        seriousness=seriousness,
+        probability=probability,
+        threshold=threshold,
+    )
+
+
+def _below_threshold(
+    case: Record, seriousness: Seriousness, probability: float | None, threshold: float
+) -> AutoDecision:
+    """The profile's probability gate refuses the one match: the item never merges; a
+    person decides (``promotion_failed``, P16's Automation Message says why)."""
+    why = (
+        "no trained match model for the organization"
+        if probability is None
+        else f"match probability {probability:.3f}"
+    )
+    return AutoDecision(
+        "promotion_failed",
+        case_id=case.case_id or case.id,
+        case_version=case.version,
+        seriousness=seriousness,
+        message=f"{_case_label(case)} shares a Case Identifier, but {why} is below the "
+        f"transmission profile's follow_up_probability {threshold:g}; promote it manually",
+        probability=probability,
+        threshold=threshold,
     )
 
 
@@ -191,6 +249,7 @@ def auto_step(item: Record, decision: AutoDecision) -> PlanDraft | StateChange:
             target_case_id=decision.case_id,
             target_version=decision.case_version,
             method=decision.method,
+            audit_details=decision.audit_details(),
         )
     assert decision.message is not None
     links: dict[str, Any] = {"automation_message": decision.message}
@@ -213,5 +272,6 @@ def auto_step(item: Record, decision: AutoDecision) -> PlanDraft | StateChange:
             "case_id": decision.case_id,
             "merge_method": decision.method,
             "seriousness": decision.seriousness,
+            **decision.audit_details(),
         },
     )

@@ -13,6 +13,7 @@ from indexer.store import RecordStore, StoredRecord
 from matcher import Detection, DetectionOptions
 from service.auth import Principal
 from service.detection import detection_options
+from service.models import ModelCache
 from service.promotion.access import Detector, ItemAccess
 from service.promotion.errors import TransitionError
 from service.promotion.ledger import ItemLedger
@@ -41,6 +42,7 @@ class ManualPromotion:
         runner: PlanRunner,
         transmissions: TransmissionStore,
         detector: Detector,
+        models: ModelCache | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -49,10 +51,15 @@ class ManualPromotion:
         self.ledger = runner.ledger
         self.transmissions = transmissions
         self.detector = detector
+        self.models = models
 
     def detection_options(self, item: Record, principal: Principal) -> DetectionOptions:
+        model = self.models.latest(item.organization) if self.models is not None else None
         return detection_options(
-            self.settings, item, show_phi=principal.sees_phi(self.settings.mask_phi)
+            self.settings,
+            item,
+            show_phi=principal.sees_phi(self.settings.mask_phi),
+            match_model=model,
         )
 
     def promote(

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -56,6 +56,8 @@ class PlanDraft(BaseModel):
     target_version: int | None = None
     copy_sections: list[str] = Field(default_factory=list)
     method: Literal["smart", "override"] | None = None
+    #: What the decider adds to the audit entry of the item's promotion (P18).
+    audit_details: dict[str, Any] = Field(default_factory=dict)
 
 
 class Plan(PlanDraft):
@@ -176,6 +178,7 @@ class PlanRunner:
                 details={
                     "case_ids": [c.case_id for c in written.cases],
                     "from_state": plan.from_state,
+                    **plan.audit_details,
                 },
             )
             try:

@@ -32,6 +32,7 @@ The app builds one :class:`Promotion` with its services at start-up
 from __future__ import annotations
 
 from indexer.store import RecordStore
+from service.models import ModelCache, ModelStore
 from service.promotion.access import Detector, ItemAccess, matcher_detector
 from service.promotion.audit import AuditLog
 from service.promotion.auto_promotion import AutomatedPromotion
@@ -56,6 +57,9 @@ class Promotion:
     ) -> None:
         self.store = store
         self.settings = settings
+        #: The organizations' match models (stored, and the latest of each cached).
+        self.model_store = ModelStore(store.engine, store.names)
+        self.models = ModelCache(self.model_store, check_interval_s=settings.model_check_interval_s)
         self.audit = AuditLog(store.engine, store.names)
         self.transmissions = TransmissionStore(store.engine, store.names)
         self.idempotency = IdempotencyStore(store.engine, store.names)
@@ -63,16 +67,25 @@ class Promotion:
         runner = PlanRunner(ledger, plan_writers(store, self.transmissions))
         access = ItemAccess(store, runner)
         self.manual = ManualPromotion(
-            settings, store, access, runner, self.transmissions, detector or matcher_detector(store)
+            settings,
+            store,
+            access,
+            runner,
+            self.transmissions,
+            detector or matcher_detector(store),
+            self.models,
         )
         self.decisions = Decisions(settings, access, runner, ledger)
         self.multiple = MultiplePromotion(settings, access, runner)
-        self.automated = AutomatedPromotion(settings, store, access, runner, self.transmissions)
+        self.automated = AutomatedPromotion(
+            settings, store, access, runner, self.transmissions, self.models
+        )
         self.lifecycle = Lifecycle(store, access, ledger, self.audit)
         self.reads = PromotionReads(store, self.transmissions, self.audit, ledger)
 
     def ensure_indices(self) -> None:
-        """Create the aux indices (transmissions, audit, idempotency) if missing."""
+        """Create the aux indices (transmissions, audit, idempotency, models) if missing."""
         self.audit.ensure_index()
+        self.model_store.ensure_index()
         self.transmissions.ensure_index()
         self.idempotency.ensure_index()

@@ -61,6 +61,7 @@ def detection_for(
         settings,
         stored.record,
         show_phi=principal.sees_phi(settings.mask_phi),
+        models=promotion.models,
     )
     return run.detection
 
