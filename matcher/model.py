@@ -5,7 +5,8 @@
     20
 
 ``Detection`` serialises exactly to the Detection JSON of SPEC §7 (plus a few
-additive fields: ``header``, ``top_category``, ``matching_fields``); the
+additive fields: ``header``, ``top_category``, ``matching_fields``, and the match model's
+``probability``, ``match_weight`` and ``bayes_factors``); the
 service returns ``detection.model_dump(mode="json")`` as is.
 """
 

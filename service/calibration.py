@@ -16,7 +16,7 @@ name, initials, birth date or MRN.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 from matcher.linkage import MatchModel
 from matcher.training import (
@@ -122,7 +122,7 @@ def calibrate(
         data.records,
         organization="ORG-A",
         version=1,
-        trained_at="generated",
+        trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         sample_pairs=sample_pairs,
         seed=seed,
     )
