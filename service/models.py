@@ -45,9 +45,16 @@ class ModelStore:
         self.engine = engine
         self.index = names.aux("models")
         self.keep = keep
+        self._ensured = False
 
     def ensure_index(self) -> None:
+        """Create the index if missing (reads and writes do it once themselves)."""
         self.engine.ensure_index(self.index, load_mapping("models"))
+        self._ensured = True
+
+    def _ready(self) -> None:
+        if not self._ensured:
+            self.ensure_index()
 
     @staticmethod
     def doc_id(organization: str, version: int) -> str:
@@ -55,6 +62,7 @@ class ModelStore:
 
     def versions(self, organization: str) -> list[int]:
         """The stored versions of ``organization``'s model, oldest first."""
+        self._ready()
         res = self.engine.search(
             self.index,
             {
@@ -67,6 +75,7 @@ class ModelStore:
         return [int(h["_source"]["version"]) for h in res["hits"]["hits"]]
 
     def latest_version(self, organization: str) -> int | None:
+        self._ready()
         res = self.engine.search(
             self.index,
             {
@@ -81,6 +90,7 @@ class ModelStore:
 
     def get_json(self, organization: str, version: int | None = None) -> dict[str, Any] | None:
         """A stored model's JSON (the latest version by default), or ``None``."""
+        self._ready()
         if version is None:
             version = self.latest_version(organization)
             if version is None:
@@ -100,6 +110,7 @@ class ModelStore:
 
     def put(self, model: MatchModel) -> None:
         """Store a model version (searchable on return), then drop all but the latest ``keep``."""
+        self._ready()
         self.engine.index(
             self.index,
             self.doc_id(model.organization, model.version),
