@@ -33,7 +33,10 @@ the fields' weights, its probability ``2^w / (1 + 2^w)``.
 
 **Fitting** (as Splink does): ``u`` from random pairs (:func:`estimate_u`: nearly all
 different reports); ``m`` by expectation-maximization over blocked pairs with ``u``
-fixed (:func:`estimate_m`); the prior from deterministic links (:func:`estimate_prior`).
+fixed (:func:`estimate_m`), one session per blocking that estimates only the fields it
+did not block on (:func:`fit_sessions`; :func:`fit` is the one-session form); the prior
+from the blocked pairs (:func:`prior_from_blocks`) or from deterministic links
+(:func:`estimate_prior`), whichever is higher.
 Fitting reads level vectors with counts (a ``Counter`` of tuples, or an integer array
 through :func:`count_levels`), so its cost is in the number of distinct vectors.
 **Smoothing**: every estimate adds ``smoothing`` pseudo-pairs (default 1) to each of
