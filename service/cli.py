@@ -48,6 +48,7 @@ from indexer.localnode import LocalNode, NodeError, java_missing_reason
 from indexer.records import Kind, Record, describe_errors, parse_record
 from indexer.store import OutdatedStoreError
 from service.app import Services, create_app, open_services
+from service.audit_cli import register as register_audit
 from service.model_cli import model_app
 from service.runtime import tune_gc
 from service.settings import ConfigError, Settings, load_settings
@@ -469,6 +470,7 @@ engine_app = typer.Typer(
 )
 app.add_typer(engine_app, name="engine")
 app.add_typer(model_app, name="model")
+register_audit(app)
 
 
 def _local_node(settings: Settings) -> LocalNode:

@@ -1,0 +1,120 @@
+"""``casematch audit``: the command over :mod:`service.audit` (registered in ``service/cli.py``).
+
+casematch audit --organization ORG-A --out audit-org-a
+casematch audit --organization ORG-A --from 2025-01-01 --to 2025-12-31 --out audit-2025
+casematch audit --organization ORG-A --out audit-org-a --resume   # after an interruption
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from matcher.audit import DEFAULT_THRESHOLD, MAX_BLOCK
+from matcher.linkage import MatchModel
+
+
+def _day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{option} must be a date YYYY-MM-DD, not {value!r}") from None
+
+
+def audit(
+    organization: Annotated[str, typer.Option("--organization", help="the organization to screen")],
+    out: Annotated[
+        Path, typer.Option("--out", help="directory for the outputs and the checkpoints")
+    ],
+    since: Annotated[
+        str | None, typer.Option("--from", help="first receipt date (YYYY-MM-DD)")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--to", help="last receipt date (YYYY-MM-DD)")
+    ] = None,
+    threshold: Annotated[
+        float, typer.Option("--threshold", help="link pairs with a match probability at least this")
+    ] = DEFAULT_THRESHOLD,
+    model_file: Annotated[
+        Path | None,
+        typer.Option("--model", help="a model JSON (casematch.linkage/1) instead of training one"),
+    ] = None,
+    max_block: Annotated[
+        int, typer.Option("--max-block", help="records per block beyond which it is split")
+    ] = MAX_BLOCK,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="continue the audit in --out from its checkpoints")
+    ] = False,
+) -> None:
+    """Screen an organization's stored Cases for duplicates: scored pairs and clusters."""
+    from service.audit import AuditError, AuditParams, run_audit
+    from service.cli import _services, _stoppable, err
+    from service.cli import out as console
+    from service.settings import load_settings
+
+    if not 0.0 < threshold < 1.0:
+        raise typer.BadParameter(f"--threshold must lie between 0 and 1, not {threshold}")
+    if max_block < 2:
+        raise typer.BadParameter(f"--max-block must be at least 2, not {max_block}")
+    params = AuditParams(
+        organization=organization,
+        since=_day(since, "--from"),
+        until=_day(until, "--to"),
+        threshold=threshold,
+        max_block=max_block,
+    )
+    model = None
+    if model_file is not None:
+        try:
+            model = MatchModel.from_json(json.loads(model_file.read_text()))
+        except (OSError, ValueError) as exc:
+            err.print(f"casematch: --model {model_file}: {exc}", markup=False)
+            raise typer.Exit(1) from None
+    settings = load_settings()
+    bar = Progress(
+        TextColumn("{task.description:<8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def progress(phase: str, done: int, total: int | None) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(phase, total=total)
+        bar.update(tasks[phase], completed=done, total=total)
+
+    with _stoppable(), _services(settings) as services, bar:
+        try:
+            summary = run_audit(
+                services.store, params, out, resume=resume, model=model, progress=progress
+            )
+        except AuditError as exc:
+            err.print(f"casematch: {exc}", markup=False)
+            raise typer.Exit(1) from None
+    console.print(
+        f"{summary.records:,} Cases, {summary.candidate_pairs:,} candidate pairs, "
+        f"{summary.links:,} linked, {summary.clusters:,} clusters "
+        f"({summary.clustered_records:,} Cases); peak memory {summary.peak_rss_mb:,.0f} MiB"
+    )
+    console.print(f"outputs in {out}: pairs.csv, clusters.csv, report.md")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``casematch audit`` to the ``casematch`` app."""
+    app.command("audit")(audit)
