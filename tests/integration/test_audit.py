@@ -98,14 +98,14 @@ def test_audit_date_range_and_resume(store: RecordStore, tmp_path: Path) -> None
     clean = run_audit(store, params, tmp_path / "clean", page_size=50, chunk_pages=1)
     assert clean.records == len(in_range)
 
-    class Stop(Exception):
+    class StopError(Exception):
         pass
 
     def stop_at(phase: str, chunk: int) -> None:
         if (phase, chunk) == ("scan", 2):
-            raise Stop
+            raise StopError
 
-    with pytest.raises(Stop):
+    with pytest.raises(StopError):
         run_audit(
             store, params, tmp_path / "again", page_size=50, chunk_pages=1, checkpointed=stop_at
         )
