@@ -1,178 +1,286 @@
-"""Batch audit: find duplicate pairs across an existing database, clustered.
+"""``casematch bench audit``: the duplicate audit (``matcher/audit.py``) against Splink on
+generated Cases with planted duplicates, and the helpers ``bench peer`` shares.
 
-Every stored record is checked against the index with the product's own duplicate
-check (``matcher.detect``, the same call the promote endpoint makes); the matches it
-returns become candidate links, a link rule decides which of them count as "the same
-patient", and union-find turns the links into clusters. This is casematch's side of
-the peer benchmark, and a tool in its own right for cleaning a legacy database.
+**Data.** ``benchmarks.audit_data.PlantedPopulation``: ``n`` Cases of one organization,
+a tenth of them planted duplicates of a random base Case (every duplicate family of the
+generator: exact copies, follow-ups, name-order swaps, transliterations, typos, partial
+dates of birth, reporter and product variants, duplicates without an identifier) or near
+misses (another patient with the same product and event). The truth is the base Case each
+planted duplicate was made from; pairs within an entity are the true pairs.
 
-The link rule (see :class:`LinkRule`):
+**Both tools in one run, each in a process of its own** (so each one's peak memory is its
+own), from the same generated Records to clusters:
 
-- every ID Match (M10) and Subject Match (M12) is a link;
-- a Possible Match is a link when its top category is Patient (M14) and its patient
-  evidence reaches ``min_evidence`` (1.5): first name, last name, date of birth and MRN
-  each add 1.0 for an exact match and 0.5 for a partial one. Initials are not counted:
-  they are derived from the names and would count the same evidence twice. So exact
-  names alone, or a DOB with one name (a partial surname included), link; two fuzzy
-  names alone, a DOB alone or a name alone do not.
+- casematch: Records -> index documents -> ``Facts`` and retrieval keys -> encode, block,
+  compare, exclude (M1/M3/M5/M7), train, score, cluster (``matcher.audit.audit_in_memory``);
+- Splink (DuckDB): Records -> a frame of the same fields -> train -> predict -> cluster
+  (``benchmarks.peer_splink.run_splink_cases``).
 
-The weights and the threshold were chosen on FEBRL ``febrl1`` (the ``--quick`` data
-set) and are evaluated on ``febrl3``, a different data set; the peer report also shows
-other thresholds for transparency. Only the first ``max_possible_matches`` (10)
-Possible Matches of each record are read: a link needs Patient-category evidence,
-and M14 ranks those first (M26: the cap never changes which come first).
-
-Detections run on ``workers`` threads: the engine is another process, so while one
-thread waits for ``_msearch`` another ranks.
+The link threshold of both is chosen on a *different* generated population (another seed,
+a tenth of the size) by pairwise F1, then applied unchanged. ``--with-store`` also runs
+casematch with the local node in the loop (index the Cases, then ``casematch audit``'s
+scan), reported separately.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
+import itertools
+import multiprocessing
+import resource
+import shutil
+import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
 
-from benchmarks.metrics import Pair, canonical_pair, cluster_pairs
+from benchmarks import plots
+from benchmarks.audit_data import ORGANIZATION, PlantedPopulation
+from benchmarks.metrics import PairScores, pair_scores, pairs_within, ratio
+from benchmarks.report import Report
+from indexer.documents import build_document
 from indexer.records import Record
-from indexer.store import RecordStore
-from matcher.model import DetectionOptions, DetectionRun, Match
+from matcher import audit as bulk
+from matcher.facts import Facts, facts_from_view
 
-#: Patient fields whose agreement counts as evidence of the same patient.
-EVIDENCE_FIELDS: frozenset[str] = frozenset({"first_name", "last_name", "dob", "mrn"})
-#: What one matching value adds to the evidence.
-RESULT_WEIGHT: dict[str, float] = {"exact": 1.0, "partial": 0.5, "none": 0.0}
-#: The strength of an ID or Subject Match: above any patient evidence.
-ID_STRENGTH = 100.0
-#: How many Possible Matches per record the audit reads.
-AUDIT_CAP = 10
+#: Thresholds tried on the tuning data (never on the evaluation data).
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
-@dataclass(frozen=True)
-class LinkRule:
-    """Which returned matches count as a predicted duplicate link."""
-
-    min_evidence: float = 1.5
-
-    def patient_evidence(self, match: Match) -> float:
-        """Exact (1.0) and partial (0.5) patient values among names, DOB and MRN; the best
-        result per field (several MRN kinds count once)."""
-        best: dict[str, float] = {}
-        for row in match.comparison:
-            if row.section.lower() != "patient":
-                continue
-            name = _field_key(row.field)
-            if name in EVIDENCE_FIELDS:
-                best[name] = max(best.get(name, 0.0), RESULT_WEIGHT.get(row.result, 0.0))
-        return sum(best.values())
-
-    def strength(self, section: str, match: Match) -> float:
-        """The evidence of one returned match: ``ID_STRENGTH`` for an ID/Subject Match, the
-        patient evidence for a Possible Match whose top category is Patient, else 0."""
-        if section in ("id_matches", "subject_matches"):
-            return ID_STRENGTH
-        if match.top_category != "patient":
-            return 0.0
-        return self.patient_evidence(match)
-
-    def links(self, section: str, match: Match) -> bool:
-        return self.strength(section, match) >= self.min_evidence
+def audit_rows(records: Iterable[Record]) -> list[tuple[Facts, list[str]]]:
+    """Records as the audit reads them from the store: each index document's match view
+    (as ``Facts``) and its retrieval keys."""
+    out = []
+    for record in records:
+        doc = build_document(record)
+        out.append((facts_from_view(doc["match_view"]), doc["keys"]))
+    return out
 
 
-def _field_key(label: str) -> str:
-    """``"Date of Birth"`` / ``"patient.dob"`` / ``"mrn.gp"`` -> a key of EVIDENCE_FIELDS."""
-    text = label.lower().strip().replace("patient.", "").replace(".", "_").replace(" ", "_")
-    aliases = {
-        "date_of_birth": "dob",
-        "birth_date": "dob",
-        "first": "first_name",
-        "last": "last_name",
-        "given_name": "first_name",
-        "surname": "last_name",
+def true_pairs(ids: Sequence[str], entity: dict[str, str]) -> set[tuple[str, str]]:
+    """Every pair of ids of the same entity (``entity``: id -> label; absent: its own)."""
+    groups: dict[str, list[str]] = {}
+    for record_id in ids:
+        groups.setdefault(entity.get(record_id, record_id), []).append(record_id)
+    return {
+        (a, b) if a < b else (b, a)
+        for members in groups.values()
+        for a, b in itertools.combinations(members, 2)
     }
-    text = aliases.get(text, text)
-    if text.startswith("mrn"):
-        return "mrn"
-    return text
 
 
-@dataclass
-class AuditResult:
-    """The audit's links and clusters, and what they cost."""
-
-    links: set[Pair]
-    #: every returned (record, match) pair with its strongest evidence (LinkRule.strength),
-    #: so that other link thresholds can be scored without running again
-    candidates: dict[Pair, float]
-    clusters: list[list[str]]
-    detections: int
-    detect_ms: list[float] = field(default_factory=list)
-    matcher_cpu_ms: list[float] = field(default_factory=list)
-    wall_s: float = 0.0
+def clustered_scores(
+    run: bulk.AuditRun, truth: set[tuple[str, str]], threshold: float
+) -> PairScores:
+    """Pairwise scores of the clusters at ``threshold`` (re-clustered from the run's scores)."""
+    clusters = bulk.cluster(run.pairs, run.probability, threshold, forced=run.id_match)
+    ids = run.encoded.ids
+    return pair_scores(truth, pairs_within([[ids[k] for k in m] for m in clusters.members]))
 
 
-def audit(
-    store: RecordStore,
-    records: Sequence[Record],
-    options: DetectionOptions,
-    *,
-    rule: LinkRule | None = None,
-    workers: int = 2,
-    on_done: Callable[[], None] | None = None,
-) -> AuditResult:
-    """Check every record against the index; link, then cluster, the duplicates found."""
-    from benchmarks.harness import timed_detect
+def choose_threshold(run: bulk.AuditRun, truth: set[tuple[str, str]]) -> tuple[float, list[Any]]:
+    """The threshold of :data:`THRESHOLDS` with the best clustered F1 (ties: the higher)."""
+    sweep = [(t, clustered_scores(run, truth, t)) for t in THRESHOLDS]
+    best = max(sweep, key=lambda item: (item[1].f1, item[0]))
+    return best[0], [[t, s.precision, s.recall, s.f1] for t, s in sweep]
 
-    rule = rule or LinkRule()
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --------------------------------------------------------------------------- one process each
+
+
+def _in_child(target: Any, args: tuple[Any, ...]) -> dict[str, Any]:
+    """Run ``target(*args)`` in a fresh process; its result and its peak memory."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        result: dict[str, Any] = pool.apply(target, args)
+    return result
+
+
+def _casematch_child(seed: int, n: int, threshold: float) -> dict[str, Any]:
+    pop = PlantedPopulation(seed, n)
+    records = list(pop.records())
+    base_rss = peak_rss_mb()
     started = time.perf_counter()
-
-    def check(record: Record) -> tuple[Record, DetectionRun, float]:
-        run, wall_ms = timed_detect(store, record, options)
-        return record, run, wall_ms
-
-    links: set[Pair] = set()
-    candidates: dict[Pair, float] = {}
-    detect_ms: list[float] = []
-    cpu_ms: list[float] = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        for record, run, wall_ms in pool.map(check, records):
-            detect_ms.append(wall_ms)
-            cpu_ms.append(run.matcher_cpu_ms)
-            sections = run.detection.sections
-            for section, matches in (
-                ("id_matches", sections.id_matches),
-                ("subject_matches", sections.subject_matches),
-                ("possible_matches", sections.possible_matches),
-            ):
-                for match in matches:
-                    if match.record_id == record.id:
-                        continue  # a record always finds itself
-                    pair = canonical_pair(record.id, match.record_id)
-                    strength = rule.strength(section, match)
-                    candidates[pair] = max(strength, candidates.get(pair, 0.0))
-                    if strength >= rule.min_evidence:
-                        links.add(pair)
-            if on_done:
-                on_done()
-    clusters = cluster_pairs(sorted(links), [r.id for r in records])
-    return AuditResult(
-        links=links,
-        candidates=candidates,
-        clusters=clusters,
-        detections=len(records),
-        detect_ms=detect_ms,
-        matcher_cpu_ms=cpu_ms,
-        wall_s=time.perf_counter() - started,
+    run = bulk.audit_in_memory(
+        audit_rows(records), threshold=threshold, organization=ORGANIZATION, trained_at="bench"
     )
+    wall = time.perf_counter() - started
+    ids = run.encoded.ids
+    truth = true_pairs(ids, pop.entities())
+    found = pairs_within([[ids[k] for k in m] for m in run.clusters.members])
+    direct = {
+        tuple(sorted((ids[i], ids[j])))
+        for (i, j), p, f in zip(run.pairs.tolist(), run.probability, run.id_match, strict=True)
+        if p >= threshold or f
+    }
+    return {
+        "wall_s": wall,
+        "clustered": pair_scores(truth, found).as_dict(),
+        "pairs": pair_scores(truth, direct).as_dict(),
+        "candidate_pairs": run.blocking.pairs,
+        "candidate_recall": pair_scores(
+            truth, {tuple(sorted((ids[i], ids[j]))) for i, j in run.pairs.tolist()}
+        ).recall,
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_before_mb": base_rss,
+        "prior": run.model.prior,
+        "excluded": run.excluded,
+        "blocking": run.blocking.as_dict(),
+    }
 
 
-def audit_options() -> DetectionOptions:
-    """Detection options of the audit: the default profile, Cases only, top 10 Possible Matches."""
-    return DetectionOptions(
-        profile="enhanced", match_inbox_items=False, mask_phi=False, max_possible_matches=AUDIT_CAP
+def _splink_child(seed: int, n: int, threshold: float) -> dict[str, Any]:
+    from benchmarks.peer_splink import run_splink_cases
+
+    pop = PlantedPopulation(seed, n)
+    records = list(pop.records())
+    base_rss = peak_rss_mb()
+    result = run_splink_cases(records, seed=seed, threshold=threshold)
+    truth = true_pairs([r.id for r in records], pop.entities())
+    return {
+        "wall_s": result.wall_s,
+        "train_s": result.train_s,
+        "predict_s": result.predict_s,
+        "clustered": pair_scores(truth, pairs_within(result.clusters)).as_dict(),
+        "pairs": pair_scores(truth, result.links).as_dict(),
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_before_mb": base_rss,
+    }
+
+
+def _tune(seed: int, n: int) -> dict[str, Any]:
+    """Thresholds of both tools chosen on a tuning population (another seed)."""
+    pop = PlantedPopulation(seed, n)
+    records = list(pop.records())
+    run = bulk.audit_in_memory(audit_rows(records), organization=ORGANIZATION, trained_at="tune")
+    truth = true_pairs(run.encoded.ids, pop.entities())
+    cm_threshold, cm_sweep = choose_threshold(run, truth)
+    from benchmarks.peer_splink import run_splink_cases
+
+    best: tuple[float, float] = (-1.0, 0.9)
+    sweep = []
+    for t in THRESHOLDS:
+        res = run_splink_cases(records, seed=seed, threshold=t)
+        s = pair_scores(truth, pairs_within(res.clusters))
+        sweep.append([t, s.precision, s.recall, s.f1])
+        best = max(best, (s.f1, t))
+    return {
+        "casematch": cm_threshold,
+        "casematch_sweep": cm_sweep,
+        "splink": best[1],
+        "splink_sweep": sweep,
+    }
+
+
+def _store_side(seed: int, n: int, threshold: float) -> dict[str, Any]:
+    """casematch with the engine in the loop: index the Cases, then the store audit."""
+    from benchmarks.harness import bench_store, load
+    from service.audit import AuditParams, run_audit
+
+    pop = PlantedPopulation(seed, n)
+    out = Path(tempfile.mkdtemp(prefix="casematch-bench-audit-"))
+    try:
+        with bench_store("audit") as (_, store):
+            _, index_s = load(store, pop.records(), total=n, label=f"index {n:,}")
+            started = time.perf_counter()
+            summary = run_audit(store, AuditParams(ORGANIZATION, threshold=threshold), out)
+            audit_s = time.perf_counter() - started
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    return {
+        "index_s": index_s,
+        "audit_s": audit_s,
+        "phases": summary.phase_seconds,
+        "peak_rss_mb": summary.peak_rss_mb,
+    }
+
+
+def run_audit_bench(*, seed: int, size: int, out: Path, with_store: bool) -> Path:
+    """``casematch bench audit``: casematch's audit and Splink on ``size`` generated Cases."""
+    import os
+    from importlib.metadata import version
+
+    report = Report(
+        "audit",
+        f"casematch audit vs Splink on {size:,} generated Cases with planted duplicates",
+        method=__doc__.split("\n\n", 1)[1] if __doc__ else "",
+        params={"seed": seed, "size": size, "tuning_seed": seed + 1000, "tuning_size": size // 10},
     )
-
-
-def links_at(candidates: dict[Pair, float], min_evidence: float) -> set[Pair]:
-    """The links a rule with ``min_evidence`` would have made."""
-    return {pair for pair, strength in candidates.items() if strength >= min_evidence}
+    load_before = os.getloadavg()
+    tuned = _in_child(_tune, (seed + 1000, max(size // 10, 2000)))
+    cm = _in_child(_casematch_child, (seed, size, tuned["casematch"]))
+    sp = _in_child(_splink_child, (seed, size, tuned["splink"]))
+    store = _store_side(seed, size, tuned["casematch"]) if with_store else None
+    load_after = os.getloadavg()
+    report.results = {
+        "casematch": cm,
+        "splink": sp,
+        "store": store,
+        "tuning": tuned,
+        "splink_version": version("splink"),
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "ratio_f1": ratio(cm["clustered"]["f1"], sp["clustered"]["f1"]),
+        "ratio_wall": ratio(cm["wall_s"], sp["wall_s"]),
+    }
+    rows = []
+    for tool, res, t in (
+        ("casematch", cm, tuned["casematch"]),
+        (f"Splink {version('splink')}", sp, tuned["splink"]),
+    ):
+        c = res["clustered"]
+        rows.append(
+            [tool, t, c["precision"], c["recall"], c["f1"], res["wall_s"], res["peak_rss_mb"]]
+        )
+    rows.append(
+        [
+            "ratio casematch/Splink",
+            "",
+            "",
+            "",
+            report.results["ratio_f1"],
+            report.results["ratio_wall"],
+            ratio(cm["peak_rss_mb"], sp["peak_rss_mb"]),
+        ]
+    )
+    report.add_table(
+        "Side by side (Records to clusters, in memory, one process each)",
+        ["tool", "threshold", "precision", "recall", "F1 (clustered)", "wall s", "peak RSS MiB"],
+        rows,
+        note=f"Load average before / after: {load_before[0]:.1f} / {load_after[0]:.1f}. "
+        f"casematch: {cm['candidate_pairs']:,} candidate pairs (recall of true pairs "
+        f"{cm['candidate_recall']:.4f}); excluded {cm['excluded']}.",
+    )
+    report.add_table(
+        f"Thresholds chosen on another population (seed {seed + 1000}, {max(size // 10, 2000):,} Cases)",
+        ["tool", "threshold", "precision", "recall", "F1"],
+        [["casematch", *r] for r in tuned["casematch_sweep"]]
+        + [["Splink", *r] for r in tuned["splink_sweep"]],
+    )
+    if store is not None:
+        report.add_table(
+            "casematch with the local node in the loop",
+            ["index s", "audit s (scan to outputs)", "phases s", "peak RSS MiB"],
+            [[store["index_s"], store["audit_s"], str(store["phases"]), store["peak_rss_mb"]]],
+        )
+    plots.grouped_bars(
+        out / "audit.png",
+        f"{size:,} generated Cases: F1 and wall time",
+        ["F1 (clustered)", "wall s / 100"],
+        {
+            "casematch": [cm["clustered"]["f1"], cm["wall_s"] / 100],
+            "Splink": [sp["clustered"]["f1"], sp["wall_s"] / 100],
+        },
+        ylabel="F1; seconds / 100",
+    )
+    report.add_plot("audit.png", "F1 and wall time of casematch and Splink in the same run")
+    report.findings.append(
+        f"F1 casematch {cm['clustered']['f1']:.4f} vs Splink {sp['clustered']['f1']:.4f}; wall "
+        f"{cm['wall_s']:.1f} s vs {sp['wall_s']:.1f} s; peak memory {cm['peak_rss_mb']:.0f} vs "
+        f"{sp['peak_rss_mb']:.0f} MiB."
+    )
+    return report.write(out)

@@ -6,6 +6,7 @@ report and PNG plots under ``benchmarks/results/<name>/``.
     casematch bench index                        # bulk load docs/s, reindex time, peak memory
     casematch bench service                      # HTTP load on a running `casematch serve`
     casematch bench peer                         # casematch audit vs Splink on FEBRL
+    casematch bench audit --size 100000          # casematch audit vs Splink, generated Cases
     casematch bench promotion                    # the promotion workflow benchmark
     casematch bench ui                           # review page: item page with 100 matches
     casematch bench all --quick                  # everything, CI-sized
@@ -236,15 +237,39 @@ def service(
 def peer(
     seed: Seed = 42,
     febrl: Annotated[str, typer.Option(help="febrl1 (1,000 records) or febrl3 (5,000)")] = "febrl3",
-    workers: Annotated[int, typer.Option(help="threads running casematch's audit")] = 2,
+    node: Annotated[
+        bool, typer.Option(help="also time casematch with the local node in the loop")
+    ] = True,
     quick: Quick = False,
     out: Out = None,
 ) -> None:
-    """casematch's batch audit against Splink (DuckDB) on the same FEBRL data, one run."""
+    """casematch's duplicate audit against Splink (DuckDB) on the same FEBRL data, one run."""
     from benchmarks.peer import run_peer
 
     dataset = "febrl1" if quick else febrl
-    _done(run_peer(seed=seed, dataset=dataset, workers=workers, out=_out("peer", out)))
+    _done(
+        run_peer(seed=seed, dataset=dataset, with_store=node and not quick, out=_out("peer", out))
+    )
+
+
+@app.command()
+def audit(
+    seed: Seed = 42,
+    size: Annotated[int, typer.Option(help="generated Cases (a tenth of them planted)")] = 100_000,
+    node: Annotated[
+        bool, typer.Option(help="also time casematch with the local node in the loop")
+    ] = False,
+    quick: Quick = False,
+    out: Out = None,
+) -> None:
+    """casematch audit against Splink on generated Cases with planted duplicates, one run."""
+    from benchmarks.audit import run_audit_bench
+
+    _done(
+        run_audit_bench(
+            seed=seed, size=5_000 if quick else size, with_store=node, out=_out("audit", out)
+        )
+    )
 
 
 @app.command()

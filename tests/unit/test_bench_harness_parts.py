@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import typer
 
-from benchmarks.audit import ID_STRENGTH, LinkRule, links_at
 from benchmarks.cli import parse_sizes
 from benchmarks.febrl import entity_of, febrl_record, parse_dob
 from benchmarks.quality import aggregate, ranked_ids, score_query
@@ -120,64 +119,6 @@ def _run(
         sections=Sections(id_matches=list(ids), possible_matches=list(possible)),
     )
     return DetectionRun(detection=detection, retrieved_ids=list(retrieved), matcher_cpu_ms=1.0)
-
-
-@pytest.mark.parametrize(
-    ("section", "top", "rows", "strength"),
-    [
-        ("id_matches", None, [], ID_STRENGTH),
-        ("subject_matches", "patient", [], ID_STRENGTH),
-        ("possible_matches", "patient", [("first_name", "exact"), ("last_name", "partial")], 1.5),
-        ("possible_matches", "patient", [("initials", "exact"), ("first_name", "exact")], 1.0),
-        ("possible_matches", "patient", [("mrn_gp", "exact"), ("mrn_hospital", "partial")], 1.0),
-        ("possible_matches", "patient", [("dob", "none"), ("last_name", "exact")], 1.0),
-        (
-            "possible_matches",
-            "patient",
-            [
-                ("dob", "exact"),
-                ("first_name", "exact"),
-                ("last_name", "exact"),
-                ("mrn_gp", "exact"),
-            ],
-            4.0,
-        ),
-        ("possible_matches", "product", [("first_name", "exact"), ("dob", "exact")], 0.0),
-    ],
-    ids=[
-        "id-match",
-        "subject-match",
-        "exact-and-partial-name",
-        "initials-not-counted",
-        "mrn-counted-once-at-its-best",
-        "no-match-rows-ignored",
-        "everything",
-        "top-category-not-patient",
-    ],
-)
-def test_link_rule_strength(
-    section: str, top: str | None, rows: list[tuple[str, str]], strength: float
-) -> None:
-    assert LinkRule().strength(section, _match("C", 1, top, rows)) == strength
-
-
-@pytest.mark.parametrize(
-    ("rows", "links"),
-    [
-        ([("first_name", "partial"), ("last_name", "partial")], False),
-        ([("dob", "exact"), ("last_name", "partial")], True),
-        ([("first_name", "exact"), ("last_name", "exact")], True),
-        ([("dob", "exact")], False),
-    ],
-    ids=["two-fuzzy-names", "dob-and-fuzzy-surname", "exact-names", "dob-alone"],
-)
-def test_link_rule_default_threshold(rows: list[tuple[str, str]], links: bool) -> None:
-    assert LinkRule().links("possible_matches", _match("C", 1, "patient", rows)) is links
-
-
-def test_links_at_keeps_pairs_at_or_above_the_threshold() -> None:
-    candidates = {("a", "b"): 1.0, ("a", "c"): 2.0, ("b", "d"): ID_STRENGTH}
-    assert links_at(candidates, 1.5) == {("a", "c"), ("b", "d")}
 
 
 def test_ranked_ids_reads_sections_in_order_without_the_source() -> None:
