@@ -38,22 +38,23 @@ from benchmarks import plots
 from benchmarks.audit_data import ORGANIZATION, PlantedPopulation
 from benchmarks.metrics import PairScores, pair_scores, pairs_within, ratio
 from benchmarks.report import Report
-from indexer.documents import build_document
+from indexer.documents import normalized_document, retrieval_keys
 from indexer.records import Record
 from matcher import audit as bulk
-from matcher.facts import Facts, facts_from_view
+from matcher.facts import Facts, facts_from_document
 
 #: Thresholds tried on the tuning data (never on the evaluation data).
 THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
 def audit_rows(records: Iterable[Record]) -> list[tuple[Facts, list[str]]]:
-    """Records as the audit reads them from the store: each index document's match view
-    (as ``Facts``) and its retrieval keys."""
+    """Records as the audit reads them from the store: each one's comparable values (the
+    index document's, ``Facts``) and its retrieval keys. Built from the normalized document
+    directly (what the stored match view holds), without the JSON the engine needs."""
     out = []
     for record in records:
-        doc = build_document(record)
-        out.append((facts_from_view(doc["match_view"]), doc["keys"]))
+        doc = normalized_document(record)
+        out.append((facts_from_document(doc), retrieval_keys(doc)))
     return out
 
 

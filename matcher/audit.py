@@ -16,7 +16,9 @@ a million records cost arrays, not a million Python objects.
    their scope (``{organization}|{ct|pm}|``), so a block never mixes organizations (M1)
    or clinical-trial with postmarketing records (M3). A less precise date of birth
    (``patient_dob_within``) joins the records whose date of birth is exactly that value,
-   as retrieval looks it up, not each other. A block of more than ``max_block`` records
+   as retrieval looks it up, not each other; likewise patient initials, which are derived
+   from the names, join only records of which at least one lacks a first or last name
+   (two named records are blocked by their names). A block of more than ``max_block`` records
    (common initials, a popular name) is not paired whole: it is split by birth year (its
    members without a date of birth leave it), and a part still larger is dropped and
    counted (:class:`BlockStats`). Pairs are made per block size with numpy and deduplicated.
@@ -52,6 +54,7 @@ from matcher import linkage
 from matcher.compare import EXACT as R_EXACT
 from matcher.compare import NONE as R_NONE
 from matcher.compare import PARTIAL as R_PARTIAL
+from matcher.compare import compare_name_rows
 from matcher.evaluate import Evaluation
 from matcher.facts import EventFacts, Facts, ProductFacts
 from matcher.model import Result
@@ -292,8 +295,10 @@ class Encoder:
         facts_of = [f.fact for f in self.fields]
         dob_within = str(K.PATIENT_DOB_WITHIN)
         identifier = str(K.IDENTIFIER)
+        initials = str(K.PATIENT_INITIALS)
         for row, (facts, keys) in enumerate(records):
             ids.append(facts.record_id)
+            named = bool(facts.first_name and facts.last_name)
             codes.append(
                 [
                     self._code(
@@ -310,6 +315,9 @@ class Encoder:
                     scope, value = key.split(dob_within + ":", 1)
                     key_hashes.append(hash(scope + "patient_dob:" + value))
                     key_probe.append(False)
+                elif kind == initials:  # derived from the names: pairs a record without both
+                    key_hashes.append(hash(key))
+                    key_probe.append(not named)
                 else:
                     key_hashes.append(hash(key))
                     key_probe.append(True)
@@ -492,6 +500,14 @@ class BulkLevels:
         self.cache: list[dict[int, int]] = [{} for _ in encoder.fields]
         self.stubs: list[dict[int, Facts]] = [{} for _ in encoder.fields]
         self.computed = 0
+        #: The other name field of the same person (patient, reporter), when both are scored.
+        self.partner: dict[int, int] = {}
+        keys = [f.key for f in encoder.fields]
+        for group in ("patient", "reporter"):
+            pair = (f"{group}.first_name", f"{group}.last_name")
+            if all(k in keys for k in pair):
+                a, b = keys.index(pair[0]), keys.index(pair[1])
+                self.partner[a], self.partner[b] = b, a
 
     def levels(self, enc: Encoded, pairs: IntArray) -> LevelArray:
         """One row of levels per pair (columns: ``encoder.fields``)."""
@@ -522,7 +538,15 @@ class BulkLevels:
         if level is None:
             self.computed += 1
             a, b = self._stub(i, spec, key >> 32), self._stub(i, spec, key & 0xFFFFFFFF)
-            level = cache[key] = linkage.field_level(spec, a, b)
+            partner = self.partner.get(i)
+            if partner is None:
+                level = cache[key] = linkage.field_level(spec, a, b)
+            else:  # both name rows from one comparison (their code tables are the same)
+                first, last = (i, partner) if spec.key.endswith("first_name") else (partner, i)
+                rows = compare_name_rows(_names(a, spec), _names(b, spec), _same_tokens(a, b, spec))
+                for f, result in ((first, rows[0]), (last, rows[1])):
+                    self.cache[f][key] = _name_level(self.encoder.fields[f], result, a, b)
+                level = cache[key]
         return level
 
     def _stub(self, i: int, spec: FieldSpec, code: int) -> Facts:
@@ -531,6 +555,30 @@ class BulkLevels:
         if found is None:
             found = stubs[code] = _stub(spec, self.encoder.signatures[i][code])
         return found
+
+
+def _names(facts: Facts, spec: FieldSpec) -> tuple[str | None, str | None]:
+    if spec.group == "patient":
+        return facts.first_name, facts.last_name
+    return facts.reporter_first, facts.reporter_last
+
+
+def _same_tokens(a: Facts, b: Facts, spec: FieldSpec) -> bool:
+    tokens = a.patient_name if spec.group == "patient" else a.reporter_name
+    other = b.patient_name if spec.group == "patient" else b.reporter_name
+    return tokens is not None and tokens == other
+
+
+def _name_level(spec: FieldSpec, result: Result, a: Facts, b: Facts) -> int:
+    """``linkage.field_level`` of a name field given its row's result (``compare_name_rows``,
+    as ``matcher.bind.compare_field`` calls it): ``NULL`` when either side has no value."""
+    if result == R_EXACT:
+        return linkage.EXACT
+    if result == R_PARTIAL:
+        return linkage.PARTIAL
+    if getattr(a, spec.fact) in (None, "") or getattr(b, spec.fact) in (None, ""):
+        return linkage.NULL
+    return linkage.NONE
 
 
 def level_counts(levels: LevelArray) -> Counter[tuple[int, ...]]:
