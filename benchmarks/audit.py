@@ -160,15 +160,14 @@ def _tune(seed: int, n: int) -> dict[str, Any]:
     run = bulk.audit_in_memory(audit_rows(records), organization=ORGANIZATION, trained_at="tune")
     truth = true_pairs(run.encoded.ids, pop.entities())
     cm_threshold, cm_sweep = choose_threshold(run, truth)
-    from benchmarks.peer_splink import run_splink_cases
+    from benchmarks.peer_splink import run_splink_cases_at
 
     best: tuple[float, float] = (-1.0, 0.9)
     sweep = []
-    for t in THRESHOLDS:
-        res = run_splink_cases(records, seed=seed, threshold=t)
+    for res in run_splink_cases_at(records, seed=seed, thresholds=THRESHOLDS):
         s = pair_scores(truth, pairs_within(res.clusters))
-        sweep.append([t, s.precision, s.recall, s.f1])
-        best = max(best, (s.f1, t))
+        sweep.append([res.threshold, s.precision, s.recall, s.f1])
+        best = max(best, (s.f1, res.threshold))
     return {
         "casematch": cm_threshold,
         "casematch_sweep": cm_sweep,

@@ -51,6 +51,7 @@ import numpy.typing as npt
 from indexer.documents import is_searchable, key_kind
 from indexer.fields import RANKED_FIELDS, FieldSpec, KeyKind
 from matcher import linkage
+from matcher.bind import compare_items
 from matcher.compare import EXACT as R_EXACT
 from matcher.compare import NONE as R_NONE
 from matcher.compare import PARTIAL as R_PARTIAL
@@ -116,6 +117,49 @@ def _simple(spec: FieldSpec) -> bool:
         and "." not in spec.fact
         and spec.normalizer is None
         and not spec.hidden_when_blinded
+    )
+
+
+def _multi(spec: FieldSpec) -> bool:
+    """A field of each product or event: compared item by item, the best result counting."""
+    return "." in spec.fact and spec.normalizer is None
+
+
+def _item_signatures(spec: FieldSpec, facts: Facts) -> list[Hashable]:
+    """The values ``matcher.bind.compare_items`` reads of each product or event (items
+    without a value can match nothing and are left out)."""
+    what, name = spec.fact.split(".", 1)
+    items = [x for x in getattr(facts, what) if x.rank <= linkage.DEPTH]
+    if spec.comparator == "event_text":
+        return sorted(
+            {
+                (x.meddra_pt_code, x.event_reported)
+                for x in items
+                if x.event_reported not in (None, "")
+            },
+            key=repr,
+        )
+    return sorted({getattr(x, name) for x in items if getattr(x, name) not in (None, "")}, key=repr)
+
+
+def _item_stub(spec: FieldSpec, signature: Any) -> ProductFacts | EventFacts:
+    what, name = spec.fact.split(".", 1)
+    if what == "products":
+        return ProductFacts(
+            signature if name == "product" else None,
+            signature if name == "product_reported" else None,
+            signature if name == "study_product" else None,
+            1,
+        )
+    if spec.comparator == "event_text":
+        code, text = signature
+        return EventFacts(code, text, None, None, 1)
+    return EventFacts(
+        signature if name == "meddra_pt_code" else None,
+        signature if name == "event_reported" else None,
+        signature if name == "country" else None,
+        signature if name == "onset" else None,
+        1,
     )
 
 
@@ -246,6 +290,9 @@ class Encoded:
     country: IntArray
     organization: IntArray
     searchable: npt.NDArray[np.bool_]
+    #: Per product / event field (by column): each record's item codes, padded with -1.
+    items: dict[int, IntArray] = field(default_factory=dict)
+    blinded: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -266,8 +313,20 @@ class Encoder:
                 self.tables[i][None] = 0
                 self.tables[i][""] = 0
                 self.signatures[i].append(None)
+        self.multi = [_multi(f) for f in self.fields]
+        #: Per product / event field: item signature -> code, and code -> signature.
+        self.item_tables: list[dict[Hashable, int]] = [{} for _ in self.fields]
+        self.item_signatures: list[list[Hashable]] = [[] for _ in self.fields]
         self.countries: dict[str | None, int] = {None: 0}
         self.organizations: dict[str, int] = {}
+
+    def _item_code(self, i: int, signature: Hashable) -> int:
+        table = self.item_tables[i]
+        code = table.get(signature)
+        if code is None:
+            code = table[signature] = len(self.item_signatures[i])
+            self.item_signatures[i].append(signature)
+        return code
 
     def _code(self, i: int, signature: Hashable) -> int:
         table = self.tables[i]
@@ -292,6 +351,10 @@ class Encoder:
         org: list[int] = []
         searchable: list[bool] = []
         simple = [_simple(f) for f in self.fields]
+        multi = self.multi
+        multi_columns = [i for i, m in enumerate(multi) if m]
+        items: dict[int, list[list[int]]] = {i: [] for i in multi_columns}
+        blinded: list[bool] = []
         facts_of = [f.fact for f in self.fields]
         dob_within = str(K.PATIENT_DOB_WITHIN)
         identifier = str(K.IDENTIFIER)
@@ -301,12 +364,19 @@ class Encoder:
             named = bool(facts.first_name and facts.last_name)
             codes.append(
                 [
-                    self._code(
+                    0
+                    if multi[i]
+                    else self._code(
                         i, getattr(facts, facts_of[i]) if simple[i] else _signature(spec, facts)
                     )
                     for i, spec in enumerate(self.fields)
                 ]
             )
+            for i in multi_columns:
+                items[i].append(
+                    [self._item_code(i, sig) for sig in _item_signatures(self.fields[i], facts)]
+                )
+            blinded.append(facts.blinded)
             for key in keys:
                 kind = key_kind(key)
                 if kind not in BLOCK_KINDS:
@@ -344,7 +414,25 @@ class Encoder:
             country=np.array(country, dtype=np.int64),
             organization=np.array(org, dtype=np.int64),
             searchable=np.array(searchable, dtype=bool),
+            items={i: _padded(rows) for i, rows in items.items()},
+            blinded=np.array(blinded, dtype=bool),
         )
+
+
+def _padded(rows: Sequence[Sequence[int]], width: int | None = None) -> IntArray:
+    """Rows of item codes as one array, padded with -1 to ``width`` (default: the widest)."""
+    width = max((len(r) for r in rows), default=0) if width is None else width
+    out = np.full((len(rows), max(width, 1)), -1, dtype=np.int64)
+    for k, row in enumerate(rows):
+        out[k, : len(row)] = row
+    return out
+
+
+def _widen(array: IntArray, width: int) -> IntArray:
+    if array.shape[1] >= width:
+        return array
+    pad = np.full((array.shape[0], width - array.shape[1]), -1, dtype=np.int64)
+    return np.concatenate([array, pad], axis=1)
 
 
 def concat(parts: Sequence[Encoded]) -> Encoded:
@@ -370,6 +458,13 @@ def concat(parts: Sequence[Encoded]) -> Encoded:
         country=_cat([p.country for p in parts], np.int64),
         organization=_cat([p.organization for p in parts], np.int64),
         searchable=_cat([p.searchable for p in parts], bool),
+        items={
+            i: np.concatenate(
+                [_widen(p.items[i], max(q.items[i].shape[1] for q in parts)) for p in parts]
+            )
+            for i in (parts[0].items if parts else {})
+        },
+        blinded=_cat([p.blinded for p in parts], bool),
     )
 
 
@@ -518,6 +613,9 @@ class BulkLevels:
             return out
         left, right = enc.codes[pairs[:, 0]], enc.codes[pairs[:, 1]]
         for i, spec in enumerate(fields):
+            if self.encoder.multi[i]:
+                out[:, i] = self._items_level(i, spec, enc, pairs)
+                continue
             a, b = left[:, i], right[:, i]
             if self.encoder.simple[i]:
                 col = np.where(a == b, linkage.EXACT, linkage.NONE).astype(np.int8)
@@ -531,6 +629,52 @@ class BulkLevels:
             )
             out[:, i] = table[inverse.reshape(-1)]
         return out
+
+    def _items_level(self, i: int, spec: FieldSpec, enc: Encoded, pairs: IntArray) -> LevelArray:
+        """A product or event field: the best result over every pair of items (as
+        ``matcher.bind.compare_field``), ``NULL`` without items on a side or, for a field
+        hidden when blinded (M8), when either record is blinded."""
+        a_items, b_items = enc.items[i][pairs[:, 0]], enc.items[i][pairs[:, 1]]
+        best = np.full(len(pairs), linkage.NONE, dtype=np.int8)
+        exact_only = spec.comparator == "exact"
+        for ka in range(a_items.shape[1]):
+            a = a_items[:, ka]
+            for kb in range(b_items.shape[1]):
+                b = b_items[:, kb]
+                valid = (a >= 0) & (b >= 0)
+                if exact_only:
+                    found = np.where(valid & (a == b), linkage.EXACT, linkage.NONE)
+                else:
+                    rows = np.flatnonzero(valid)
+                    found = np.full(len(pairs), linkage.NONE, dtype=np.int8)
+                    if len(rows):
+                        lo = np.minimum(a[rows], b[rows])
+                        hi = np.maximum(a[rows], b[rows])
+                        keys, inverse = np.unique((lo << 32) | hi, return_inverse=True)
+                        table = np.fromiter(
+                            (self._item_level(i, spec, key) for key in keys.tolist()),
+                            dtype=np.int8,
+                            count=len(keys),
+                        )
+                        found[rows] = table[inverse.reshape(-1)]
+                best = np.maximum(best, found.astype(np.int8))
+        empty = (a_items[:, 0] < 0) | (b_items[:, 0] < 0)
+        level = np.where((best == linkage.NONE) & empty, linkage.NULL, best).astype(np.int8)
+        if spec.hidden_when_blinded:
+            level[enc.blinded[pairs[:, 0]] | enc.blinded[pairs[:, 1]]] = linkage.NULL
+        return level
+
+    def _item_level(self, i: int, spec: FieldSpec, key: int) -> int:
+        cache = self.cache[i]
+        level = cache.get(key)
+        if level is None:
+            self.computed += 1
+            sigs = self.encoder.item_signatures[i]
+            result = compare_items(
+                spec, _item_stub(spec, sigs[key >> 32]), _item_stub(spec, sigs[key & 0xFFFFFFFF])
+            )
+            level = cache[key] = _LEVEL_OF[result]
+        return level
 
     def _level(self, i: int, spec: FieldSpec, key: int) -> int:
         cache = self.cache[i]
