@@ -90,6 +90,8 @@ BLOCK_KINDS: frozenset[str] = frozenset(
 )
 #: Records per block beyond which a block is split by birth year (see the module doc).
 MAX_BLOCK = 200
+#: Compared value pairs kept per field between calls of :meth:`BulkLevels.levels`.
+CACHE_LIMIT = 1_000_000
 #: The default link threshold on the match probability.
 DEFAULT_THRESHOLD = 0.9
 
@@ -611,6 +613,9 @@ class BulkLevels:
         out = np.zeros((n, len(fields)), dtype=np.int8)
         if n == 0:
             return out
+        for cache in self.cache:  # bounded memory: a full cache starts again
+            if len(cache) > CACHE_LIMIT:
+                cache.clear()
         left, right = enc.codes[pairs[:, 0]], enc.codes[pairs[:, 1]]
         for i, spec in enumerate(fields):
             if self.encoder.multi[i]:
@@ -748,17 +753,22 @@ DERIVED_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def independent(levels: LevelArray, fields: Sequence[FieldSpec]) -> LevelArray:
+def independent(
+    levels: LevelArray, fields: Sequence[FieldSpec], *, in_place: bool = False
+) -> LevelArray:
     """``levels`` with each derived field (:data:`DERIVED_FIELDS`) set to ``NULL`` (no
-    evidence) where every field it derives from is compared (not ``NULL``) in the pair."""
+    evidence) where every field it derives from is compared (not ``NULL``) in the pair
+    (a copy unless ``in_place``)."""
     keys = [f.key for f in fields]
     out = levels
     for derived, sources in DERIVED_FIELDS:
         if derived not in keys or not all(k in keys for k in sources):
             continue
         cols = [keys.index(k) for k in sources]
-        covered = (levels[:, cols] != linkage.NULL).all(axis=1)
-        if out is levels:
+        covered = np.ones(len(levels), dtype=bool)
+        for col in cols:
+            covered &= levels[:, col] != linkage.NULL
+        if out is levels and not in_place:
             out = levels.copy()
         out[covered, keys.index(derived)] = linkage.NULL
     return out
@@ -797,7 +807,10 @@ def exclusions(
     if len(differ):
         # a pair with a matching identifying patient field is never excluded (M5's "unless")
         patient = np.array([f.group == "patient" and f.identifying for f in fields])
-        maybe = differ[~((levels[differ][:, patient] >= linkage.PARTIAL).any(axis=1))]
+        matched = np.zeros(len(differ), dtype=bool)
+        for col in np.flatnonzero(patient).tolist():
+            matched |= levels[differ, col] >= linkage.PARTIAL
+        maybe = differ[~matched]
         keys = [f.key for f in fields]
         for k in maybe.tolist():
             results = dict.fromkeys(_RANKED_KEYS, R_NONE)
@@ -836,10 +849,11 @@ class Weights:
         return cls(table, model.prior_weight)
 
     def weights(self, levels: LevelArray) -> FloatArray:
-        """Each pair's match weight (prior included)."""
-        cols = np.arange(self.table.shape[0])
-        total: FloatArray = self.table[cols[None, :], levels.astype(np.int64)].sum(axis=1)
-        return total + self.prior
+        """Each pair's match weight (prior included), a field at a time (bounded memory)."""
+        total: FloatArray = np.full(len(levels), self.prior, dtype=np.float64)
+        for f in range(self.table.shape[0]):
+            total += self.table[f][levels[:, f]]
+        return total
 
     def bayes_factors(self, levels: LevelArray) -> FloatArray:
         cols = np.arange(self.table.shape[0])

@@ -257,7 +257,9 @@ def run_audit(
         else np.zeros((0, len(encoder.fields)), np.int8)
     )
     allowed, excluded = bulk.exclusions(enc, pairs, levels, encoder.fields)
-    pairs, levels = pairs[allowed], bulk.independent(levels[allowed], encoder.fields)
+    if not allowed.all():
+        pairs, levels = pairs[allowed], levels[allowed]
+    levels = bulk.independent(levels, encoder.fields, in_place=True)
     id_match = bulk.identifier_links(enc, pairs)
     summary.excluded = excluded
     summary.scored_pairs = len(pairs)
