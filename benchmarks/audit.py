@@ -24,6 +24,7 @@ scan), reported separately.
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import multiprocessing
 import resource
@@ -96,8 +97,8 @@ def peak_rss_mb() -> float:
 def _in_child(target: Any, args: tuple[Any, ...]) -> dict[str, Any]:
     """Run ``target(*args)`` in a fresh process; its result and its peak memory."""
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(1) as pool:
-        result: dict[str, Any] = pool.apply(target, args)
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
+        result: dict[str, Any] = pool.submit(target, *args).result()
     return result
 
 
