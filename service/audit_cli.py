@@ -51,8 +51,15 @@ def audit(
     ] = DEFAULT_THRESHOLD,
     model_file: Annotated[
         Path | None,
-        typer.Option("--model", help="a model JSON (casematch.linkage/1) instead of training one"),
+        typer.Option("--model", help="a model JSON (casematch.linkage/1) to score with"),
     ] = None,
+    retrain: Annotated[
+        bool,
+        typer.Option(
+            "--retrain",
+            help="train a model in this run even when the organization has a stored one",
+        ),
+    ] = False,
     max_block: Annotated[
         int, typer.Option("--max-block", help="records per block beyond which it is split")
     ] = MAX_BLOCK,
@@ -100,6 +107,15 @@ def audit(
         bar.update(tasks[phase], completed=done, total=total)
 
     with _stoppable(), _services(settings) as services, bar:
+        if model is None and not retrain:
+            from service.models import ModelStore
+
+            model = ModelStore(services.engine, services.store.names).get(organization)
+            if model is not None:
+                console.print(
+                    f"scoring with {organization}'s stored model, version {model.version} "
+                    "(casematch model train; --retrain to train one in this run)"
+                )
         try:
             summary = run_audit(
                 services.store, params, out, resume=resume, model=model, progress=progress
