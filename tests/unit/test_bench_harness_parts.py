@@ -208,6 +208,42 @@ def test_score_query_false_match_on_near_misses(
     assert o.false_match is false_match
 
 
+@pytest.mark.parametrize(
+    ("probability", "near_miss", "at_threshold"),
+    [
+        (0.95, True, True),
+        (0.5, True, False),
+        (None, True, False),
+        (0.95, False, True),
+        (0.5, False, False),
+    ],
+    ids=[
+        "near-miss-scored-sure",
+        "near-miss-scored-unsure",
+        "no-model",
+        "duplicate-sure",
+        "duplicate-unsure",
+    ],
+)
+def test_score_query_at_the_probability_threshold(
+    probability: float | None, near_miss: bool, at_threshold: bool
+) -> None:
+    match = _match("B", 1, "patient", []).model_copy(update={"probability": probability})
+    o = score_query(
+        _run(possible=[match]),
+        family="f",
+        expected=[] if near_miss else ["B"],
+        must_not_match=["B"] if near_miss else [],
+        shares_identifier=False,
+        near_miss=near_miss,
+        threshold=0.9,
+    )
+    if near_miss:
+        assert o.false_match and o.false_match_at_threshold is at_threshold
+    else:
+        assert o.found and o.found_at_threshold is at_threshold
+
+
 def test_aggregate_scores_duplicates_and_near_misses_separately() -> None:
     found = score_query(
         _run(possible=[_match("C", 1, "patient", [])], retrieved=["C"]),
