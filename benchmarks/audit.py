@@ -24,11 +24,12 @@ scan), reported separately.
 
 from __future__ import annotations
 
-import concurrent.futures
 import itertools
-import multiprocessing
+import json
 import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -95,10 +96,15 @@ def peak_rss_mb() -> float:
 
 
 def _in_child(target: Any, args: tuple[Any, ...]) -> dict[str, Any]:
-    """Run ``target(*args)`` in a fresh process; its result and its peak memory."""
-    ctx = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as pool:
-        result: dict[str, Any] = pool.submit(target, *args).result()
+    """Run ``target(*args)`` in a fresh Python process (``python -m benchmarks.audit``), so
+    that its peak memory is its own; its result comes back as JSON on stdout."""
+    command = [sys.executable, "-m", "benchmarks.audit", target.__name__, *map(str, args)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"{target.__name__} ended with exit code {done.returncode}: {done.stderr[-2000:]}"
+        )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -285,3 +291,22 @@ def run_audit_bench(*, seed: int, size: int, out: Path, with_store: bool) -> Pat
         f"{sp['peak_rss_mb']:.0f} MiB."
     )
     return report.write(out)
+
+
+def main(argv: Sequence[str]) -> int:
+    """``python -m benchmarks.audit _casematch_child SEED N THRESHOLD`` (and ``_splink_child``,
+    ``_tune SEED N``): one side of the benchmark, its result as one JSON line."""
+    name, *args = argv
+    children: dict[str, Any] = {
+        "_tune": _tune,
+        "_casematch_child": _casematch_child,
+        "_splink_child": _splink_child,
+    }
+    target = children[name]
+    values = [int(args[0]), int(args[1]), *(float(a) for a in args[2:])]
+    print(json.dumps(target(*values), default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
