@@ -46,7 +46,7 @@ from matcher import audit as bulk
 from matcher.facts import Facts, facts_from_document
 
 #: Thresholds tried on the tuning data (never on the evaluation data).
-THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
 def audit_rows(records: Iterable[Record]) -> list[tuple[Facts, list[str]]]:
