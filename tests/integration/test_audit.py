@@ -45,7 +45,7 @@ def _pairs_csv(out: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def test_audit_store_equals_in_memory_M1_M7(store: RecordStore, tmp_path: Path) -> None:
+def test_audit_store_equals_in_memory_M1_M7_M21(store: RecordStore, tmp_path: Path) -> None:
     records = _records()
     _load(store, records)
     out = tmp_path / "audit"
@@ -86,6 +86,15 @@ def test_audit_store_equals_in_memory_M1_M7(store: RecordStore, tmp_path: Path) 
     truth = {tuple(sorted((dup, base))) for dup, base in planted.items()}
     assert len(truth & expected) >= 0.6 * len(truth)
     assert (out / "report.md").read_text().startswith(f"# Duplicate audit of {ORGANIZATION}")
+    # M21: ids, scores and Bayes factors only; no compared value (PHI) is written
+    written = "".join(
+        (out / name).read_text()
+        for name in ("pairs.csv", "pairs.ndjson", "clusters.csv", "clusters.ndjson", "report.md")
+    ).lower()
+    names = {r.patient.last_name.lower() for r in records if r.patient.last_name}
+    dobs = {str(r.patient.dob) for r in records if r.patient.dob}
+    assert names and not any(name in written for name in names if len(name) > 3)
+    assert not any(dob in written for dob in dobs if len(dob) == 10)
     assert "left_id" in (out / "pairs.csv").read_text().splitlines()[0]
 
 

