@@ -107,3 +107,21 @@ def test_demo_generates_loads_and_detects(tmp_path: Path) -> None:
         "marked_as_follow_up",
     ):
         assert expected in result.stdout, f"{expected!r} missing from:\n{shown}"
+
+
+def test_audit_writes_pairs_and_clusters_and_refuses_to_overwrite(
+    loaded: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "audit"
+    result = run(
+        loaded, "audit", "--organization", "ORG-A", "--out", str(out), "--threshold", "0.5"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "3 Cases" in result.stdout
+    for name in ("pairs.csv", "clusters.csv", "model.json", "report.md", "summary.json"):
+        assert (out / name).exists(), name
+    assert json.loads((out / "summary.json").read_text())["records"] == 3
+    again = run(loaded, "audit", "--organization", "ORG-A", "--out", str(out))
+    assert again.returncode == 1 and "--resume" in again.stderr
+    bad = run(loaded, "audit", "--organization", "ORG-A", "--out", str(out), "--from", "2025-13-01")
+    assert bad.returncode == 2 and "--from" in bad.stderr
