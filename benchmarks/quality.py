@@ -287,7 +287,8 @@ def _febrl(dataset: str, use_soc_sec_id: bool, max_queries: int, seed: int) -> l
     variant = "with" if use_soc_sec_id else "without"
     with bench_store("quality-febrl") as (_, store):
         load(store, records, total=len(records), label=f"index FEBRL ({variant} ssid)")
-        return _check_all(store, queries, options, f"FEBRL queries ({variant} ssid)")
+        models = _train_models(store, [records[0].organization], seed)
+        return _check_all(store, queries, options, f"FEBRL queries ({variant} ssid)", models)
 
 
 METHOD = __doc__.split("\n\n", 1)[1] if __doc__ else ""
