@@ -1,6 +1,7 @@
 """Reading an organization's searchable Cases page by page, as retrieval reads candidates.
 
-The audit (``service/audit.py``) reads every Case of an organization once: each page is
+The audit (``service/audit.py``) reads every Case of an organization once, and training
+(``service/models.py``) every searchable record: each page is
 one search on the cases alias through :meth:`Engine.search`, sorted by ``_id`` and
 continued with ``search_after`` (so a read can stop and resume at the last ``_id``), and
 returns, like retrieval, each hit's match view and retrieval keys from doc values (no
@@ -55,6 +56,39 @@ def count_cases(
     return store.engine.count(store.names.cases, scan_query(organization, since, until))
 
 
+def scan_views(
+    store: RecordStore,
+    index: str,
+    query: dict[str, Any],
+    *,
+    after: list[Any] | None = None,
+    page_size: int = PAGE_SIZE,
+) -> Iterator[Page]:
+    """The documents of ``index`` that ``query`` selects, a page at a time, from ``after``
+    (a page's ``after``) or the start: each one's match view and retrieval keys."""
+    while True:
+        body: dict[str, Any] = {
+            "size": page_size,
+            "sort": [{"_id": "asc"}],
+            "_source": False,
+            "docvalue_fields": ["match_view", "keys"],
+            "track_total_hits": False,
+            "query": query,
+        }
+        if after is not None:
+            body["search_after"] = after
+        hits = store.engine.search(index, body)["hits"]["hits"]
+        if not hits:
+            return
+        after = hits[-1]["sort"]
+        views = [
+            (hit["fields"]["match_view"][0], list(hit["fields"].get("keys") or ())) for hit in hits
+        ]
+        yield Page(views, after)
+        if len(hits) < page_size:
+            return
+
+
 def scan_cases(
     store: RecordStore,
     organization: str,
@@ -67,23 +101,15 @@ def scan_cases(
     """The organization's searchable Cases, a page at a time, from ``after`` (a page's
     ``after``) or the start."""
     query = scan_query(organization, since, until)
-    while True:
-        body: dict[str, Any] = {
-            "size": page_size,
-            "sort": [{"_id": "asc"}],
-            "_source": False,
-            "docvalue_fields": ["match_view", "keys"],
-            "query": query,
-        }
-        if after is not None:
-            body["search_after"] = after
-        hits = store.engine.search(store.names.cases, body)["hits"]["hits"]
-        if not hits:
-            return
-        after = hits[-1]["sort"]
-        views = [
-            (hit["fields"]["match_view"][0], list(hit["fields"].get("keys") or ())) for hit in hits
-        ]
-        yield Page(views, after)
-        if len(hits) < page_size:
-            return
+    return scan_views(store, store.names.cases, query, after=after, page_size=page_size)
+
+
+def training_views(
+    store: RecordStore, organization: str, *, page_size: int = PAGE_SIZE
+) -> Iterator[tuple[str, list[str]]]:
+    """The match view and retrieval keys of every searchable record of ``organization``
+    (latest Case versions and open Inbox Items: what detection compares), Cases first, for
+    training a match model (``matcher.training``)."""
+    for alias in store.names.record_aliases:
+        for page in scan_views(store, alias, scan_query(organization), page_size=page_size):
+            yield from page.views

@@ -374,43 +374,6 @@ class RecordStore:
             return [self.names.cases, self.names.inbox_items]
         return [self.names.cases]
 
-    def training_views(
-        self, organization: str, *, page: int = 1000
-    ) -> Iterator[tuple[str, list[str]]]:
-        """The match view and retrieval keys of every searchable record of ``organization``
-        (latest Case versions and open Inbox Items: what detection compares), Cases first,
-        in pages read from doc values (``search_after`` on the record id), for training a
-        match model (``matcher.training``)."""
-        for alias in self.names.record_aliases:
-            after: list[Any] | None = None
-            while True:
-                body: dict[str, Any] = {
-                    "query": {
-                        "bool": {
-                            "filter": [
-                                {"term": {"organization": organization}},
-                                {"term": {"searchable": True}},
-                            ]
-                        }
-                    },
-                    "sort": [{"record_id": "asc"}],
-                    "size": page,
-                    "_source": False,
-                    "docvalue_fields": ["match_view", "keys"],
-                    "track_total_hits": False,
-                }
-                if after is not None:
-                    body["search_after"] = after
-                hits = self.engine.search(alias, body)["hits"]["hits"]
-                if not hits:
-                    break
-                for hit in hits:
-                    fields = hit.get("fields") or {}
-                    views = fields.get("match_view") or []
-                    if views:
-                        yield str(views[0]), [str(k) for k in fields.get("keys") or ()]
-                after = hits[-1]["sort"]
-
     # -- writes ---------------------------------------------------------------------
 
     def put(self, record: Record, *, refresh: Refresh = "wait_for") -> StoredRecord:

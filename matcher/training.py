@@ -1,6 +1,6 @@
 """Training a match model from an organization's records: pairs, levels, fit (pure).
 
-The store reads the records (``indexer.store.RecordStore.training_views``); this module
+The scan reads the records (``indexer.scan.training_views``); this module
 draws the pairs and fits ``matcher.linkage``'s model:
 
 - **random pairs** (``u``): ``sample_pairs`` pairs of distinct records drawn uniformly;
@@ -62,7 +62,7 @@ def training_record(record: Record) -> TrainingRecord:
 
 def training_record_from_view(view: str, keys: Iterable[str]) -> TrainingRecord:
     """A stored record's training view, from its match view and retrieval keys
-    (``indexer.store.RecordStore.training_views``)."""
+    (``indexer.scan.training_views``)."""
     return TrainingRecord(facts_from_view(view), tuple(keys))
 
 

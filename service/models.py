@@ -22,6 +22,7 @@ from typing import Any
 
 from indexer.documents import load_mapping
 from indexer.engine import Engine
+from indexer.scan import training_views
 from indexer.store import IndexNames, RecordStore
 from matcher.linkage import MatchModel
 from matcher.training import (
@@ -171,7 +172,7 @@ class ModelCache:
 def training_records(store: RecordStore, organization: str) -> list[TrainingRecord]:
     """The organization's searchable records as training reads them."""
     return [
-        training_record_from_view(view, keys) for view, keys in store.training_views(organization)
+        training_record_from_view(view, keys) for view, keys in training_views(store, organization)
     ]
 
 

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from indexer.documents import build_document
 from indexer.engine import Engine
+from indexer.scan import training_views
 from indexer.store import IndexNames, RecordStore
 from matcher.facts import facts_from_record
 from matcher.linkage import EXACT, MODEL_FIELDS, NONE, PARTIAL, MatchModel, field_levels
@@ -57,7 +58,7 @@ def test_training_views_read_what_detection_compares(store: RecordStore) -> None
         store.put(r)
     store.put(record("II-3", state="promoted"))  # I3: not searchable, not compared
     store.put(record("II-9", organization="ORG-B"))
-    views = list(store.training_views("ORG-A", page=2))
+    views = list(training_views(store, "ORG-A", page_size=2))
     got = sorted((v, tuple(sorted(k))) for v, k in views)
     docs = [build_document(r) for r in kept]
     assert got == sorted((d["match_view"], tuple(sorted(d["keys"]))) for d in docs)
