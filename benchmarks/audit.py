@@ -1,4 +1,4 @@
-"""``casematch bench audit``: the duplicate audit (``matcher/audit.py``) against Splink on
+"""``casematch bench audit``: the duplicate audit (``matcher/audit/``) against Splink on
 generated Cases with planted duplicates, and the helpers ``bench peer`` shares.
 
 **Data.** ``benchmarks.audit_data.PlantedPopulation``: ``n`` Cases of one organization,

@@ -2,7 +2,7 @@
 
 For each variant (with and without ``soc_sec_id``) the tools deduplicate the same
 records in the same process, one after the other; each side's wall time runs from raw
-rows to clusters (casematch: Records, documents, the bulk audit of ``matcher/audit.py``;
+rows to clusters (casematch: Records, documents, the bulk audit of ``matcher/audit/``;
 Splink: load the frame, train, predict, cluster). casematch with the local OpenSearch node
 in the loop (index, then ``casematch audit``'s store path) is timed separately. Quality is
 pairwise precision / recall / F1 against FEBRL's labels, on the clustered pairs.
@@ -45,7 +45,7 @@ compares none). `soc_sec_id` is an MRN-like patient number that makes the task m
 easier, so every tool runs twice: with it (as `patient.mrn.gp` for casematch, as a
 Damerau-Levenshtein comparison and a blocking rule for Splink) and without it.
 
-**casematch** (`matcher/audit.py`, what `casematch audit` runs): raw rows -> Records ->
+**casematch** (`matcher/audit/`, what `casematch audit` runs): raw rows -> Records ->
 index documents -> `Facts` and retrieval keys -> blocking on the retrieval keys -> bulk
 comparison levels -> the seeds' exclusions -> a Fellegi-Sunter model trained on these
 records (u from random pairs, m by EM in two passes, the prior from the date-of-birth

@@ -1,4 +1,4 @@
-"""The bulk audit's pure parts (``matcher/audit.py``): blocking on retrieval keys, bulk levels
+"""The bulk audit's pure parts (``matcher/audit/``): blocking on retrieval keys, bulk levels
 equal to ``linkage.pair_levels``, the seeds' exclusions, scoring, clustering without chains."""
 
 from __future__ import annotations

@@ -1,0 +1,206 @@
+"""Bulk comparison levels, equal to ``matcher.linkage.pair_levels`` for every pair."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from indexer.fields import FieldSpec
+from matcher import linkage
+from matcher.audit.common import _LEVEL_OF, CACHE_LIMIT, IntArray, LevelArray
+from matcher.audit.encoding import Encoded, Encoder, _item_stub, _stub
+from matcher.bind import compare_items
+from matcher.compare import EXACT as R_EXACT
+from matcher.compare import PARTIAL as R_PARTIAL
+from matcher.compare import compare_name_rows
+from matcher.facts import Facts
+from matcher.model import Result
+
+# --------------------------------------------------------------------------- levels
+
+
+class BulkLevels:
+    """Level vectors of many pairs, equal to ``linkage.pair_levels`` (cached per code pair)."""
+
+    def __init__(self, encoder: Encoder) -> None:
+        self.encoder = encoder
+        self.cache: list[dict[int, int]] = [{} for _ in encoder.fields]
+        self.stubs: list[dict[int, Facts]] = [{} for _ in encoder.fields]
+        self.computed = 0
+        #: The other name field of the same person (patient, reporter), when both are scored.
+        self.partner: dict[int, int] = {}
+        keys = [f.key for f in encoder.fields]
+        for group in ("patient", "reporter"):
+            pair = (f"{group}.first_name", f"{group}.last_name")
+            if all(k in keys for k in pair):
+                a, b = keys.index(pair[0]), keys.index(pair[1])
+                self.partner[a], self.partner[b] = b, a
+
+    def levels(self, enc: Encoded, pairs: IntArray) -> LevelArray:
+        """One row of levels per pair (columns: ``encoder.fields``)."""
+        n = len(pairs)
+        fields = self.encoder.fields
+        out = np.zeros((n, len(fields)), dtype=np.int8)
+        if n == 0:
+            return out
+        for cache in self.cache:  # bounded memory: a full cache starts again
+            if len(cache) > CACHE_LIMIT:
+                cache.clear()
+        left, right = enc.codes[pairs[:, 0]], enc.codes[pairs[:, 1]]
+        for i, spec in enumerate(fields):
+            if self.encoder.multi[i]:
+                out[:, i] = self._items_level(i, spec, enc, pairs)
+                continue
+            a, b = left[:, i], right[:, i]
+            if self.encoder.simple[i]:
+                col = np.where(a == b, linkage.EXACT, linkage.NONE).astype(np.int8)
+                col[(a == 0) | (b == 0)] = linkage.NULL
+                out[:, i] = col
+                continue
+            lo, hi = np.minimum(a, b), np.maximum(a, b)
+            keys, inverse = np.unique((lo << 32) | hi, return_inverse=True)
+            table = np.fromiter(
+                (self._level(i, spec, key) for key in keys.tolist()), dtype=np.int8, count=len(keys)
+            )
+            out[:, i] = table[inverse.reshape(-1)]
+        return out
+
+    def _items_level(self, i: int, spec: FieldSpec, enc: Encoded, pairs: IntArray) -> LevelArray:
+        """A product or event field: the best result over every pair of items (as
+        ``matcher.bind.compare_field``), ``NULL`` without items on a side or, for a field
+        hidden when blinded (M8), when either record is blinded."""
+        a_items, b_items = enc.items[i][pairs[:, 0]], enc.items[i][pairs[:, 1]]
+        best = np.full(len(pairs), linkage.NONE, dtype=np.int8)
+        exact_only = spec.comparator == "exact"
+        for ka in range(a_items.shape[1]):
+            a = a_items[:, ka]
+            for kb in range(b_items.shape[1]):
+                b = b_items[:, kb]
+                valid = (a >= 0) & (b >= 0)
+                if exact_only:
+                    found = np.where(valid & (a == b), linkage.EXACT, linkage.NONE)
+                else:
+                    rows = np.flatnonzero(valid)
+                    found = np.full(len(pairs), linkage.NONE, dtype=np.int8)
+                    if len(rows):
+                        lo = np.minimum(a[rows], b[rows])
+                        hi = np.maximum(a[rows], b[rows])
+                        keys, inverse = np.unique((lo << 32) | hi, return_inverse=True)
+                        table = np.fromiter(
+                            (self._item_level(i, spec, key) for key in keys.tolist()),
+                            dtype=np.int8,
+                            count=len(keys),
+                        )
+                        found[rows] = table[inverse.reshape(-1)]
+                best = np.maximum(best, found.astype(np.int8))
+        empty = (a_items[:, 0] < 0) | (b_items[:, 0] < 0)
+        level = np.where((best == linkage.NONE) & empty, linkage.NULL, best).astype(np.int8)
+        if spec.hidden_when_blinded:
+            level[enc.blinded[pairs[:, 0]] | enc.blinded[pairs[:, 1]]] = linkage.NULL
+        return level
+
+    def _item_level(self, i: int, spec: FieldSpec, key: int) -> int:
+        cache = self.cache[i]
+        level = cache.get(key)
+        if level is None:
+            self.computed += 1
+            sigs = self.encoder.item_signatures[i]
+            result = compare_items(
+                spec, _item_stub(spec, sigs[key >> 32]), _item_stub(spec, sigs[key & 0xFFFFFFFF])
+            )
+            level = cache[key] = _LEVEL_OF[result]
+        return level
+
+    def _level(self, i: int, spec: FieldSpec, key: int) -> int:
+        cache = self.cache[i]
+        level = cache.get(key)
+        if level is None:
+            self.computed += 1
+            a, b = self._stub(i, spec, key >> 32), self._stub(i, spec, key & 0xFFFFFFFF)
+            partner = self.partner.get(i)
+            if partner is None:
+                level = cache[key] = linkage.field_level(spec, a, b)
+            else:  # both name rows from one comparison (their code tables are the same)
+                first, last = (i, partner) if spec.key.endswith("first_name") else (partner, i)
+                rows = compare_name_rows(_names(a, spec), _names(b, spec), _same_tokens(a, b, spec))
+                for f, result in ((first, rows[0]), (last, rows[1])):
+                    self.cache[f][key] = _name_level(self.encoder.fields[f], result, a, b)
+                level = cache[key]
+        return level
+
+    def _stub(self, i: int, spec: FieldSpec, code: int) -> Facts:
+        stubs = self.stubs[i]
+        found = stubs.get(code)
+        if found is None:
+            found = stubs[code] = _stub(spec, self.encoder.signatures[i][code])
+        return found
+
+
+def _names(facts: Facts, spec: FieldSpec) -> tuple[str | None, str | None]:
+    if spec.group == "patient":
+        return facts.first_name, facts.last_name
+    return facts.reporter_first, facts.reporter_last
+
+
+def _same_tokens(a: Facts, b: Facts, spec: FieldSpec) -> bool:
+    tokens = a.patient_name if spec.group == "patient" else a.reporter_name
+    other = b.patient_name if spec.group == "patient" else b.reporter_name
+    return tokens is not None and tokens == other
+
+
+def _name_level(spec: FieldSpec, result: Result, a: Facts, b: Facts) -> int:
+    """``linkage.field_level`` of a name field given its row's result (``compare_name_rows``,
+    as ``matcher.bind.compare_field`` calls it): ``NULL`` when either side has no value."""
+    if result == R_EXACT:
+        return linkage.EXACT
+    if result == R_PARTIAL:
+        return linkage.PARTIAL
+    if getattr(a, spec.fact) in (None, "") or getattr(b, spec.fact) in (None, ""):
+        return linkage.NULL
+    return linkage.NONE
+
+
+def level_counts(levels: LevelArray) -> Counter[tuple[int, ...]]:
+    """Level vectors counted by vector (what ``linkage`` fits read), via numpy."""
+    if len(levels) == 0:
+        return Counter()
+    n_fields = levels.shape[1]
+    place = np.int64(4) ** np.arange(n_fields, dtype=np.int64)
+    packed = levels.astype(np.int64) @ place
+    values, counts = np.unique(packed, return_counts=True)
+    out: Counter[tuple[int, ...]] = Counter()
+    for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+        out[tuple((value >> (2 * f)) & 3 for f in range(n_fields))] = count
+    return out
+
+
+#: Fields whose value is derived from others when those are present: (derived, sources).
+#: Patient initials are the names' first letters; when both records hold both names, the
+#: initials add no evidence of their own and counting them too would count the names twice
+#: (Fellegi-Sunter assumes the fields independent given match status).
+DERIVED_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("patient.initials", ("patient.first_name", "patient.last_name")),
+)
+
+
+def independent(
+    levels: LevelArray, fields: Sequence[FieldSpec], *, in_place: bool = False
+) -> LevelArray:
+    """``levels`` with each derived field (:data:`DERIVED_FIELDS`) set to ``NULL`` (no
+    evidence) where every field it derives from is compared (not ``NULL``) in the pair
+    (a copy unless ``in_place``)."""
+    keys = [f.key for f in fields]
+    out = levels
+    for derived, sources in DERIVED_FIELDS:
+        if derived not in keys or not all(k in keys for k in sources):
+            continue
+        cols = [keys.index(k) for k in sources]
+        covered = np.ones(len(levels), dtype=bool)
+        for col in cols:
+            covered &= levels[:, col] != linkage.NULL
+        if out is levels and not in_place:
+            out = levels.copy()
+        out[covered, keys.index(derived)] = linkage.NULL
+    return out
