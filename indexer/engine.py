@@ -30,6 +30,11 @@ refuses is never journaled; a write the caller saw succeed is always journaled.
 :meth:`Engine.mget` and :meth:`Engine.count`: nothing outside this module touches the
 opensearch-py client, so an engine difference is handled here, once.
 
+This module is longer than the house's ~500 lines on purpose: it is the seam, the one
+importer of opensearch-py, and the client, the supervised engine processes, the journal
+replay and the opening live together so that "nothing else touches the client" stays a fact
+one file proves (``tests/unit/test_layers.py`` checks it).
+
 Errors are typed (:class:`EngineUnavailable` -> HTTP 503, :class:`VersionConflict`
 -> 409, :class:`EngineStartupError` -> one clear line at start) and their messages
 name indices, document ids and error types only, never a document value (PHI).

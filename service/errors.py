@@ -20,7 +20,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import opensearchpy
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -261,9 +260,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(ValidationError, _validation)
     app.add_exception_handler(EngineUnavailable, _engine_unavailable)
-    # Reads may use the client directly (indexer.engine's contract); its
-    # connection errors mean the same thing.
-    app.add_exception_handler(opensearchpy.ConnectionError, _engine_unavailable)
     app.add_exception_handler(VersionConflict, _version_conflict)
     app.add_exception_handler(MatcherError, _matcher_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)

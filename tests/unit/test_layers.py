@@ -74,3 +74,19 @@ def test_product_package_imports_only_downward(package: str) -> None:
 )
 def test_every_kind_of_import_is_seen(source: str) -> None:
     assert next(m for _, m in imported_modules(ast.parse(source))).startswith("benchmarks")
+
+
+#: The one module that may import the search client (the engine seam, ``indexer/engine.py``).
+SEAM = ROOT / "indexer" / "engine.py"
+
+
+def test_only_the_engine_seam_imports_the_search_client() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for package in PRODUCT
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path != SEAM
+        for line, module in imported_modules(ast.parse(path.read_text(encoding="utf-8")))
+        if module.split(".")[0] == "opensearchpy"
+    ]
+    assert found == []
