@@ -28,7 +28,7 @@ import math
 import pickle
 import resource
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from indexer.fields import FieldSpec
 from indexer.scan import PAGE_SIZE, count_cases, scan_cases
 from indexer.store import RecordStore
 from matcher import audit as bulk
@@ -158,117 +159,175 @@ def run_audit(
     progress: Progressed | None = None,
     checkpointed: Checkpointed | None = None,
 ) -> AuditSummary:
-    """Run (or resume) an audit of ``params.organization`` into ``out``."""
+    """Run (or resume) an audit of ``params.organization`` into ``out``: the phases of the
+    module docstring, each skipped when its checkpoint says it is done."""
     out.mkdir(parents=True, exist_ok=True)
     ckpt = _Checkpoints(out, params, resume)
-    summary = AuditSummary(params=params.as_dict(), resumed=ckpt.resumed)
-    times: dict[str, float] = ckpt.state.setdefault("seconds", {})
-    tell = progress or (lambda phase, done, total: None)
-    mark = checkpointed or (lambda phase, chunk: None)
-
-    def timed(phase: str, started: float) -> None:
-        times[phase] = times.get(phase, 0.0) + time.perf_counter() - started
-
-    # 1. scan
-    started = time.perf_counter()
-    scan = ckpt.state.setdefault("scan", {"chunks": 0, "records": 0, "after": None, "done": False})
-    if not scan["done"]:
-        total = count_cases(store, params.organization, params.since, params.until)
-        tell("scan", scan["records"], total)
-        pages = scan_cases(
-            store,
-            params.organization,
-            params.since,
-            params.until,
-            after=scan["after"],
-            page_size=page_size,
-        )
-        while True:
-            chunk: list[tuple[str, list[str]]] = []
-            after = scan["after"]
-            for _, page in zip(range(chunk_pages), pages, strict=False):
-                chunk.extend(page.views)
-                after = page.after
-                tell("scan", scan["records"] + len(chunk), total)
-            if not chunk:
-                break
-            number = scan["chunks"] + 1
-            _write_atomic(
-                ckpt.file(f"scan-{number:06d}.ndjson"),
-                lambda p, c=chunk: p.write_bytes(  # type: ignore[misc]
-                    b"".join(orjson.dumps(v, option=orjson.OPT_APPEND_NEWLINE) for v in c)
-                ),
-            )
-            scan.update(chunks=number, records=scan["records"] + len(chunk), after=after)
-            timed("scan", started)
-            started = time.perf_counter()
-            ckpt.save()
-            mark("scan", number)
-        scan["done"] = True
-        timed("scan", started)
-        ckpt.save()
-    summary.records = scan["records"]
-
-    # 2. block
-    started = time.perf_counter()
-    fields = model.specs if model is not None else linkage.MODEL_FIELDS
-    if "block" not in ckpt.state:
-        encoder = bulk.Encoder(fields)
-        parts = []
-        for number in range(1, scan["chunks"] + 1):
-            parts.append(encoder.encode(_read_chunk(ckpt.file(f"scan-{number:06d}.ndjson"))))
-            tell("block", number, scan["chunks"])
-        enc = bulk.concat(parts)
-        del parts
-        pairs, stats = bulk.candidate_pairs(enc, params.max_block)
-        _write_atomic(
-            ckpt.file("encoded.pkl"),
-            lambda p: p.write_bytes(pickle.dumps((encoder, enc), protocol=5)),
-        )
-        _write_atomic(ckpt.file("pairs.npy"), lambda p: _save_npy(p, pairs))
-        ckpt.state["block"] = stats.as_dict()
-        timed("block", started)
-        ckpt.save()
-        mark("block", 1)
-    else:
-        encoder, enc = pickle.loads(ckpt.file("encoded.pkl").read_bytes())  # our own checkpoint
-        pairs = np.load(ckpt.file("pairs.npy"))
-    summary.blocking = ckpt.state["block"]
-    summary.candidate_pairs = len(pairs)
-
-    # 3. levels, with the seeds' exclusions
-    started = time.perf_counter()
-    levels_of = bulk.BulkLevels(encoder)
-    chunks = max(1, math.ceil(len(pairs) / level_chunk))
-    done = ckpt.state.setdefault("levels", 0)
-    for number in range(done + 1, chunks + 1):
-        part = pairs[(number - 1) * level_chunk : number * level_chunk]
-        lv = levels_of.levels(enc, part)
-        _write_atomic(ckpt.file(f"levels-{number:06d}.npy"), lambda p, a=lv: _save_npy(p, a))  # type: ignore[misc]
-        ckpt.state["levels"] = number
-        timed("levels", started)
-        started = time.perf_counter()
-        ckpt.save()
-        tell("levels", number, chunks)
-        mark("levels", number)
-    levels = (
-        np.concatenate([np.load(ckpt.file(f"levels-{n:06d}.npy")) for n in range(1, chunks + 1)])
-        if len(pairs)
-        else np.zeros((0, len(encoder.fields)), np.int8)
+    run = _Phases(
+        store=store,
+        params=params,
+        out=out,
+        ckpt=ckpt,
+        summary=AuditSummary(params=params.as_dict(), resumed=ckpt.resumed),
+        times=ckpt.state.setdefault("seconds", {}),
+        tell=progress or (lambda phase, done, total: None),
+        mark=checkpointed or (lambda phase, chunk: None),
     )
-    allowed, excluded = bulk.exclusions(enc, pairs, levels, encoder.fields)
-    if not allowed.all():
-        pairs, levels = pairs[allowed], levels[allowed]
-    levels = bulk.independent(levels, encoder.fields, in_place=True)
-    id_match = bulk.identifier_links(enc, pairs)
-    summary.excluded = excluded
-    summary.scored_pairs = len(pairs)
-    timed("levels", started)
+    chunks = run.scan(page_size, chunk_pages)
+    encoder, enc, pairs = run.block(chunks, model.specs if model is not None else None)
+    levels_of, pairs, levels, id_match = run.levels(encoder, enc, pairs, level_chunk)
+    model = model or run.train(encoder, levels_of, enc, levels, id_match)
+    run.summary.model = {
+        "prior": model.prior,
+        "source": ckpt.state.get("model", "given"),
+        "prior_source": model.training.prior_source,
+        "fields": list(model.fields),
+    }
+    return run.finish(model, enc, pairs, levels, id_match)
 
-    # 4. model
-    started = time.perf_counter()
-    if model is None:
-        model_path = out / "model.json"
+
+@dataclass
+class _Phases:
+    """One audit run's shared state, with one method per phase."""
+
+    store: RecordStore
+    params: AuditParams
+    out: Path
+    ckpt: _Checkpoints
+    summary: AuditSummary
+    times: dict[str, float]
+    tell: Progressed
+    mark: Checkpointed
+
+    def timed(self, phase: str, started: float) -> float:
+        """Add the time since ``started`` to ``phase``; the time now (the next start)."""
+        now = time.perf_counter()
+        self.times[phase] = self.times.get(phase, 0.0) + now - started
+        return now
+
+    def scan(self, page_size: int, chunk_pages: int) -> int:
+        """1. Read the organization's Cases into checkpointed chunks; how many chunks."""
+        started = time.perf_counter()
+        params, ckpt = self.params, self.ckpt
+        scan = ckpt.state.setdefault(
+            "scan", {"chunks": 0, "records": 0, "after": None, "done": False}
+        )
+        if not scan["done"]:
+            total = count_cases(self.store, params.organization, params.since, params.until)
+            self.tell("scan", scan["records"], total)
+            pages = scan_cases(
+                self.store,
+                params.organization,
+                params.since,
+                params.until,
+                after=scan["after"],
+                page_size=page_size,
+            )
+            while True:
+                chunk: list[tuple[str, list[str]]] = []
+                after = scan["after"]
+                for _, page in zip(range(chunk_pages), pages, strict=False):
+                    chunk.extend(page.views)
+                    after = page.after
+                    self.tell("scan", scan["records"] + len(chunk), total)
+                if not chunk:
+                    break
+                number = scan["chunks"] + 1
+                _write_atomic(
+                    ckpt.file(f"scan-{number:06d}.ndjson"),
+                    lambda p, c=chunk: p.write_bytes(  # type: ignore[misc]
+                        b"".join(orjson.dumps(v, option=orjson.OPT_APPEND_NEWLINE) for v in c)
+                    ),
+                )
+                scan.update(chunks=number, records=scan["records"] + len(chunk), after=after)
+                started = self.timed("scan", started)
+                ckpt.save()
+                self.mark("scan", number)
+            scan["done"] = True
+            self.timed("scan", started)
+            ckpt.save()
+        self.summary.records = scan["records"]
+        return int(scan["chunks"])
+
+    def block(
+        self, chunks: int, fields: Sequence[FieldSpec] | None
+    ) -> tuple[bulk.Encoder, bulk.Encoded, Any]:
+        """2. Encode the chunks and block them into candidate pairs (checkpointed)."""
+        started = time.perf_counter()
+        ckpt = self.ckpt
+        if "block" not in ckpt.state:
+            encoder = bulk.Encoder(fields if fields is not None else linkage.MODEL_FIELDS)
+            parts = []
+            for number in range(1, chunks + 1):
+                parts.append(encoder.encode(_read_chunk(ckpt.file(f"scan-{number:06d}.ndjson"))))
+                self.tell("block", number, chunks)
+            enc = bulk.concat(parts)
+            del parts
+            pairs, stats = bulk.candidate_pairs(enc, self.params.max_block)
+            _write_atomic(
+                ckpt.file("encoded.pkl"),
+                lambda p: p.write_bytes(pickle.dumps((encoder, enc), protocol=5)),
+            )
+            _write_atomic(ckpt.file("pairs.npy"), lambda p: _save_npy(p, pairs))
+            ckpt.state["block"] = stats.as_dict()
+            self.timed("block", started)
+            ckpt.save()
+            self.mark("block", 1)
+        else:
+            encoder, enc = pickle.loads(ckpt.file("encoded.pkl").read_bytes())  # our checkpoint
+            pairs = np.load(ckpt.file("pairs.npy"))
+        self.summary.blocking = ckpt.state["block"]
+        self.summary.candidate_pairs = len(pairs)
+        return encoder, enc, pairs
+
+    def levels(
+        self, encoder: bulk.Encoder, enc: bulk.Encoded, pairs: Any, level_chunk: int
+    ) -> tuple[bulk.BulkLevels, Any, Any, Any]:
+        """3. The pairs' levels in checkpointed chunks, then the seeds' exclusions; the
+        comparer, the kept pairs, their levels and which share an identifier."""
+        started = time.perf_counter()
+        ckpt = self.ckpt
+        levels_of = bulk.BulkLevels(encoder)
+        chunks = max(1, math.ceil(len(pairs) / level_chunk))
+        done = ckpt.state.setdefault("levels", 0)
+        for number in range(done + 1, chunks + 1):
+            part = pairs[(number - 1) * level_chunk : number * level_chunk]
+            lv = levels_of.levels(enc, part)
+            _write_atomic(ckpt.file(f"levels-{number:06d}.npy"), lambda p, a=lv: _save_npy(p, a))  # type: ignore[misc]
+            ckpt.state["levels"] = number
+            started = self.timed("levels", started)
+            ckpt.save()
+            self.tell("levels", number, chunks)
+            self.mark("levels", number)
+        levels = (
+            np.concatenate(
+                [np.load(ckpt.file(f"levels-{n:06d}.npy")) for n in range(1, chunks + 1)]
+            )
+            if len(pairs)
+            else np.zeros((0, len(encoder.fields)), np.int8)
+        )
+        allowed, excluded = bulk.exclusions(enc, pairs, levels, encoder.fields)
+        if not allowed.all():
+            pairs, levels = pairs[allowed], levels[allowed]
+        levels = bulk.independent(levels, encoder.fields, in_place=True)
+        id_match = bulk.identifier_links(enc, pairs)
+        self.summary.excluded = excluded
+        self.summary.scored_pairs = len(pairs)
+        self.timed("levels", started)
+        return levels_of, pairs, levels, id_match
+
+    def train(
+        self,
+        encoder: bulk.Encoder,
+        levels_of: bulk.BulkLevels,
+        enc: bulk.Encoded,
+        levels: Any,
+        id_match: Any,
+    ) -> linkage.MatchModel:
+        """4. The model this run trains on its own pairs (kept as ``model.json``)."""
+        started = time.perf_counter()
+        params, ckpt = self.params, self.ckpt
+        model_path = self.out / "model.json"
         if model_path.exists() and ckpt.state.get("model"):
             model = linkage.MatchModel.from_json(json.loads(model_path.read_text()))
         else:
@@ -291,48 +350,51 @@ def run_audit(
             _write_atomic(model_path, lambda p: p.write_text(text))
             ckpt.state["model"] = "trained"
             ckpt.save()
-            mark("model", 1)
-    timed("model", started)
-    summary.model = {
-        "prior": model.prior,
-        "source": ckpt.state.get("model", "given"),
-        "prior_source": model.training.prior_source,
-        "fields": list(model.fields),
-    }
+            self.mark("model", 1)
+        self.timed("model", started)
+        return model
 
-    # 5. score, cluster, write
-    started = time.perf_counter()
-    weights = bulk.Weights.of(model)
-    match_weight = weights.weights(levels)
-    probability = bulk.probabilities(match_weight)
-    clusters = bulk.cluster(pairs, probability, params.threshold, forced=id_match)
-    summary.links = int(np.count_nonzero((probability >= params.threshold) | id_match))
-    summary.id_matches = int(np.count_nonzero(id_match))
-    summary.clusters = len(clusters.members)
-    summary.clustered_records = sum(len(m) for m in clusters.members)
-    summary.refused_merges = clusters.refused
-    timed("cluster", started)
-    started = time.perf_counter()
-    write_outputs(
-        out,
-        enc.ids,
-        pairs,
-        levels,
-        probability,
-        match_weight,
-        id_match,
-        clusters,
-        weights,
-        model,
-        params.threshold,
-    )
-    timed("write", started)
-    summary.phase_seconds = {k: round(v, 3) for k, v in times.items()}
-    summary.peak_rss_mb = round(peak_rss_mb(), 1)
-    ckpt.save()
-    (out / "summary.json").write_text(json.dumps(summary.as_dict(), indent=1))
-    write_report(out, summary, model, probability, clusters)
-    return summary
+    def finish(
+        self,
+        model: linkage.MatchModel,
+        enc: bulk.Encoded,
+        pairs: Any,
+        levels: Any,
+        id_match: Any,
+    ) -> AuditSummary:
+        """5. Score, cluster, and write the outputs, the summary and the report."""
+        started = time.perf_counter()
+        params, summary = self.params, self.summary
+        weights = bulk.Weights.of(model)
+        match_weight = weights.weights(levels)
+        probability = bulk.probabilities(match_weight)
+        clusters = bulk.cluster(pairs, probability, params.threshold, forced=id_match)
+        summary.links = int(np.count_nonzero((probability >= params.threshold) | id_match))
+        summary.id_matches = int(np.count_nonzero(id_match))
+        summary.clusters = len(clusters.members)
+        summary.clustered_records = sum(len(m) for m in clusters.members)
+        summary.refused_merges = clusters.refused
+        started = self.timed("cluster", started)
+        write_outputs(
+            self.out,
+            enc.ids,
+            pairs,
+            levels,
+            probability,
+            match_weight,
+            id_match,
+            clusters,
+            weights,
+            model,
+            params.threshold,
+        )
+        self.timed("write", started)
+        summary.phase_seconds = {k: round(v, 3) for k, v in self.times.items()}
+        summary.peak_rss_mb = round(peak_rss_mb(), 1)
+        self.ckpt.save()
+        (self.out / "summary.json").write_text(json.dumps(summary.as_dict(), indent=1))
+        write_report(self.out, summary, model, probability, clusters)
+        return summary
 
 
 def _save_npy(path: Path, array: Any) -> None:
