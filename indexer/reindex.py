@@ -156,6 +156,56 @@ def reindex_alias(
     interruption would (tests and operators use it to exercise the resume).
     """
     started = time.perf_counter()
+    report, search_after = _target(engine, alias, family)
+    source, target = report.source, report.target
+    engine.set_write_block(source, True)
+    swapped = False
+    interrupted = True
+    try:
+        engine.refresh(source)
+        report.source_count = engine.count(source)
+        copy = _Copy(engine, report, family, batch_size, progress, vocabulary)
+        if not copy.run(search_after, stop_after):
+            return report  # as an interruption: the source stays read-only for the resume
+        interrupted = False
+        engine.refresh(target)
+        report.target_count = engine.count(target)
+        if report.target_count != report.source_count:
+            raise ReindexError(
+                f"{target} holds {report.target_count} documents, {source} {report.source_count}; "
+                "nothing was swapped (re-run reindex)"
+            )
+        engine.update_aliases(
+            [
+                {"remove": {"index": source, "alias": alias}},
+                {"add": {"index": target, "alias": alias}},
+            ]
+        )
+        swapped = True
+    except ReindexError:
+        interrupted = False
+        raise
+    finally:
+        if not swapped and not interrupted:
+            engine.set_write_block(source, False)
+    time.sleep(drop_grace_s)  # let searches that resolved the alias before the swap finish
+    engine.delete_index(source)
+    report.seconds = time.perf_counter() - started
+    log.info(
+        "reindexed %s: %s -> %s, %d documents in %.1f s",
+        alias,
+        source,
+        target,
+        report.target_count,
+        report.seconds,
+    )
+    return report
+
+
+def _target(engine: Engine, alias: str, family: Family) -> tuple[AliasReport, list[Any] | None]:
+    """The alias's source index and the index to copy it into: a new one, or the copy an
+    interrupted run left (resumed after its last document, unless the source took writes
+    since); older leftovers are deleted. The report so far, and where the copy resumes."""
     targets = engine.alias_targets(alias)
     if len(targets) != 1:
         raise ReindexError(f"alias {alias} points at {len(targets)} indices; expected exactly one")
@@ -190,83 +240,65 @@ def reindex_alias(
             log.info("resuming %s after %d documents", target, report.resumed_from)
     else:
         engine.create_index(target, load_mapping(family.mapping))
+    return report, search_after
 
-    engine.set_write_block(source, True)
-    swapped = False
-    interrupted = True
-    try:
-        engine.refresh(source)
-        total = engine.count(source)
-        report.source_count = total
+
+@dataclass
+class _Copy:
+    """The copy of a reindex: the source's documents, rebuilt, in batches into the target."""
+
+    engine: Engine
+    report: AliasReport
+    family: Family
+    batch_size: int
+    progress: ReindexProgress | None
+    vocabulary: NameVocabulary | None
+
+    def run(self, search_after: list[Any] | None, stop_after: int | None) -> bool:
+        """Copy from ``search_after`` to the end (True), or until ``stop_after`` documents
+        were copied (False: stopped as an interruption would)."""
+        report = self.report
         copied = report.resumed_from
         while True:
             body: dict[str, Any] = {
-                "size": batch_size,
-                "sort": family.sort("asc"),
-                "_source": list(family.source) or True,
+                "size": self.batch_size,
+                "sort": self.family.sort("asc"),
+                "_source": list(self.family.source) or True,
             }
             if search_after is not None:
                 body["search_after"] = search_after
-            hits = engine.search(index=source, body=body)["hits"]["hits"]
+            hits = self.engine.search(index=report.source, body=body)["hits"]["hits"]
             if not hits:
-                break
-            names: set[str] = set()
-            try:
-                ops = [family.rebuild(h, target, names) for h in hits]
-            except ValidationError as exc:
-                raise ReindexError(
-                    f"a stored record in {source} no longer validates ({exc.error_count()} errors); "
-                    "nothing was swapped"
-                ) from None
-            if vocabulary is not None:  # a changed normalization may bring new name keys
-                vocabulary.remember(names)
-            result = engine.bulk_ops(ops)
-            if result.failed:
-                kinds = sorted({i.error or str(i.status) for i in result.failed})
-                raise ReindexError(
-                    f"the engine refused {len(result.failed)} rebuilt documents for {target} "
-                    f"({', '.join(kinds)}); nothing was swapped"
-                )
-            copied += len(ops)
-            report.copied += len(ops)
+                return True
+            self.write(hits)
+            copied += len(hits)
+            report.copied += len(hits)
             search_after = list(hits[-1]["sort"])
-            if progress is not None:
-                progress(alias, copied, total)
+            if self.progress is not None:
+                self.progress(report.alias, copied, report.source_count)
             if stop_after is not None and report.copied >= stop_after:
-                return report  # as an interruption: the source stays read-only for the resume
-        interrupted = False
-        engine.refresh(target)
-        report.target_count = engine.count(target)
-        if report.target_count != report.source_count:
+                return False
+
+    def write(self, hits: list[dict[str, Any]]) -> None:
+        """Rebuild one batch of source documents and write them to the target."""
+        source, target = self.report.source, self.report.target
+        names: set[str] = set()
+        try:
+            ops = [self.family.rebuild(h, target, names) for h in hits]
+        except ValidationError as exc:
             raise ReindexError(
-                f"{target} holds {report.target_count} documents, {source} {report.source_count}; "
-                "nothing was swapped (re-run reindex)"
+                f"a stored record in {source} no longer validates ({exc.error_count()} errors); "
+                "nothing was swapped"
+            ) from None
+        if self.vocabulary is not None:  # a changed normalization may bring new name keys
+            self.vocabulary.remember(names)
+        result = self.engine.bulk_ops(ops)
+        if result.failed:
+            kinds = sorted({i.error or str(i.status) for i in result.failed})
+            raise ReindexError(
+                f"the engine refused {len(result.failed)} rebuilt documents for {target} "
+                f"({', '.join(kinds)}); nothing was swapped"
             )
-        engine.update_aliases(
-            [
-                {"remove": {"index": source, "alias": alias}},
-                {"add": {"index": target, "alias": alias}},
-            ]
-        )
-        swapped = True
-    except ReindexError:
-        interrupted = False
-        raise
-    finally:
-        if not swapped and not interrupted:
-            engine.set_write_block(source, False)
-    time.sleep(drop_grace_s)  # let searches that resolved the alias before the swap finish
-    engine.delete_index(source)
-    report.seconds = time.perf_counter() - started
-    log.info(
-        "reindexed %s: %s -> %s, %d documents in %.1f s",
-        alias,
-        source,
-        target,
-        report.target_count,
-        report.seconds,
-    )
-    return report
 
 
 def reindex(
