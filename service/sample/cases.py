@@ -174,37 +174,7 @@ def case_dict(
         - ((onset_date.month, onset_date.day) < (dob_date.month, dob_date.day))
     )
 
-    patient: RecordDict = {"sex": sex, "mrn": {}, "reason_omitted": {}}
-    x = r()
-    if x < 0.66:
-        patient["dob"] = dob_date.isoformat()
-    elif x < 0.80:
-        patient["dob"] = dob_date.isoformat()[:7]
-    elif x < 0.90:
-        patient["dob"] = dob_date.isoformat()[:4]
-    if r() < 0.7 or "dob" not in patient:
-        patient["age"] = {"value": age, "unit": "year"}
-        patient["age_group"] = _age_group(age)
-    x = r()
-    if x < 0.80:
-        ini = initials_of(first, last)
-        y = r()
-        patient["initials"] = ini if y < 0.7 else ".".join(ini) + "." if y < 0.9 else " ".join(ini)
-    elif x < 0.88:
-        patient["reason_omitted"]["initials"] = "privacy"
-    elif x < 0.93:
-        patient["initials"] = pick(rng, _NO_INFO_INITIALS)
-    x = r()
-    if x < 0.35:
-        patient["first_name"], patient["last_name"] = first, last
-    elif x < 0.45:
-        patient["reason_omitted"].update(first_name="privacy", last_name="privacy")
-    if r() < 0.2:
-        patient["mrn"]["hospital"] = f"H-{int(r() * 1e6):06d}"
-    if r() < 0.08:
-        patient["mrn"]["gp"] = f"GP{int(r() * 1e7):07d}"
-    if r() < 0.4 and age >= 12:
-        patient["weight"] = {"value": round(40 + r() * 70, 1), "unit": "kg"}
+    patient = _patient(rng, sex, first, last, dob_date, age)
 
     reporter = random_reporter(rng, culture, country)
     ct = r() < 0.15
@@ -212,16 +182,7 @@ def case_dict(
     products = _products(rng, study)
     events = _events(rng, onset, country, today_ord)
 
-    number = f"{index:06d}"
-    ids: RecordDict = {
-        "case_identifiers": [f"{code}-{date.fromordinal(receipt).year}-{number}"],
-        "wwuid": f"{country}-{code}-{number}",
-    }
-    if r() < 0.3:
-        ids["uid"] = f"UID-{code}-{index:07d}"
-    if r() < 0.15:
-        partner = pick(rng, PARTNER_SENDERS)
-        ids["external_system_uid"] = f"{country}-{partner}-E{index:07d}"
+    ids = _identifiers(rng, index, code, country, receipt)
 
     record: RecordDict = {
         "id": f"CS-{index:07d}",
@@ -253,6 +214,65 @@ def case_dict(
             f"{products[0]['product_reported']} was started."
         )
     return record
+
+
+def _patient(
+    rng: random.Random, sex: str | None, first: str, last: str, dob_date: date, age: int
+) -> RecordDict:
+    """A generated Case's patient: what is known of it, and what was withheld (draws from
+    ``rng`` in a fixed order, so a seed's population never changes)."""
+    r = rng.random
+    patient: RecordDict = {"sex": sex, "mrn": {}, "reason_omitted": {}}
+    x = r()
+    if x < 0.66:
+        patient["dob"] = dob_date.isoformat()
+    elif x < 0.80:
+        patient["dob"] = dob_date.isoformat()[:7]
+    elif x < 0.90:
+        patient["dob"] = dob_date.isoformat()[:4]
+    if r() < 0.7 or "dob" not in patient:
+        patient["age"] = {"value": age, "unit": "year"}
+        patient["age_group"] = _age_group(age)
+    x = r()
+    if x < 0.80:
+        ini = initials_of(first, last)
+        y = r()
+        patient["initials"] = ini if y < 0.7 else ".".join(ini) + "." if y < 0.9 else " ".join(ini)
+    elif x < 0.88:
+        patient["reason_omitted"]["initials"] = "privacy"
+    elif x < 0.93:
+        patient["initials"] = pick(rng, _NO_INFO_INITIALS)
+    x = r()
+    if x < 0.35:
+        patient["first_name"], patient["last_name"] = first, last
+    elif x < 0.45:
+        patient["reason_omitted"].update(first_name="privacy", last_name="privacy")
+    if r() < 0.2:
+        patient["mrn"]["hospital"] = f"H-{int(r() * 1e6):06d}"
+    if r() < 0.08:
+        patient["mrn"]["gp"] = f"GP{int(r() * 1e7):07d}"
+    if r() < 0.4 and age >= 12:
+        patient["weight"] = {"value": round(40 + r() * 70, 1), "unit": "kg"}
+    return patient
+
+
+def _identifiers(
+    rng: random.Random, index: int, code: str, country: str, receipt: int
+) -> RecordDict:
+    """A generated Case's identifiers: its Case Identifier and WWUID, sometimes a UID and a
+    partner's external UID."""
+    r = rng.random
+    number = f"{index:06d}"
+    ids: RecordDict = {
+        "case_identifiers": [f"{code}-{date.fromordinal(receipt).year}-{number}"],
+        "wwuid": f"{country}-{code}-{number}",
+    }
+    if r() < 0.3:
+        ids["uid"] = f"UID-{code}-{index:07d}"
+    if r() < 0.15:
+        partner = pick(rng, PARTNER_SENDERS)
+        ids["external_system_uid"] = f"{country}-{partner}-E{index:07d}"
+    return ids
 
 
 def random_reporter(rng: random.Random, culture: Culture, country: str) -> RecordDict:
