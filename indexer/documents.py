@@ -49,7 +49,7 @@ from indexer.normalize import (
     normalize_product,
     normalize_text,
 )
-from indexer.records import CLOSED_INBOX_STATES, Kind, Record
+from indexer.records import CLOSED_INBOX_STATES, Identifiers, Kind, Patient, Record, Reporter
 
 Document = dict[str, Any]
 
@@ -119,7 +119,35 @@ def normalized_document(record: Record) -> Document:
     What the matcher compares a record by (``matcher.facts.facts_from_record``): a
     duplicate check reads its source through here, building no keys it never sends.
     """
-    ids = record.identifiers
+    doc: Document = {
+        "record_id": record.case_id if record.kind is Kind.case and record.case_id else record.id,
+        "kind": record.kind.value,
+        "organization": record.organization,
+        "state": record.state,
+        "searchable": is_searchable(record.kind, record.state),
+        "version": record.version,
+        "source": record.source.value,
+        "report_type": normalize_code(record.report_type),
+        "study_type": normalize_code(record.study_type),
+        "clinical_trial": record.is_clinical_trial,
+        "study": normalize_code(record.study),
+        "study_number": normalize_code(record.study_number),
+        "blinded": record.blinded or any(prod.blinded for prod in record.products),
+        "receipt_date": _day(record.receipt_date),
+        "new_info_date": _latest_day(record.new_info_date or record.receipt_date),
+        "localization": record.localization,
+        "ids": _ids_doc(record.identifiers),
+        "patient": _patient_doc(record.patient),
+        "reporter": _reporter_doc(record.reporter),
+        "products": _products_doc(record),
+        "events": _events_doc(record),
+        "record": record.model_dump(mode="json", exclude_none=True),
+    }
+    return doc
+
+
+def _ids_doc(ids: Identifiers) -> dict[str, Any]:
+    """The identifiers, normalized (N4), by kind and all together."""
     id_doc: dict[str, Any] = {
         "case_identifiers": sorted({v for v in map(normalize_id, ids.case_identifiers) if v})
     }
@@ -128,8 +156,11 @@ def normalized_document(record: Record) -> Document:
     all_ids = set(id_doc["case_identifiers"])
     all_ids.update(v for k, v in id_doc.items() if k != "case_identifiers" and v)
     id_doc["all"] = sorted(all_ids)
+    return id_doc
 
-    p = record.patient
+
+def _patient_doc(p: Patient) -> dict[str, Any]:
+    """The patient's compared values, normalized; withheld values are absent."""
     po = p.reason_omitted
     first = None if _omitted(po, "first_name") else p.first_name
     last = None if _omitted(po, "last_name") else p.last_name
@@ -154,8 +185,11 @@ def normalized_document(record: Record) -> Document:
         "mrn_all": sorted({v for v in mrn.values() if v}),
         "edc_subject": None if _omitted(po, "edc_subject") else normalize_code(p.edc_subject),
     }
+    return patient
 
-    r = record.reporter
+
+def _reporter_doc(r: Reporter) -> dict[str, Any]:
+    """The primary reporter's compared values, normalized; withheld values are absent."""
     ro = r.reason_omitted
     r_first = None if _omitted(ro, "first_name") else r.first_name
     r_last = None if _omitted(ro, "last_name") else r.last_name
@@ -173,8 +207,12 @@ def normalized_document(record: Record) -> Document:
     # M5 as a positive filter: "same country or none" is one terms lookup, where
     # "no other country" would make the engine scan every document with a country.
     reporter["country_key"] = reporter["country"] or NO_COUNTRY
+    return reporter
 
-    products = [
+
+def _products_doc(record: Record) -> list[dict[str, Any]]:
+    """The products in rank order, normalized."""
+    return [
         {
             "product": normalize_code(prod.product),
             "product_reported": normalize_product(prod.product_reported),
@@ -186,7 +224,11 @@ def normalized_document(record: Record) -> Document:
         }
         for prod in sorted(record.products, key=lambda x: x.rank)
     ]
-    events = [
+
+
+def _events_doc(record: Record) -> list[dict[str, Any]]:
+    """The events in rank order, normalized (N7)."""
+    return [
         {
             "key": event_key(ev.meddra_pt_code, ev.event_reported, ev.meddra_pt),
             "meddra_pt_code": normalize_meddra_code(ev.meddra_pt_code),
@@ -198,32 +240,6 @@ def normalized_document(record: Record) -> Document:
         }
         for ev in sorted(record.events, key=lambda x: x.rank)
     ]
-
-    doc: Document = {
-        "record_id": record.case_id if record.kind is Kind.case and record.case_id else record.id,
-        "kind": record.kind.value,
-        "organization": record.organization,
-        "state": record.state,
-        "searchable": is_searchable(record.kind, record.state),
-        "version": record.version,
-        "source": record.source.value,
-        "report_type": normalize_code(record.report_type),
-        "study_type": normalize_code(record.study_type),
-        "clinical_trial": record.is_clinical_trial,
-        "study": normalize_code(record.study),
-        "study_number": normalize_code(record.study_number),
-        "blinded": record.blinded or any(prod.blinded for prod in record.products),
-        "receipt_date": _day(record.receipt_date),
-        "new_info_date": _latest_day(record.new_info_date or record.receipt_date),
-        "localization": record.localization,
-        "ids": id_doc,
-        "patient": patient,
-        "reporter": reporter,
-        "products": products,
-        "events": events,
-        "record": record.model_dump(mode="json", exclude_none=True),
-    }
-    return doc
 
 
 #: Stored record fields no comparison table shows, and the largest (narratives, attachments).
