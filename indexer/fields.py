@@ -215,6 +215,11 @@ class FieldSpec:
     #: every candidate is read from. Receipt and New Info Date are compared only in the
     #: comparison table (M19), from the stored records of the listed matches.
     view: bool = True
+    #: The match model (``matcher.linkage``) tells a near miss from a disagreement here: a
+    #: model-only level ``close`` between ``none`` and ``partial`` for a typo the
+    #: comparator does not credit (names: Jaro-Winkler; dates: one digit or day and month
+    #: swapped; numbers: one character). Ranking and the comparison table never see it.
+    typos: bool = False
 
     @property
     def category(self) -> Category:
@@ -239,6 +244,7 @@ def _f(
     hidden_when_blinded: bool = False,
     normalizer: str | None = None,
     view: bool = True,
+    typos: bool = False,
 ) -> FieldSpec:
     group, name = key.split(".", 1)
     section = {"product": "products", "event": "events"}.get(group, group)
@@ -257,6 +263,7 @@ def _f(
         hidden_when_blinded=hidden_when_blinded,
         normalizer=normalizer,
         view=view,
+        typos=typos,
     )
 
 
@@ -292,6 +299,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         keys=(K.PATIENT_FIRST_NAME, K.PATIENT_NAME_TOKEN),
         phi=True,
         bar="patient",
+        typos=True,
     ),
     _f(
         "patient.last_name",
@@ -299,6 +307,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         keys=(K.PATIENT_LAST_NAME, K.PATIENT_NAME_TOKEN),
         phi=True,
         bar="patient",
+        typos=True,
     ),
     _f("patient.sex", "exact", phi=True, identifying=False),
     _f(
@@ -307,8 +316,17 @@ FIELDS: tuple[FieldSpec, ...] = (
         keys=(K.PATIENT_DOB, K.PATIENT_DOB_WITHIN),
         phi=True,
         bar="patient",
+        typos=True,
     ),
-    _f("patient.mrn_gp", "exact", path="patient.mrn.gp", keys=(K.MRN_GP,), phi=True, bar="patient"),
+    _f(
+        "patient.mrn_gp",
+        "exact",
+        path="patient.mrn.gp",
+        keys=(K.MRN_GP,),
+        phi=True,
+        bar="patient",
+        typos=True,
+    ),
     _f(
         "patient.mrn_specialist",
         "exact",
@@ -316,6 +334,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         keys=(K.MRN_SPECIALIST,),
         phi=True,
         bar="patient",
+        typos=True,
     ),
     _f(
         "patient.mrn_hospital",
@@ -324,6 +343,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         keys=(K.MRN_HOSPITAL,),
         phi=True,
         bar="patient",
+        typos=True,
     ),
     _f(
         "patient.mrn_investigation",
@@ -332,6 +352,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         keys=(K.MRN_INVESTIGATION, K.STUDY_MRN_INVESTIGATION),
         phi=True,
         bar="patient",
+        typos=True,
     ),
     _f("patient.edc_subject", "exact", keys=(K.EDC_SUBJECT,), phi=True, ranked=False),
     _f("study.study_number", "exact", path="study_number", keys=(K.STUDY_NUMBER,)),
@@ -342,6 +363,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         keys=(K.REPORTER_FIRST_NAME, K.REPORTER_NAME_TOKEN),
         phi=True,
         bar="reporter",
+        typos=True,
     ),
     _f(
         "reporter.last_name",
@@ -350,6 +372,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         keys=(K.REPORTER_LAST_NAME, K.REPORTER_NAME_TOKEN),
         phi=True,
         bar="reporter",
+        typos=True,
     ),
     _f("reporter.qualification", "exact", bar="reporter", identifying=False),
     _f("reporter.country", "exact", fact="country", phi=True, bar="country", ranked=False),

@@ -9,9 +9,17 @@ the result ``matcher.compare``'s comparators give that field (M16-M17, with N1-N
 normalizations: partial dates, name order and swaps, transliteration), plus ``NULL``
 when either record has no value there. ``NULL`` is no evidence (Bayes factor 1);
 ``NONE`` is "both have a value and they disagree". A field whose comparator never gives
-``partial`` (the ``exact`` and ``event_text`` comparators) has the levels ``NONE`` and
-``EXACT`` only. A name row credited by a cross-field pair (N3: first name against the
-other's last) is ``PARTIAL``, as in the comparison table; no extra levels.
+``partial`` (the ``exact`` and ``event_text`` comparators) has no ``PARTIAL`` level. A
+name row credited by a cross-field pair (N3: first name against the other's last) is
+``PARTIAL``, as in the comparison table. Fields the registry declares with ``typos``
+(names, date of birth, MRNs) split the comparator's ``none`` in two: ``CLOSE`` when the
+values are a typo apart (:func:`is_close`), ``NONE`` otherwise; a typo is common in a
+duplicate and rare between two people, so it is evidence the comparator's three levels
+cannot carry. Ranking and the comparison table never see ``CLOSE``.
+
+**Derived fields** (:data:`DERIVED_FIELDS`): the patient's initials are the first letters
+of the names, so they count only where no name is compared (:func:`evidence`);
+:meth:`MatchModel.levels` gives the vectors as they are scored.
 
 **Fields** (:data:`MODEL_FIELDS`): the registry's ranked fields (``FieldSpec.ranked``:
 the ones M13/M14 count), in registry order: patient initials, names, sex, date of
@@ -31,12 +39,12 @@ different reports), over the non-NULL levels; the Bayes factor of a level is ``m
 its match weight ``log2(m/u)``; a pair's match weight is ``log2(prior/(1-prior))`` plus
 the fields' weights, its probability ``2^w / (1 + 2^w)``.
 
-**Fitting** (as Splink does): ``u`` from random pairs (:func:`estimate_u`: nearly all
+**Fitting** (as Splink does; the recipe is ``matcher.audit.train``, on the pairs the
+audit's blocking gives): ``u`` from random pairs (:func:`estimate_u`: nearly all
 different reports); ``m`` by expectation-maximization over blocked pairs with ``u``
-fixed (:func:`estimate_m`), one session per blocking that estimates only the fields it
-did not block on (:func:`fit_sessions`; :func:`fit` is the one-session form); the prior
-from the blocked pairs (:func:`prior_from_blocks`) or from deterministic links
-(:func:`estimate_prior`), whichever is higher.
+fixed (:func:`estimate_m`), one pass per blocking, each estimating the fields it did
+not block on; the prior from a pass's share of matches or from deterministic links
+(:func:`estimate_prior`).
 Fitting reads level vectors with counts (a ``Counter`` of tuples, or an integer array
 through :func:`count_levels`), so its cost is in the number of distinct vectors.
 **Smoothing**: every estimate adds ``smoothing`` pseudo-pairs (default 1) to each of
@@ -52,24 +60,46 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
-from indexer.fields import FIELD_BY_KEY, RANKED_FIELDS, FieldSpec
+from rapidfuzz.distance import OSA, JaroWinkler
+
+from indexer.dates import PartialDate
+from indexer.fields import FIELD_BY_KEY, FIELDS, RANKED_FIELDS, FieldSpec
 from matcher.bind import compare_field
 from matcher.compare import EXACT as R_EXACT
 from matcher.compare import PARTIAL as R_PARTIAL
+from matcher.compare import swapped_day_month
 from matcher.facts import Facts
 
 #: Either record lacks a value: no evidence (Bayes factor 1).
 NULL = 0
 #: Both records have a value and they disagree.
 NONE = 1
+#: The comparator says ``none``, but the values are a typo apart (fields declared with
+#: ``FieldSpec.typos``; :func:`is_close`). The model's own level: ranking never sees it.
+CLOSE = 2
 #: The comparator's partial result (similar names, contained dates, similar texts).
-PARTIAL = 2
+PARTIAL = 3
 #: The comparator's exact result.
-EXACT = 3
-LEVEL_NAMES: dict[int, str] = {NULL: "null", NONE: "none", PARTIAL: "partial", EXACT: "exact"}
+EXACT = 4
+LEVEL_NAMES: dict[int, str] = {
+    NULL: "null",
+    NONE: "none",
+    CLOSE: "close",
+    PARTIAL: "partial",
+    EXACT: "exact",
+}
 LEVEL_BY_NAME: dict[str, int] = {name: level for level, name in LEVEL_NAMES.items()}
+#: Bits one level takes in a packed level vector (``matcher.audit.level_counts``).
+LEVEL_BITS = 3
+#: Jaro-Winkler similarity from which two names the comparator calls different are
+#: ``close`` (Splink's middle name level; the comparator's edit distance misses
+#: transpositions such as ``davdi`` / ``david``).
+CLOSE_NAME_SIMILARITY = 0.88
+#: Shortest number (MRN) whose one-character typo is ``close``: shorter ones collide.
+CLOSE_MIN_LENGTH = 4
 
 #: The JSON schema of a stored model (:meth:`MatchModel.to_json`).
 SCHEMA = "casematch.linkage/1"
@@ -92,8 +122,41 @@ def level_name(level: int) -> str:
 
 
 def field_levels(spec: FieldSpec) -> tuple[int, ...]:
-    """The non-NULL levels a field's comparator can give, lowest first."""
-    return (NONE, EXACT) if spec.comparator in _EXACT_ONLY else (NONE, PARTIAL, EXACT)
+    """The non-NULL levels a field can have, lowest first: its comparator's, plus
+    :data:`CLOSE` for a field declared with ``typos``."""
+    close = (CLOSE,) if spec.typos else ()
+    if spec.comparator in _EXACT_ONLY:
+        return (NONE, *close, EXACT)
+    return (NONE, *close, PARTIAL, EXACT)
+
+
+#: Fields whose value is derived from others when those are present: (derived, sources).
+#: Patient initials are the names' first letters: when either record pair's names are
+#: compared, the initials add no evidence of their own, and counting them too would count
+#: the names twice (Fellegi-Sunter assumes the fields independent given match status).
+DERIVED_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("patient.initials", ("patient.first_name", "patient.last_name")),
+)
+
+
+def derived_columns(fields: Sequence[FieldSpec]) -> list[tuple[int, list[int]]]:
+    """:data:`DERIVED_FIELDS` as column numbers of ``fields`` (those present in it)."""
+    keys = [f.key for f in fields]
+    return [
+        (keys.index(derived), [keys.index(k) for k in sources])
+        for derived, sources in DERIVED_FIELDS
+        if derived in keys and all(k in keys for k in sources)
+    ]
+
+
+def evidence(levels: Sequence[int], fields: Sequence[FieldSpec]) -> tuple[int, ...]:
+    """``levels`` as the model scores them: each derived field ``NULL`` (no evidence)
+    where any field it derives from is compared (:data:`DERIVED_FIELDS`)."""
+    out = list(levels)
+    for derived, sources in derived_columns(fields):
+        if any(out[col] != NULL for col in sources):
+            out[derived] = NULL
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- levels
@@ -111,10 +174,74 @@ def _has_value(spec: FieldSpec, facts: Facts, depth: int) -> bool:
     )
 
 
+@lru_cache(maxsize=65536)
+def close_names(a: str, b: str) -> bool:
+    """Two names at least :data:`CLOSE_NAME_SIMILARITY` alike (Jaro-Winkler; cached)."""
+    return JaroWinkler.similarity(a, b) >= CLOSE_NAME_SIMILARITY
+
+
+def close_name_row(
+    first_row: bool, a: tuple[str | None, str | None], b: tuple[str | None, str | None]
+) -> bool:
+    """Whether a name row the comparator calls different is ``close``: its two names are
+    (:func:`close_names`); the last-name row also when a name is close to the other
+    side's other name (first and last swapped, as N3's single cross pair credits it)."""
+    i = 0 if first_row else 1
+    if a[i] and b[i] and close_names(a[i], b[i]):
+        return True
+    if first_row:
+        return False
+    return bool(
+        (a[0] and b[1] and close_names(a[0], b[1])) or (a[1] and b[0] and close_names(a[1], b[0]))
+    )
+
+
+@lru_cache(maxsize=65536)
+def close_numbers(a: str, b: str) -> bool:
+    """Two numbers one typo apart: a character changed, added, dropped, or two adjacent
+    ones swapped (optimal string alignment distance 1), both at least
+    :data:`CLOSE_MIN_LENGTH` long."""
+    if len(a) < CLOSE_MIN_LENGTH or len(b) < CLOSE_MIN_LENGTH:
+        return False
+    return OSA.distance(a, b, score_cutoff=1) <= 1
+
+
+def close_dates(a: PartialDate, b: PartialDate) -> bool:
+    """Two full dates a typo apart: one digit of ``YYYYMMDD`` changed or two adjacent
+    ones swapped, or day and month swapped (``2024-03-05`` / ``2024-05-03``)."""
+    if a.day is None or b.day is None:
+        return False
+    return close_numbers(_digits(a), _digits(b)) or swapped_day_month(a) == b
+
+
+def _digits(value: PartialDate) -> str:
+    return f"{value.year:04d}{value.month:02d}{value.day:02d}"
+
+
+def name_pair(spec: FieldSpec, facts: Facts) -> tuple[str | None, str | None]:
+    """The (first, last) names of the person a name field belongs to."""
+    if spec.group == "patient":
+        return facts.first_name, facts.last_name
+    return facts.reporter_first, facts.reporter_last
+
+
+def is_close(spec: FieldSpec, a: Facts, b: Facts) -> bool:
+    """Whether two values the comparator calls different are a typo apart (``CLOSE``)."""
+    if spec.comparator == "name":
+        return close_name_row(
+            spec.key.endswith("first_name"), name_pair(spec, a), name_pair(spec, b)
+        )
+    x, y = getattr(a, spec.fact), getattr(b, spec.fact)
+    if spec.comparator == "dob":
+        return close_dates(x, y)
+    return close_numbers(str(x), str(y))
+
+
 def field_level(spec: FieldSpec, a: Facts, b: Facts, depth: int = DEPTH) -> int:
     """One field's level: the comparator's result (``matcher.bind.compare_field``, so the
-    same the comparison table and ranking give), ``NULL`` when it is ``none`` for want of
-    a value on either side."""
+    same the comparison table and ranking give), ``CLOSE`` for a typo the comparator
+    does not credit (fields declared with ``typos``), ``NULL`` when it is ``none`` for
+    want of a value on either side."""
     result = compare_field(spec, a, b, depth)
     if result == R_EXACT:
         return EXACT
@@ -123,7 +250,7 @@ def field_level(spec: FieldSpec, a: Facts, b: Facts, depth: int = DEPTH) -> int:
     if spec.hidden_when_blinded and (a.blinded or b.blinded):  # M8: not compared
         return NULL
     if _has_value(spec, a, depth) and _has_value(spec, b, depth):
-        return NONE
+        return CLOSE if spec.typos and is_close(spec, a, b) else NONE
     return NULL
 
 
@@ -132,6 +259,12 @@ def pair_levels(
 ) -> tuple[int, ...]:
     """The level vector of a pair: one level per field of ``fields`` (symmetric)."""
     return tuple(field_level(spec, a, b, depth) for spec in fields)
+
+
+_TYPO_COMPARATORS = frozenset({"name", "dob", "exact"})
+for _spec in FIELDS:  # the registry may only ask for the close rules :func:`is_close` has
+    if _spec.typos and _spec.comparator not in _TYPO_COMPARATORS:
+        raise ValueError(f"{_spec.key}: no close rule for the {_spec.comparator!r} comparator")
 
 
 def count_levels(rows: Iterable[Sequence[int]]) -> Counter[tuple[int, ...]]:
@@ -215,22 +348,28 @@ class MatchModel:
         return tuple(FIELD_BY_KEY[key] for key in self.fields)
 
     def levels(self, a: Facts, b: Facts, depth: int = DEPTH) -> tuple[int, ...]:
-        """The level vector of a pair over this model's fields."""
-        return pair_levels(a, b, self.specs, depth)
+        """The level vector of a pair over this model's fields, as it is scored (derived
+        fields ``NULL`` where their sources are compared: :func:`evidence`)."""
+        specs = self.specs
+        return evidence(pair_levels(a, b, specs, depth), specs)
+
+    def bayes_factor(self, f: int, level: int) -> float:
+        """Field ``f``'s Bayes factor ``m/u`` at ``level`` (1 for ``NULL``). A model
+        fitted before the field had the ``close`` level scores ``close`` as ``none``."""
+        if level == NULL:
+            return 1.0
+        m, u = self.m[f], self.u[f]
+        if level == CLOSE and CLOSE not in m:
+            level = NONE
+        if level not in m:
+            raise ValueError(f"{self.fields[f]}: level {level} is not one of {sorted(m)}")
+        return m[level] / u[level]
 
     def bayes_factors(self, levels: Sequence[int]) -> tuple[float, ...]:
         """Each field's Bayes factor ``m/u`` at its level (1 for ``NULL``)."""
         if len(levels) != len(self.fields):
             raise ValueError(f"expected {len(self.fields)} levels, got {len(levels)}")
-        out: list[float] = []
-        for key, m, u, level in zip(self.fields, self.m, self.u, levels, strict=True):
-            if level == NULL:
-                out.append(1.0)
-            elif level in m:
-                out.append(m[level] / u[level])
-            else:
-                raise ValueError(f"{key}: level {level} is not one of {sorted(m)}")
-        return tuple(out)
+        return tuple(self.bayes_factor(f, level) for f, level in enumerate(levels))
 
     def field_weights(self, levels: Sequence[int]) -> tuple[float, ...]:
         """Each field's match weight ``log2(m/u)`` at its level (0 for ``NULL``)."""
@@ -409,12 +548,13 @@ class EMResult:
 
 def starting_m(fields: Sequence[FieldSpec] = MODEL_FIELDS) -> tuple[LevelProbabilities, ...]:
     """The EM's starting ``m``: matches mostly agree exactly (as Splink starts)."""
-    return tuple(
-        {NONE: 0.1, EXACT: 0.9}
-        if field_levels(spec) == (NONE, EXACT)
-        else {NONE: 0.05, PARTIAL: 0.15, EXACT: 0.8}
-        for spec in fields
-    )
+    start = {
+        (NONE, EXACT): {NONE: 0.1, EXACT: 0.9},
+        (NONE, CLOSE, EXACT): {NONE: 0.05, CLOSE: 0.1, EXACT: 0.85},
+        (NONE, PARTIAL, EXACT): {NONE: 0.05, PARTIAL: 0.15, EXACT: 0.8},
+        (NONE, CLOSE, PARTIAL, EXACT): {NONE: 0.05, CLOSE: 0.05, PARTIAL: 0.1, EXACT: 0.8},
+    }
+    return tuple(dict(start[field_levels(spec)]) for spec in fields)
 
 
 def estimate_m(
@@ -491,228 +631,3 @@ def estimate_prior(deterministic_links: int, n_records: int, recall: float = 1.0
         raise ValueError("deterministic_links must not be negative")
     pairs = n_records * (n_records - 1) / 2
     return min(max(deterministic_links / recall / pairs, 1e-9), 0.5)
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    """One EM run over blocked pairs, as Splink trains: pairs blocked on some fields
-    agree there whether they match or not, so a session estimates ``m`` only for the
-    fields its blocking did not use (``estimated``); the others are treated as ``NULL``.
-    """
-
-    name: str
-    levels: LevelCounts
-    estimated: tuple[bool, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class BlockSample:
-    """Pairs drawn from the union of some blocks, for the prior (:func:`prior_from_blocks`):
-    each level vector with the summed weights of its pairs, where ``scale`` times a
-    weighted sum estimates the sum over every distinct pair of the union."""
-
-    levels: LevelCounts
-    scale: float
-
-
-def prior_from_blocks(
-    sample: BlockSample,
-    n_records: int,
-    m: Sequence[LevelProbabilities],
-    u: Sequence[LevelProbabilities],
-    *,
-    start: float = 1e-4,
-    max_iterations: int = 200,
-) -> float:
-    """The prior at which the expected matches among the blocks' pairs, over all
-    ``n(n-1)/2`` pairs, give the prior back (every match assumed to share a block).
-
-    A pair's posterior conditions on all its levels, so it holds however the pair was
-    drawn: the fixed point of ``prior = scale * sum(w * P(match | levels; prior)) / pairs``.
-    """
-    pairs = max(n_records * (n_records - 1) / 2, 1.0)
-    factors = []
-    for vector, w in sample.levels.items():
-        log_bf = math.fsum(
-            math.log(m[i][level] / u[i][level]) for i, level in enumerate(vector) if level != NULL
-        )
-        factors.append((log_bf, w))
-    prior = start
-    for _ in range(max_iterations):
-        log_odds0 = math.log(prior / (1 - prior))
-        expected = sample.scale * math.fsum(
-            w / (1.0 + math.exp(min(-(log_odds0 + lb), 700.0))) for lb, w in factors
-        )
-        new = min(max(expected / pairs, 1e-9), 0.5)
-        if abs(new - prior) <= 1e-6 * prior:
-            return new
-        prior = new
-    return prior
-
-
-def masked(counts: LevelCounts, keep: Sequence[bool]) -> dict[tuple[int, ...], float]:
-    """Level vectors with the fields not kept set to ``NULL`` (counts summed)."""
-    out: dict[tuple[int, ...], float] = {}
-    for vector, n in counts.items():
-        key = tuple(level if k else NULL for level, k in zip(vector, keep, strict=True))
-        out[key] = out.get(key, 0.0) + n
-    return out
-
-
-def fit_sessions(
-    random_pair_levels: LevelCounts,
-    sessions: Sequence[Session],
-    *,
-    organization: str,
-    version: int,
-    trained_at: str,
-    n_records: int,
-    block_sample: BlockSample | None = None,
-    deterministic_links: int = 0,
-    recall: float = 1.0,
-    prior: float | None = None,
-    fields: Sequence[FieldSpec] = MODEL_FIELDS,
-    smoothing: float = 1.0,
-    max_iterations: int = 100,
-    seed: int | None = None,
-) -> MatchModel:
-    """A model from random pairs (``u``) and EM sessions over blocked pairs (``m``).
-
-    Each field's ``m`` is the mean of the sessions that estimate it (a field no session
-    estimates keeps the EM's starting ``m``). The prior is ``prior`` when given; else
-    :func:`prior_from_blocks` of ``block_sample``, raised to the deterministic links'
-    estimate (:func:`estimate_prior`) when that is higher: pairs sharing an identifier
-    are matches; else the deterministic links' estimate.
-    """
-    u = estimate_u(random_pair_levels, fields, smoothing)
-    sums: list[dict[int, float]] = [{} for _ in fields]
-    counted = [0] * len(fields)
-    facts: list[SessionFacts] = []
-    blocked = 0.0
-    for session in sessions:
-        if len(session.estimated) != len(fields):
-            raise ValueError(f"session {session.name}: one flag per field expected")
-        em = estimate_m(
-            masked(session.levels, session.estimated),
-            u,
-            0.1,
-            fields,
-            max_iterations=max_iterations,
-            smoothing=smoothing,
-        )
-        pairs = math.fsum(session.levels.values())
-        blocked += pairs
-        for i, on in enumerate(session.estimated):
-            if on:
-                counted[i] += 1
-                for level, p in em.m[i].items():
-                    sums[i][level] = sums[i].get(level, 0.0) + p
-        facts.append(
-            SessionFacts(
-                session.name,
-                tuple(spec.key for spec, on in zip(fields, session.estimated, strict=True) if on),
-                pairs,
-                em.iterations,
-                em.converged,
-                em.match_share,
-            )
-        )
-    start = starting_m(fields)
-    m = tuple(
-        {level: total / counted[i] for level, total in sums[i].items()} if counted[i] else start[i]
-        for i in range(len(fields))
-    )
-    links = estimate_prior(deterministic_links, n_records, recall) if n_records > 1 else 1e-9
-    from_blocks = None if block_sample is None else prior_from_blocks(block_sample, n_records, m, u)
-    if prior is not None:
-        chosen, source = prior, "given"
-    elif from_blocks is not None and from_blocks >= links:
-        chosen, source = from_blocks, "blocked_pairs"
-    else:
-        chosen, source = links, "deterministic_links"
-    return MatchModel(
-        version=version,
-        organization=organization,
-        trained_at=trained_at,
-        prior=chosen,
-        fields=tuple(spec.key for spec in fields),
-        m=m,
-        u=u,
-        training=Training(
-            records=n_records,
-            random_pairs=int(math.fsum(random_pair_levels.values())),
-            blocked_pairs=int(blocked),
-            deterministic_links=deterministic_links,
-            em_iterations=sum(x.iterations for x in facts),
-            converged=all(x.converged for x in facts),
-            blocked_match_share=facts[0].match_share if facts else 0.0,
-            prior_source=source,
-            smoothing=smoothing,
-            seed=seed,
-            sessions=tuple(facts),
-        ),
-    )
-
-
-def fit(
-    random_pair_levels: LevelCounts,
-    blocked_pair_levels: LevelCounts,
-    *,
-    organization: str,
-    version: int,
-    trained_at: str,
-    n_records: int,
-    deterministic_links: int = 0,
-    blocked_pairs_total: int | None = None,
-    recall: float = 1.0,
-    prior: float | None = None,
-    fields: Sequence[FieldSpec] = MODEL_FIELDS,
-    smoothing: float = 1.0,
-    max_iterations: int = 100,
-    seed: int | None = None,
-) -> MatchModel:
-    """A fitted model: ``u`` from random pairs, ``m`` by EM on blocked pairs, a prior.
-
-    The prior is ``prior`` when given; else from ``deterministic_links`` when there are
-    any (:func:`estimate_prior`); else the EM's share of matches among the blocked pairs
-    times the blocked pairs over all pairs (every match assumed to share a block).
-    ``blocked_pairs_total`` is how many blocked pairs there were before any cap or
-    sample (default: those counted in ``blocked_pair_levels``).
-    """
-    u = estimate_u(random_pair_levels, fields, smoothing)
-    em = estimate_m(
-        blocked_pair_levels, u, 0.1, fields, max_iterations=max_iterations, smoothing=smoothing
-    )
-    blocked = int(math.fsum(blocked_pair_levels.values()))
-    if prior is not None:
-        chosen, source = prior, "given"
-    elif deterministic_links > 0:
-        chosen, source = (
-            estimate_prior(deterministic_links, n_records, recall),
-            "deterministic_links",
-        )
-    else:
-        pairs = max(n_records * (n_records - 1) / 2, 1.0)
-        found = em.match_share * float(blocked_pairs_total or blocked) / pairs
-        chosen, source = min(max(found, 1e-9), 0.5), "blocked_em"
-    return MatchModel(
-        version=version,
-        organization=organization,
-        trained_at=trained_at,
-        prior=chosen,
-        fields=tuple(spec.key for spec in fields),
-        m=em.m,
-        u=u,
-        training=Training(
-            records=n_records,
-            random_pairs=int(math.fsum(random_pair_levels.values())),
-            blocked_pairs=blocked,
-            deterministic_links=deterministic_links,
-            em_iterations=em.iterations,
-            converged=em.converged,
-            blocked_match_share=em.match_share,
-            prior_source=source,
-            smoothing=smoothing,
-            seed=seed,
-        ),
-    )

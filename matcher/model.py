@@ -113,7 +113,7 @@ class Header(BaseModel):
     state: str
 
 
-Level = Literal["null", "none", "partial", "exact"]
+Level = Literal["null", "none", "close", "partial", "exact"]
 
 
 class FieldScore(BaseModel):
@@ -121,7 +121,8 @@ class FieldScore(BaseModel):
 
     ``section`` and ``field`` name the comparison-table row (M19); no value is ever
     shown, so nothing here is masked (M20): the level is the row's result, which the
-    table shows for PHI rows too, plus ``null`` when either record has no value.
+    table shows for PHI rows too, plus ``null`` when either record has no value and
+    ``close`` for a typo the comparator does not credit (the model's own level).
     """
 
     model_config = ConfigDict(frozen=True)

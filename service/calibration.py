@@ -8,9 +8,10 @@ really are the same report should be the bin's mean prediction.
 Truth: an Inbox Item of a duplicate family is the same report as its base Case, and so
 are two items of one base; the M6 near miss (``old_new_info_date``) is a duplicate too
 (M6 hides an old Case from the listing; it is still the same report). Every other pair
-is not. Scored pairs: every pair sharing a patient key (``matcher.training.PRIOR_KINDS``:
-the blocks the prior assumes every match lies in); pairs outside them share no patient
-name, initials, birth date or MRN.
+is not. Scored pairs: the candidate pairs of the audit's blocking, after the seeds'
+exclusions (``matcher.audit.compare_records``: pairs sharing a retrieval key, the pairs
+training and the audit score), each scored one at a time as a Detection scores it
+(``MatchModel.levels`` and ``probability``).
 """
 
 from __future__ import annotations
@@ -18,14 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from matcher import audit
 from matcher.linkage import MatchModel
-from matcher.training import (
-    PRIOR_KINDS,
-    TrainingRecord,
-    session_blocks,
-    train,
-    training_record,
-)
+from matcher.training import TrainingRecord, train, training_record
 from service.sample import DUPLICATE_FAMILIES, Population, generate_queries
 
 #: A bin is checked when it holds at least this many pairs.
@@ -81,15 +77,10 @@ class CalibrationBin:
 
 
 def scored_pairs(data: LabelledSet, model: MatchModel) -> list[tuple[float, bool]]:
-    """(probability, same report) of every pair sharing a patient key."""
-    blocks, _ = session_blocks(data.records, PRIOR_KINDS)
-    pairs: set[tuple[int, int]] = set()
-    for members in blocks.values():
-        for x in range(len(members)):
-            for y in range(x + 1, len(members)):
-                pairs.add((members[x], members[y]))
+    """(probability, same report) of every candidate pair (see the module docstring)."""
+    compared = audit.compare_records((r.facts, r.keys) for r in data.records)
     out = []
-    for a, b in sorted(pairs):
+    for a, b in compared.pairs.tolist():
         levels = model.levels(data.records[a].facts, data.records[b].facts)
         out.append((model.probability(levels), data.same_report(a, b)))
     return out
@@ -114,7 +105,7 @@ def reliability(scored: list[tuple[float, bool]], bins: int = 10) -> list[Calibr
 
 
 def calibrate(
-    seed: int = 1, cases: int = 2000, items: int = 400, *, sample_pairs: int = 20_000
+    seed: int = 1, cases: int = 2000, items: int = 400
 ) -> tuple[MatchModel, LabelledSet, list[CalibrationBin]]:
     """Generate a labelled set, train on it without the labels, and bin the scored pairs."""
     data = labelled_set(seed, cases, items)
@@ -123,7 +114,6 @@ def calibrate(
         organization="ORG-A",
         version=1,
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        sample_pairs=sample_pairs,
         seed=seed,
     )
     return model, data, reliability(scored_pairs(data, model))

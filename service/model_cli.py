@@ -18,7 +18,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from matcher.training import DEFAULT_CAP_PER_BLOCK, DEFAULT_SAMPLE_PAIRS
+from matcher.training import DEFAULT_MAX_RECORDS
 
 model_app = typer.Typer(
     help="Train and read the per-organization match models (probabilities in Detections).",
@@ -43,13 +43,10 @@ def _print_report(files_missing: str | None, markdown: Path) -> None:
 @model_app.command("train")
 def train_command(
     organization: Organization,
-    sample_pairs: Annotated[
-        int, typer.Option(min=100, help="random pairs for u, and blocked pairs per EM session")
-    ] = DEFAULT_SAMPLE_PAIRS,
-    cap_per_block: Annotated[
-        int, typer.Option(min=1, help="at most this many pairs drawn from one block")
-    ] = DEFAULT_CAP_PER_BLOCK,
-    seed: Annotated[int, typer.Option(help="seed of the pair draws")] = 0,
+    max_records: Annotated[
+        int, typer.Option(min=2, help="train on at most this many records, drawn uniformly")
+    ] = DEFAULT_MAX_RECORDS,
+    seed: Annotated[int, typer.Option(help="seed of the record and pair draws")] = 0,
     report: ReportDir = None,
 ) -> None:
     """Train ORG's next model version on its stored records and store it."""
@@ -67,8 +64,7 @@ def train_command(
                 services.store,
                 models,
                 organization,
-                sample_pairs=sample_pairs,
-                cap_per_block=cap_per_block,
+                max_records=max_records,
                 seed=seed,
             )
         except ValueError as exc:

@@ -26,8 +26,7 @@ from indexer.scan import training_views
 from indexer.store import IndexNames, RecordStore
 from matcher.linkage import MatchModel
 from matcher.training import (
-    DEFAULT_CAP_PER_BLOCK,
-    DEFAULT_SAMPLE_PAIRS,
+    DEFAULT_MAX_RECORDS,
     TrainingRecord,
     train,
     training_record_from_view,
@@ -185,8 +184,7 @@ def train_organization(
     models: ModelStore,
     organization: str,
     *,
-    sample_pairs: int = DEFAULT_SAMPLE_PAIRS,
-    cap_per_block: int = DEFAULT_CAP_PER_BLOCK,
+    max_records: int = DEFAULT_MAX_RECORDS,
     seed: int = 0,
     records: list[TrainingRecord] | None = None,
 ) -> MatchModel:
@@ -201,8 +199,7 @@ def train_organization(
         organization=organization,
         version=models.next_version(organization),
         trained_at=now_iso(),
-        sample_pairs=sample_pairs,
-        cap_per_block=cap_per_block,
+        max_records=max_records,
         seed=seed,
     )
     models.put(model)

@@ -32,8 +32,11 @@ a million records cost arrays, not a million Python objects.
    cache the result.
 4. :func:`exclusions` drops the pairs the seeds exclude: M1, M3, M7 (not searchable) and
    M5 (another reporter country and no patient field matches: ``matcher.rank.country_excluded``).
-5. :func:`score` gives each pair its match weight and probability under a
-   :class:`~matcher.linkage.MatchModel`, as ``MatchModel.probability`` does.
+   :func:`compare_records` runs steps 1-4.
+5. :func:`train` fits the :class:`~matcher.linkage.MatchModel` on those pairs: the one
+   training recipe, which ``casematch model train`` runs too (``matcher.training``).
+   :class:`Weights` then gives each pair its match weight and probability, as
+   ``MatchModel.probability`` does.
 6. :func:`cluster` links pairs at or above the threshold (and pairs sharing an identifier,
    M10) and merges two clusters only when **more than half** of the possible pairs between
    them are links: a chain A-B-C of links without A-C never merges A and C.
@@ -84,9 +87,6 @@ from matcher.audit.encoding import (
     concat as concat,
 )
 from matcher.audit.levels import (
-    DERIVED_FIELDS as DERIVED_FIELDS,
-)
-from matcher.audit.levels import (
     BulkLevels as BulkLevels,
 )
 from matcher.audit.levels import (
@@ -129,8 +129,17 @@ from matcher.audit.run import (
     AuditRun as AuditRun,
 )
 from matcher.audit.run import (
+    Compared as Compared,
+)
+from matcher.audit.run import (
     audit_in_memory as audit_in_memory,
 )
 from matcher.audit.run import (
+    compare_records as compare_records,
+)
+from matcher.audit.run import (
     train as train,
+)
+from matcher.audit.run import (
+    train_compared as train_compared,
 )

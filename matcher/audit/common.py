@@ -55,6 +55,7 @@ _LEVEL_OF: dict[Result, int] = {
 _RESULT_OF: dict[int, Result] = {
     linkage.EXACT: R_EXACT,
     linkage.PARTIAL: R_PARTIAL,
+    linkage.CLOSE: R_NONE,
     linkage.NONE: R_NONE,
     linkage.NULL: R_NONE,
 }

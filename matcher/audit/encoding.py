@@ -26,6 +26,7 @@ def _simple(spec: FieldSpec) -> bool:
         and "." not in spec.fact
         and spec.normalizer is None
         and not spec.hidden_when_blinded
+        and not spec.typos
     )
 
 

@@ -124,7 +124,8 @@ class BulkLevels:
                 level = cache[key] = linkage.field_level(spec, a, b)
             else:  # both name rows from one comparison (their code tables are the same)
                 first, last = (i, partner) if spec.key.endswith("first_name") else (partner, i)
-                rows = compare_name_rows(_names(a, spec), _names(b, spec), _same_tokens(a, b, spec))
+                names = linkage.name_pair(spec, a), linkage.name_pair(spec, b)
+                rows = compare_name_rows(*names, _same_tokens(a, b, spec))
                 for f, result in ((first, rows[0]), (last, rows[1])):
                     self.cache[f][key] = _name_level(self.encoder.fields[f], result, a, b)
                 level = cache[key]
@@ -136,12 +137,6 @@ class BulkLevels:
         if found is None:
             found = stubs[code] = _stub(spec, self.encoder.signatures[i][code])
         return found
-
-
-def _names(facts: Facts, spec: FieldSpec) -> tuple[str | None, str | None]:
-    if spec.group == "patient":
-        return facts.first_name, facts.last_name
-    return facts.reporter_first, facts.reporter_last
 
 
 def _same_tokens(a: Facts, b: Facts, spec: FieldSpec) -> bool:
@@ -159,7 +154,7 @@ def _name_level(spec: FieldSpec, result: Result, a: Facts, b: Facts) -> int:
         return linkage.PARTIAL
     if getattr(a, spec.fact) in (None, "") or getattr(b, spec.fact) in (None, ""):
         return linkage.NULL
-    return linkage.NONE
+    return linkage.CLOSE if spec.typos and linkage.is_close(spec, a, b) else linkage.NONE
 
 
 def level_counts(levels: LevelArray) -> Counter[tuple[int, ...]]:
@@ -167,40 +162,29 @@ def level_counts(levels: LevelArray) -> Counter[tuple[int, ...]]:
     if len(levels) == 0:
         return Counter()
     n_fields = levels.shape[1]
-    place = np.int64(4) ** np.arange(n_fields, dtype=np.int64)
+    bits, mask = linkage.LEVEL_BITS, (1 << linkage.LEVEL_BITS) - 1
+    if n_fields * bits > 63:
+        return linkage.count_levels(levels)
+    place = np.int64(1 << bits) ** np.arange(n_fields, dtype=np.int64)
     packed = levels.astype(np.int64) @ place
     values, counts = np.unique(packed, return_counts=True)
     out: Counter[tuple[int, ...]] = Counter()
     for value, count in zip(values.tolist(), counts.tolist(), strict=True):
-        out[tuple((value >> (2 * f)) & 3 for f in range(n_fields))] = count
+        out[tuple((value >> (bits * f)) & mask for f in range(n_fields))] = count
     return out
-
-
-#: Fields whose value is derived from others when those are present: (derived, sources).
-#: Patient initials are the names' first letters; when both records hold both names, the
-#: initials add no evidence of their own and counting them too would count the names twice
-#: (Fellegi-Sunter assumes the fields independent given match status).
-DERIVED_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("patient.initials", ("patient.first_name", "patient.last_name")),
-)
 
 
 def independent(
     levels: LevelArray, fields: Sequence[FieldSpec], *, in_place: bool = False
 ) -> LevelArray:
-    """``levels`` with each derived field (:data:`DERIVED_FIELDS`) set to ``NULL`` (no
-    evidence) where every field it derives from is compared (not ``NULL``) in the pair
-    (a copy unless ``in_place``)."""
-    keys = [f.key for f in fields]
+    """``linkage.evidence`` of many pairs: each derived field (``linkage.DERIVED_FIELDS``)
+    ``NULL`` where any field it derives from is compared (a copy unless ``in_place``)."""
     out = levels
-    for derived, sources in DERIVED_FIELDS:
-        if derived not in keys or not all(k in keys for k in sources):
-            continue
-        cols = [keys.index(k) for k in sources]
-        covered = np.ones(len(levels), dtype=bool)
-        for col in cols:
-            covered &= levels[:, col] != linkage.NULL
+    for derived, sources in linkage.derived_columns(fields):
+        covered = np.zeros(len(levels), dtype=bool)
+        for col in sources:
+            covered |= levels[:, col] != linkage.NULL
         if out is levels and not in_place:
             out = levels.copy()
-        out[covered, keys.index(derived)] = linkage.NULL
+        out[covered, derived] = linkage.NULL
     return out

@@ -83,15 +83,15 @@ def _with_country(country: str) -> Facts:
 class Weights:
     """A model as arrays: each field's match weight by level, and the prior's weight."""
 
-    table: FloatArray  # (fields, 4): log2(m/u) per level, 0 for NULL
+    table: FloatArray  # (fields, levels): log2(m/u) per level, 0 for NULL
     prior: float
 
     @classmethod
     def of(cls, model: linkage.MatchModel) -> Weights:
-        table = np.zeros((len(model.fields), 4), dtype=np.float64)
-        for f, (m, u) in enumerate(zip(model.m, model.u, strict=True)):
-            for level, p in m.items():
-                table[f, level] = math.log2(p / u[level])
+        table = np.zeros((len(model.fields), len(linkage.LEVEL_NAMES)), dtype=np.float64)
+        for f, spec in enumerate(model.specs):
+            for level in linkage.field_levels(spec):
+                table[f, level] = math.log2(model.bayes_factor(f, level))
         return cls(table, model.prior_weight)
 
     def weights(self, levels: LevelArray) -> FloatArray:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from indexer.fields import FieldSpec
 from matcher import linkage
 from matcher.audit.blocking import BlockStats, candidate_pairs, identifier_links, random_pairs
 from matcher.audit.common import DEFAULT_THRESHOLD, MAX_BLOCK, FloatArray, IntArray, LevelArray
@@ -65,59 +66,35 @@ def train(
     trained_at: str,
     random_pair_count: int = RANDOM_PAIRS,
     seed: int = 0,
+    version: int = 1,
 ) -> linkage.MatchModel:
-    """Fit a model on this audit's blocked pairs (``linkage``'s estimators, Splink's recipe).
+    """Fit a model on these blocked pairs (``linkage``'s estimators, Splink's recipe): the
+    one training recipe, for ``casematch audit`` and ``casematch model train`` alike.
 
+    ``levels``: the blocked pairs' levels after the exclusions and ``independent``.
     ``u``: ``linkage.estimate_u`` over random pairs. ``m``: ``linkage.estimate_m`` per
-    training pass (:data:`TRAINING_PASSES`); a field no pass could estimate takes the
-    EM over all blocked pairs. The prior: the dob pass's share of matches among the pairs
-    with the same date of birth, times how many pairs share one (counted exactly from the
-    codes), divided by ``m(dob exact)`` (the share of matches that share it) and by the
-    pairs with a date of birth on both sides; without dates of birth, ``linkage.fit``'s
-    rule (pairs sharing an identifier, else the EM's share among the blocked pairs).
+    training pass (:data:`TRAINING_PASSES`, :func:`_passes`); a field no pass could
+    estimate takes the EM over all blocked pairs. The prior: :func:`_prior`.
     """
     fields = encoder.fields
     keys = [f.key for f in fields]
     rand = independent(bulk.levels(enc, random_pairs(len(enc), random_pair_count, seed)), fields)
     u = linkage.estimate_u(level_counts(rand), fields)
-    sums: list[dict[int, float]] = [{} for _ in fields]
-    passes: list[int] = [0 for _ in fields]
-    shares: dict[str, float] = {}
-    iterations = 0
-    converged = True
-    for name, rule, masked in TRAINING_PASSES:
-        idx = [keys.index(k) for k in rule if k in keys]
-        if len(idx) != len(rule):
-            continue
-        chosen = (levels[:, idx] == linkage.EXACT).all(axis=1)
-        if int(np.count_nonzero(chosen)) < MIN_PASS_PAIRS:
-            continue
-        hide = [keys.index(k) for k in masked if k in keys]
-        pass_levels = levels[chosen].copy()
-        pass_levels[:, hide] = linkage.NULL
-        em = linkage.estimate_m(level_counts(pass_levels), u, 0.1, fields)
-        iterations += em.iterations
-        converged = converged and em.converged
-        shares[name] = em.match_share
-        for f in range(len(fields)):
-            if f in hide:
-                continue
-            passes[f] += 1
-            for level, p in em.m[f].items():
-                sums[f][level] = sums[f].get(level, 0.0) + p
+    sums, passes, sessions = _passes(fields, levels, u)
     fallback = None
     if not all(passes) and len(levels):
         fallback = linkage.estimate_m(level_counts(levels), u, 0.1, fields)
-        iterations += fallback.iterations
+        sessions.append(_session("all blocked pairs", fields, len(levels), fallback))
     m = tuple(
         {level: p / passes[f] for level, p in sums[f].items()}
         if passes[f]
         else (fallback.m[f] if fallback is not None else linkage.starting_m(fields)[f])
         for f in range(len(fields))
     )
+    shares = {x.name: x.match_share for x in sessions}
     prior, source = _prior(encoder, enc, keys, m, shares, levels, id_match, fallback)
     return linkage.MatchModel(
-        version=1,
+        version=version,
         organization=organization,
         trained_at=trained_at,
         prior=prior,
@@ -129,13 +106,56 @@ def train(
             random_pairs=len(rand),
             blocked_pairs=len(levels),
             deterministic_links=int(np.count_nonzero(id_match)),
-            em_iterations=iterations,
-            converged=converged,
+            em_iterations=sum(x.iterations for x in sessions),
+            converged=all(x.converged for x in sessions),
             blocked_match_share=shares.get("dob", fallback.match_share if fallback else 0.0),
             prior_source=source,
             smoothing=1.0,
             seed=seed,
+            sessions=tuple(sessions),
         ),
+    )
+
+
+def _passes(
+    fields: Sequence[FieldSpec], levels: LevelArray, u: Sequence[linkage.LevelProbabilities]
+) -> tuple[list[dict[int, float]], list[int], list[linkage.SessionFacts]]:
+    """The EM of each training pass that has :data:`MIN_PASS_PAIRS` pairs: per field, the
+    sum of its ``m`` over the passes that estimated it and their number; each pass's facts."""
+    keys = [f.key for f in fields]
+    sums: list[dict[int, float]] = [{} for _ in fields]
+    passes = [0 for _ in fields]
+    sessions: list[linkage.SessionFacts] = []
+    for name, rule, masked in TRAINING_PASSES:
+        idx = [keys.index(k) for k in rule if k in keys]
+        if len(idx) != len(rule):
+            continue
+        chosen = (levels[:, idx] == linkage.EXACT).all(axis=1)
+        if int(np.count_nonzero(chosen)) < MIN_PASS_PAIRS:
+            continue
+        hide = [keys.index(k) for k in masked if k in keys]
+        pass_levels = levels[chosen].copy()
+        pass_levels[:, hide] = linkage.NULL
+        em = linkage.estimate_m(level_counts(pass_levels), u, 0.1, fields)
+        estimated = [f for f in range(len(fields)) if f not in hide]
+        sessions.append(_session(name, [fields[f] for f in estimated], len(pass_levels), em))
+        for f in estimated:
+            passes[f] += 1
+            for level, p in em.m[f].items():
+                sums[f][level] = sums[f].get(level, 0.0) + p
+    return sums, passes, sessions
+
+
+def _session(
+    name: str, fields: Sequence[FieldSpec], pairs: int, em: linkage.EMResult
+) -> linkage.SessionFacts:
+    return linkage.SessionFacts(
+        name,
+        tuple(f.key for f in fields),
+        float(pairs),
+        em.iterations,
+        em.converged,
+        em.match_share,
     )
 
 
@@ -169,6 +189,59 @@ def _prior(
     return min(max(share * len(levels) / pairs, 1e-9), 0.5), "blocked_em"
 
 
+@dataclass
+class Compared:
+    """Records compared in bulk: what training and scoring read (:func:`compare_records`)."""
+
+    encoder: Encoder
+    encoded: Encoded
+    bulk: BulkLevels
+    #: The candidate pairs the exclusions kept, their levels (as scored: ``independent``)
+    #: and which of them share an identifier (M10).
+    pairs: IntArray
+    levels: LevelArray
+    id_match: npt.NDArray[np.bool_]
+    #: Which candidate pairs the exclusions kept, and how many each rule dropped.
+    allowed: npt.NDArray[np.bool_]
+    excluded: dict[str, int]
+    blocking: BlockStats
+
+
+def compare_records(
+    records: Iterable[tuple[Facts, Sequence[str]]],
+    fields: Sequence[FieldSpec] = linkage.MODEL_FIELDS,
+    *,
+    max_block: int = MAX_BLOCK,
+) -> Compared:
+    """Encode, block, compare and exclude: every candidate pair's levels."""
+    encoder = Encoder(fields)
+    enc = encoder.encode(records)
+    pairs, stats = candidate_pairs(enc, max_block)
+    bulk = BulkLevels(encoder)
+    levels = bulk.levels(enc, pairs)
+    allowed, excluded = exclusions(enc, pairs, levels, encoder.fields)
+    pairs, levels = pairs[allowed], independent(levels[allowed], encoder.fields)
+    id_match = identifier_links(enc, pairs)
+    return Compared(encoder, enc, bulk, pairs, levels, id_match, allowed, excluded, stats)
+
+
+def train_compared(
+    c: Compared, *, organization: str, trained_at: str, seed: int = 0, version: int = 1
+) -> linkage.MatchModel:
+    """:func:`train` on compared records."""
+    return train(
+        c.encoder,
+        c.bulk,
+        c.encoded,
+        c.levels,
+        c.id_match,
+        organization=organization,
+        trained_at=trained_at,
+        seed=seed,
+        version=version,
+    )
+
+
 def audit_in_memory(
     records: Iterable[tuple[Facts, Sequence[str]]],
     *,
@@ -179,41 +252,25 @@ def audit_in_memory(
     max_block: int = MAX_BLOCK,
     seed: int = 0,
 ) -> AuditRun:
-    """Encode, block, compare, exclude, train (unless ``model`` is given), score and cluster."""
-    fields = model.specs if model is not None else linkage.MODEL_FIELDS
-    encoder = Encoder(fields)
-    enc = encoder.encode(records)
-    pairs, stats = candidate_pairs(enc, max_block)
-    bulk = BulkLevels(encoder)
-    levels = bulk.levels(enc, pairs)
-    allowed, excluded = exclusions(enc, pairs, levels, encoder.fields)
-    pairs, levels = pairs[allowed], independent(levels[allowed], encoder.fields)
-    id_match = identifier_links(enc, pairs)
+    """Compare (:func:`compare_records`), train (unless ``model`` is given), score and
+    cluster."""
+    c = compare_records(
+        records, model.specs if model is not None else linkage.MODEL_FIELDS, max_block=max_block
+    )
     if model is None:
-        model = train(
-            encoder,
-            bulk,
-            enc,
-            levels,
-            id_match,
-            organization=organization,
-            trained_at=trained_at,
-            seed=seed,
-        )
-    w = Weights.of(model)
-    weights = w.weights(levels)
+        model = train_compared(c, organization=organization, trained_at=trained_at, seed=seed)
+    weights = Weights.of(model).weights(c.levels)
     prob = probabilities(weights)
-    clusters = cluster(pairs, prob, threshold, forced=id_match)
     return AuditRun(
-        encoded=enc,
-        pairs=pairs,
-        levels=levels,
-        allowed=allowed,
-        id_match=id_match,
+        encoded=c.encoded,
+        pairs=c.pairs,
+        levels=c.levels,
+        allowed=c.allowed,
+        id_match=c.id_match,
         model=model,
         weights=weights,
         probability=prob,
-        clusters=clusters,
-        blocking=stats,
-        excluded=excluded,
+        clusters=cluster(c.pairs, prob, threshold, forced=c.id_match),
+        blocking=c.blocking,
+        excluded=c.excluded,
     )

@@ -95,8 +95,8 @@ def test_train_organization_on_stored_records(store: RecordStore, engine: Engine
     store.put_many([*population, *(q.source for q in queries)])
     models = ModelStore(engine, store.names)
     models.ensure_index()
-    first = train_organization(store, models, "ORG-A", sample_pairs=3000, seed=1)
-    second = train_organization(store, models, "ORG-A", sample_pairs=3000, seed=1)
+    first = train_organization(store, models, "ORG-A", seed=1)
+    second = train_organization(store, models, "ORG-A", seed=1)
     assert (first.version, second.version) == (1, 2)
     assert first.training.records == 400 + sum(
         1 for q in queries if q.source.organization == "ORG-A"

@@ -150,13 +150,8 @@ def test_bulk_levels_equal_pair_levels() -> None:
     facts = [f for f, _ in rows]
     expected = [linkage.pair_levels(facts[i], facts[j]) for i, j in pairs.tolist()]
     assert [tuple(row) for row in levels.tolist()] == expected
-    # every level occurs: the test exercises exact, partial, none and null
-    assert set(np.unique(levels).tolist()) == {
-        linkage.NULL,
-        linkage.NONE,
-        linkage.PARTIAL,
-        linkage.EXACT,
-    }
+    # every level occurs: the test exercises exact, partial, close, none and null
+    assert set(np.unique(levels).tolist()) == set(linkage.LEVEL_NAMES)
 
 
 def test_bulk_levels_blinded_and_swapped_names() -> None:
@@ -230,17 +225,21 @@ def test_M1_M3_exclusions_of_pairs_from_elsewhere() -> None:
     assert counts["M1"] == 1 and counts["M3"] == 1
 
 
-def test_initials_are_no_evidence_beside_both_names() -> None:
+def test_initials_are_no_evidence_beside_a_compared_name() -> None:
     keys = [f.key for f in linkage.MODEL_FIELDS]
-    row = np.full((2, len(keys)), linkage.NULL, dtype=np.int8)
+    row = np.full((3, len(keys)), linkage.NULL, dtype=np.int8)
     ini, first, last = (
         keys.index(k) for k in ("patient.initials", "patient.first_name", "patient.last_name")
     )
     row[:, ini] = linkage.EXACT
     row[0, [first, last]] = linkage.EXACT  # both names compared: initials repeat them
-    row[1, first] = linkage.EXACT  # one name missing: initials still say something
+    row[1, first] = linkage.NONE  # one name compared: its letter is in the initials too
+    # row 2: no name compared: the initials are the only evidence of the name
     out = bulk.independent(row, linkage.MODEL_FIELDS)
-    assert out[0, ini] == linkage.NULL and out[1, ini] == linkage.EXACT
+    assert out[:, ini].tolist() == [linkage.NULL, linkage.NULL, linkage.EXACT]
+    assert [tuple(r) for r in out.tolist()] == [
+        linkage.evidence(tuple(r), linkage.MODEL_FIELDS) for r in row.tolist()
+    ]
 
 
 def test_scores_equal_the_model() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from collections import Counter
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from indexer.fields import FIELD_BY_KEY, RANKED_FIELDS
 from matcher.facts import facts_from_record
 from matcher.linkage import (
+    CLOSE,
     EXACT,
     MODEL_FIELDS,
     NONE,
@@ -22,11 +24,11 @@ from matcher.linkage import (
     SCHEMA,
     MatchModel,
     count_levels,
+    evidence,
     estimate_m,
     estimate_prior,
     estimate_u,
     field_levels,
-    fit,
     pair_levels,
     probability_of_weight,
 )
@@ -100,6 +102,76 @@ LEVEL_CASES = [
     ),
     ("other-dob", {"patient": {"dob": "1980"}}, {"patient": {"dob": "1981"}}, "patient.dob", NONE),
     (
+        "dob-one-digit-close",
+        {"patient": {"dob": "1975-09-03"}},
+        {"patient": {"dob": "1973-09-03"}},
+        "patient.dob",
+        CLOSE,
+    ),
+    (
+        "dob-day-month-swapped-close",
+        {"patient": {"dob": "1980-03-05"}},
+        {"patient": {"dob": "1980-05-03"}},
+        "patient.dob",
+        CLOSE,
+    ),
+    (
+        "dob-far-apart-none",
+        {"patient": {"dob": "1975-09-03"}},
+        {"patient": {"dob": "1952-01-17"}},
+        "patient.dob",
+        NONE,
+    ),
+    (
+        "partial-dob-never-close",
+        {"patient": {"dob": "1975-09"}},
+        {"patient": {"dob": "1973-09"}},
+        "patient.dob",
+        NONE,
+    ),
+    (
+        "name-transposed-close",
+        {"patient": {"first_name": "David", "last_name": "Brown"}},
+        {"patient": {"first_name": "Davdi", "last_name": "Green"}},
+        "patient.first_name",
+        CLOSE,
+    ),
+    (
+        "name-unlike-none",
+        {"patient": {"first_name": "David", "last_name": "Brown"}},
+        {"patient": {"first_name": "Maria", "last_name": "Green"}},
+        "patient.first_name",
+        NONE,
+    ),
+    (
+        "swapped-name-typo-close-on-last-row",
+        {"patient": {"first_name": "Harrison", "last_name": "Schuamnn"}},
+        {"patient": {"first_name": "Schuman", "last_name": "Alexandra"}},
+        "patient.last_name",
+        CLOSE,
+    ),
+    (
+        "mrn-one-typo-close",
+        {"patient": {"mrn": {"gp": "8223201"}}},
+        {"patient": {"mrn": {"gp": "8223210"}}},
+        "patient.mrn_gp",
+        CLOSE,
+    ),
+    (
+        "short-mrn-typo-none",
+        {"patient": {"mrn": {"gp": "821"}}},
+        {"patient": {"mrn": {"gp": "812"}}},
+        "patient.mrn_gp",
+        NONE,
+    ),
+    (
+        "sex-never-close",
+        {"patient": {"sex": "female"}},
+        {"patient": {"sex": "male"}},
+        "patient.sex",
+        NONE,
+    ),
+    (
         "similar-product-text",
         {"products": [{"product_reported": "Aspirin 100 mg", "rank": 1}]},
         {"products": [{"product_reported": "Aspirin 100 mg tablets", "rank": 1}]},
@@ -132,6 +204,64 @@ def test_pair_levels(a: dict[str, Any], b: dict[str, Any], key: str, level: int)
     ra, rb = blank("C-1", **a), blank("C-2", **b)
     assert _level(ra, rb, key) == level
     assert _level(rb, ra, key) == level
+
+
+def test_close_is_declared_only_where_a_rule_exists() -> None:
+    typos = {f.key for f in MODEL_FIELDS if f.typos}
+    assert {"patient.first_name", "patient.dob", "patient.mrn_gp"} <= typos
+    assert all(f.comparator in ("name", "dob", "exact") for f in MODEL_FIELDS if f.typos)
+    for f in MODEL_FIELDS:
+        assert (CLOSE in field_levels(f)) == f.typos, f.key
+
+
+EVIDENCE_CASES = [
+    ("names-compared", (EXACT, EXACT, EXACT), (NULL, EXACT, EXACT)),
+    ("one-name-compared", (EXACT, NULL, NONE), (NULL, NULL, NONE)),
+    ("no-name-compared", (EXACT, NULL, NULL), (EXACT, NULL, NULL)),
+]
+
+
+@pytest.mark.parametrize(
+    ("levels", "scored"), [c[1:] for c in EVIDENCE_CASES], ids=[c[0] for c in EVIDENCE_CASES]
+)
+def test_initials_count_only_where_no_name_is_compared(
+    levels: tuple[int, ...], scored: tuple[int, ...]
+) -> None:
+    fields = [
+        FIELD_BY_KEY[k] for k in ("patient.initials", "patient.first_name", "patient.last_name")
+    ]
+    assert evidence(levels, fields) == scored
+
+
+def test_model_levels_are_the_scored_evidence() -> None:
+    a = blank("C-1", patient={"initials": "JS", "first_name": "John", "last_name": "Smith"})
+    b = blank("C-2", patient={"initials": "JS", "first_name": "John", "last_name": "Smyth"})
+    model = MatchModel(
+        version=1,
+        organization="ORG-A",
+        trained_at="t",
+        prior=0.01,
+        fields=tuple(KEYS),
+        m=tuple(dict.fromkeys(field_levels(f), 1 / len(field_levels(f))) for f in MODEL_FIELDS),
+        u=tuple(dict.fromkeys(field_levels(f), 1 / len(field_levels(f))) for f in MODEL_FIELDS),
+    )
+    fa, fb = facts_from_record(a), facts_from_record(b)
+    assert pair_levels(fa, fb)[KEYS.index("patient.initials")] == EXACT
+    assert model.levels(fa, fb)[KEYS.index("patient.initials")] == NULL
+
+
+def test_a_model_without_close_scores_close_as_none() -> None:
+    spec = FIELD_BY_KEY["patient.dob"]
+    old = MatchModel(
+        version=1,
+        organization="ORG-A",
+        trained_at="t",
+        prior=0.01,
+        fields=(spec.key,),
+        m=({NONE: 0.1, PARTIAL: 0.1, EXACT: 0.8},),
+        u=({NONE: 0.9, PARTIAL: 0.05, EXACT: 0.05},),
+    )
+    assert old.bayes_factors((CLOSE,)) == old.bayes_factors((NONE,)) == (0.1 / 0.9,)
 
 
 def test_M8_study_product_of_a_blinded_case_is_null() -> None:
@@ -321,7 +451,7 @@ def test_estimate_u_counts_levels_with_smoothing() -> None:
 def test_estimate_u_never_gives_zero() -> None:
     spec = FIELD_BY_KEY["patient.last_name"]
     (u,) = estimate_u(Counter({(NONE,): 10}), [spec])
-    assert all(p > 0 for p in u.values()) and u[PARTIAL] == pytest.approx(1 / 13)
+    assert all(p > 0 for p in u.values()) and u[PARTIAL] == pytest.approx(1 / 14)
 
 
 PRIOR_CASES = [
@@ -362,9 +492,9 @@ TRUE_U = [
     {NONE: 0.95, EXACT: 0.05},
     {NONE: 0.85, PARTIAL: 0.1, EXACT: 0.05},
 ]
-#: Fields whose levels fit TRUE_M's (names, initials, dob, sex, ...).
+#: Fields whose levels fit TRUE_M's (names, initials, dob, sex, ...; without ``close``).
 SPECS = [
-    FIELD_BY_KEY[k]
+    dataclasses.replace(FIELD_BY_KEY[k], typos=False)
     for k in (
         "patient.first_name",
         "patient.initials",
@@ -405,56 +535,6 @@ def test_em_recovers_known_m(seed: int) -> None:
     for got, want in zip(result.m, TRUE_M, strict=True):
         for level in want:
             assert got[level] == pytest.approx(want[level], abs=0.03)
-
-
-def test_fit_estimates_u_from_random_pairs_and_m_by_em() -> None:
-    rng = random.Random(5)
-    random_pairs = Counter(_sample(rng, TRUE_U, 0.0) for _ in range(20000))
-    blocked = Counter(
-        _sample(rng, TRUE_M if rng.random() < 0.4 else TRUE_U, 0.0) for _ in range(20000)
-    )
-    model = fit(
-        random_pairs,
-        blocked,
-        organization="ORG-A",
-        version=3,
-        trained_at="t",
-        n_records=1000,
-        deterministic_links=50,
-        fields=SPECS,
-        seed=5,
-    )
-    assert model.fields == tuple(s.key for s in SPECS)
-    assert model.prior == pytest.approx(50 / (1000 * 999 / 2))
-    assert model.training.prior_source == "deterministic_links"
-    assert model.training.converged and model.training.blocked_pairs == 20000
-    for got, want in zip(model.u, TRUE_U, strict=True):
-        for level in want:
-            assert got[level] == pytest.approx(want[level], abs=0.02)
-    for got, want in zip(model.m, TRUE_M, strict=True):
-        for level in want:
-            assert got[level] == pytest.approx(want[level], abs=0.04)
-
-
-def test_fit_without_links_takes_the_prior_from_the_blocked_em() -> None:
-    rng = random.Random(6)
-    random_pairs = Counter(_sample(rng, TRUE_U, 0.0) for _ in range(5000))
-    blocked = Counter(
-        _sample(rng, TRUE_M if rng.random() < 0.5 else TRUE_U, 0.0) for _ in range(5000)
-    )
-    model = fit(
-        random_pairs,
-        blocked,
-        organization="ORG-A",
-        version=1,
-        trained_at="t",
-        n_records=1000,
-        fields=SPECS,
-    )
-    assert model.training.prior_source == "blocked_em"
-    assert model.prior == pytest.approx(
-        model.training.blocked_match_share * 5000 / (1000 * 999 / 2)
-    )
 
 
 def test_count_levels_reads_rows() -> None:

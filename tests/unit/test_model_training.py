@@ -3,27 +3,18 @@ generated data (``service.calibration``), scores in Detections and the report.""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import random
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from matcher import audit
 from matcher.linkage import EXACT, MODEL_FIELDS, NULL, MatchModel
 from matcher.model import Detection, DetectionOptions
 from matcher.rank import rank_reference
-from matcher.training import (
-    PRIOR_KINDS,
-    TrainingRecord,
-    blocking_keys,
-    capped_block_pairs,
-    deterministic_links,
-    random_pairs,
-    train,
-    training_record,
-    weighted_block_sample,
-)
+from matcher.training import TrainingRecord, sample_records, train, training_record
 from service.calibration import MIN_PAIRS_PER_BIN, CalibrationBin, LabelledSet, calibrate
 from service.model_report import write_report
 from tests.factories import blank, record
@@ -44,36 +35,50 @@ def _people() -> list[TrainingRecord]:
     ]
 
 
-def test_blocking_keys_drop_country_and_study_copies() -> None:
-    keys = ["O|pm|patient_dob:1970", "O|pm|@US|product:p", "O|ct|in_study.product:S|p"]
-    assert blocking_keys(keys) == ["O|pm|patient_dob:1970"]
-
-
-def test_M10_deterministic_links_are_pairs_sharing_an_identifier() -> None:
-    assert deterministic_links(_people()) == {(0, 1)}
-
-
-def test_capped_blocks_pair_records_sharing_a_key() -> None:
-    pairs = capped_block_pairs(
-        _people(),
-        frozenset({"patient_dob"}),
-        cap_per_block=10,
-        max_pairs=10,
-        rng=random.Random(1),
+def test_model_train_and_the_audit_train_one_recipe() -> None:
+    """``casematch model train`` fits exactly the model ``casematch audit`` fits on the
+    same records: one recipe, one probability scale."""
+    _, data, _ = _calibration()
+    trained = train(data.records, organization="ORG-A", version=4, trained_at="t", seed=3)
+    run = audit.audit_in_memory(
+        ((r.facts, r.keys) for r in data.records), organization="ORG-A", trained_at="t", seed=3
     )
-    assert (2, 3) in pairs and (0, 1) in pairs
+    assert trained == dataclasses.replace(run.model, version=4)
 
 
-def test_weighted_block_sample_estimates_the_union() -> None:
-    sample, total = weighted_block_sample(_people(), PRIOR_KINDS, 500, random.Random(2))
-    pairs = {p for p, _ in sample}
-    assert pairs <= {(0, 1), (2, 3)}
-    assert total == pytest.approx(2.0)  # two distinct pairs, whatever the keys they share
+SAMPLE_CASES = [("all-kept", 6, 6), ("sampled", 4, 4), ("two", 2, 2)]
 
 
-def test_random_pairs_are_of_distinct_records() -> None:
-    pairs = random_pairs(5, 200, random.Random(3))
-    assert len(pairs) == 200 and all(0 <= a < b < 5 for a, b in pairs)
+@pytest.mark.parametrize(
+    ("max_records", "kept"), [c[1:] for c in SAMPLE_CASES], ids=[c[0] for c in SAMPLE_CASES]
+)
+def test_sample_records_draws_uniformly_in_order(max_records: int, kept: int) -> None:
+    people = _people()
+    chosen = sample_records(people, max_records, seed=1)
+    assert len(chosen) == kept
+    assert [people.index(r) for r in chosen] == sorted(people.index(r) for r in chosen)
+    assert chosen == sample_records(people, max_records, seed=1)
+
+
+def test_sample_records_refuses_fewer_than_two() -> None:
+    with pytest.raises(ValueError, match="at least 2"):
+        sample_records(_people(), 1, seed=1)
+
+
+def test_a_uniform_sample_keeps_the_prior() -> None:
+    """Matches per pair do not change when records are sampled uniformly."""
+    model, data, _ = _calibration()
+    half = train(
+        data.records, organization="ORG-A", version=1, trained_at="t", seed=1, max_records=1600
+    )
+    assert half.training.records == 1600
+    assert half.prior == pytest.approx(model.prior, rel=0.35)
+
+
+def test_train_refuses_records_that_share_no_key() -> None:
+    lonely = [training_record(blank(f"C-{i}", patient={"initials": f"A{i}"})) for i in range(3)]
+    with pytest.raises(ValueError, match="share"):
+        train(lonely, organization="ORG-A", version=1, trained_at="t")
 
 
 def test_train_refuses_too_few_records() -> None:
