@@ -519,21 +519,54 @@ def _check(counts: LevelCounts, fields: Sequence[FieldSpec]) -> None:
             raise ValueError(f"level vector of {len(vector)} levels, expected {len(fields)}")
 
 
+def level_shares(
+    counts: LevelCounts, fields: Sequence[FieldSpec] = MODEL_FIELDS, smoothing: float = 1.0
+) -> tuple[LevelProbabilities, ...]:
+    """Per field, the share of each level among the pairs with a value on both sides,
+    plus ``smoothing`` pseudo-pairs per level."""
+    _check(counts, fields)
+    out: list[LevelProbabilities] = []
+    for i, spec in enumerate(fields):
+        tally: dict[int, float] = {}
+        for vector, n in counts.items():
+            tally[vector[i]] = tally.get(vector[i], 0.0) + n
+        out.append(_distribution(tally, field_levels(spec), smoothing))
+    return tuple(out)
+
+
+def compared_pairs(counts: LevelCounts, n_fields: int) -> list[float]:
+    """Per field, how many of the counted pairs have a value on both sides (not ``NULL``)."""
+    out = [0.0] * n_fields
+    for vector, n in counts.items():
+        for i, level in enumerate(vector):
+            if level != NULL:
+                out[i] += n
+    return out
+
+
 def estimate_u(
     random_pair_levels: LevelCounts,
     fields: Sequence[FieldSpec] = MODEL_FIELDS,
     smoothing: float = 1.0,
 ) -> tuple[LevelProbabilities, ...]:
-    """``u`` per field: the share of each level among random pairs with a value on both
-    sides (random pairs are nearly all different reports), smoothed."""
-    _check(random_pair_levels, fields)
-    out: list[LevelProbabilities] = []
-    for i, spec in enumerate(fields):
-        tally: dict[int, float] = {}
-        for vector, n in random_pair_levels.items():
-            tally[vector[i]] = tally.get(vector[i], 0.0) + n
-        out.append(_distribution(tally, field_levels(spec), smoothing))
-    return tuple(out)
+    """``u`` per field: :func:`level_shares` of random pairs (nearly all different
+    reports)."""
+    return level_shares(random_pair_levels, fields, smoothing)
+
+
+def m_from_links(
+    link_levels: LevelCounts,
+    fields: Sequence[FieldSpec] = MODEL_FIELDS,
+    *,
+    min_pairs: float = 50,
+    smoothing: float = 1.0,
+) -> tuple[LevelProbabilities | None, ...]:
+    """``m`` per field from pairs known to be the same report (pairs sharing an
+    identifier, M10): :func:`level_shares` of those pairs, for each field at least
+    ``min_pairs`` of them compare; ``None`` for the other fields."""
+    shares = level_shares(link_levels, fields, smoothing)
+    compared = compared_pairs(link_levels, len(fields))
+    return tuple(m if n >= min_pairs else None for m, n in zip(shares, compared, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -564,6 +597,7 @@ def estimate_m(
     fields: Sequence[FieldSpec] = MODEL_FIELDS,
     *,
     m_start: Sequence[LevelProbabilities] | None = None,
+    fixed: Sequence[bool] | None = None,
     max_iterations: int = 100,
     tolerance: float = 1e-5,
     smoothing: float = 1.0,
@@ -574,8 +608,9 @@ def estimate_m(
     Each iteration: the E-step gives each distinct level vector its posterior
     probability of a match; the M-step sets each field's ``m`` to the
     posterior-weighted share of each level among pairs with a value on both sides,
-    plus ``smoothing`` pseudo-pairs per level. Stops when no ``m`` and not the share
-    moves by more than ``tolerance``.
+    plus ``smoothing`` pseudo-pairs per level; a field ``fixed`` keeps its starting ``m``
+    (known from labelled pairs: :func:`m_from_links`). Stops when no ``m`` and not the
+    share moves by more than ``tolerance``.
     """
     _check(blocked_pair_levels, fields)
     if not blocked_pair_levels:
@@ -603,7 +638,10 @@ def estimate_m(
             for i, level in enumerate(vector):
                 if level != NULL:
                     tallies[i][level] = tallies[i].get(level, 0.0) + w
-        new_m = [_distribution(t, lv, smoothing) for t, lv in zip(tallies, levels, strict=True)]
+        new_m = [
+            dict(old) if fixed is not None and fixed[i] else _distribution(t, lv, smoothing)
+            for i, (t, lv, old) in enumerate(zip(tallies, levels, m, strict=True))
+        ]
         new_share = min(max(matched / total, 1e-9), 1 - 1e-9)
         delta = max(
             abs(new_share - share),

@@ -80,17 +80,22 @@ def train(
     keys = [f.key for f in fields]
     rand = independent(bulk.levels(enc, random_pairs(len(enc), random_pair_count, seed)), fields)
     u = linkage.estimate_u(level_counts(rand), fields)
-    sums, passes, sessions = _passes(fields, levels, u)
+    known = linkage.m_from_links(level_counts(levels[id_match]), fields, min_pairs=MIN_PASS_PAIRS)
+    sums, passes, sessions = _passes(fields, levels, u, known)
     fallback = None
-    if not all(passes) and len(levels):
+    if not all(passes[f] or known[f] for f in range(len(fields))) and len(levels):
         fallback = linkage.estimate_m(level_counts(levels), u, 0.1, fields)
         sessions.append(_session("all blocked pairs", fields, len(levels), fallback))
     m = tuple(
         {level: p / passes[f] for level, p in sums[f].items()}
         if passes[f]
-        else (fallback.m[f] if fallback is not None else linkage.starting_m(fields)[f])
+        else (known[f] or (fallback.m[f] if fallback else linkage.starting_m(fields)[f]))
         for f in range(len(fields))
     )
+    if any(known):
+        linked = tuple(k for k, x in zip(keys, known, strict=True) if x)
+        links = float(np.count_nonzero(id_match))
+        sessions.insert(0, linkage.SessionFacts("identifier links", linked, links, 0, True, 1.0))
     shares = {x.name: x.match_share for x in sessions}
     prior, source = _prior(encoder, enc, keys, m, shares, levels, id_match, fallback)
     return linkage.MatchModel(
@@ -118,14 +123,28 @@ def train(
 
 
 def _passes(
-    fields: Sequence[FieldSpec], levels: LevelArray, u: Sequence[linkage.LevelProbabilities]
+    fields: Sequence[FieldSpec],
+    levels: LevelArray,
+    u: Sequence[linkage.LevelProbabilities],
+    known: Sequence[linkage.LevelProbabilities | None],
 ) -> tuple[list[dict[int, float]], list[int], list[linkage.SessionFacts]]:
     """The EM of each training pass that has :data:`MIN_PASS_PAIRS` pairs: per field, the
-    sum of its ``m`` over the passes that estimated it and their number; each pass's facts."""
+    sum of its ``m`` over the passes that estimated it and their number; each pass's facts.
+
+    Without identifier links every field a pass does not mask is estimated. With them
+    (``known``: ``m`` from pairs sharing an identifier), a pass estimates only the fields
+    *it alone* can (those the other passes mask: the date of birth in the names pass,
+    the names in the date-of-birth pass) and holds every other known field at its links'
+    ``m``. That ties the pass's matches to real duplicates: pairs sharing a common name
+    are mostly namesakes, and a free EM over them may call them all matches. The links'
+    own ``m`` of the estimated fields is not used there: duplicates that share an
+    identifier (follow-ups) are cleaner than the rest.
+    """
     keys = [f.key for f in fields]
     sums: list[dict[int, float]] = [{} for _ in fields]
     passes = [0 for _ in fields]
     sessions: list[linkage.SessionFacts] = []
+    start = linkage.starting_m(fields)
     for name, rule, masked in TRAINING_PASSES:
         idx = [keys.index(k) for k in rule if k in keys]
         if len(idx) != len(rule):
@@ -133,11 +152,24 @@ def _passes(
         chosen = (levels[:, idx] == linkage.EXACT).all(axis=1)
         if int(np.count_nonzero(chosen)) < MIN_PASS_PAIRS:
             continue
-        hide = [keys.index(k) for k in masked if k in keys]
+        hide = {keys.index(k) for k in masked if k in keys}
+        others = {
+            keys.index(k) for n, _, mk in TRAINING_PASSES if n != name for k in mk if k in keys
+        }
+        held = [
+            known[f] is not None and f not in hide and f not in others for f in range(len(fields))
+        ]
         pass_levels = levels[chosen].copy()
-        pass_levels[:, hide] = linkage.NULL
-        em = linkage.estimate_m(level_counts(pass_levels), u, 0.1, fields)
-        estimated = [f for f in range(len(fields)) if f not in hide]
+        pass_levels[:, sorted(hide)] = linkage.NULL
+        em = linkage.estimate_m(
+            level_counts(pass_levels),
+            u,
+            0.1,
+            fields,
+            m_start=[known[f] or start[f] if held[f] else start[f] for f in range(len(fields))],
+            fixed=held,
+        )
+        estimated = [f for f in range(len(fields)) if f not in hide and not held[f]]
         sessions.append(_session(name, [fields[f] for f in estimated], len(pass_levels), em))
         for f in estimated:
             passes[f] += 1

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from benchmarks.audit import audit_rows, true_pairs
 from benchmarks.audit_data import PlantedPopulation
 from indexer.documents import build_document
 from indexer.records import Record
@@ -322,3 +323,21 @@ def test_training_finds_the_planted_duplicates() -> None:
     assert precision > 0.9 and recall > 0.6, (precision, recall)
     assert 0 < run.model.prior < 0.01
     assert math.isfinite(float(run.weights.sum()))
+
+
+def test_training_recovers_the_m_of_labelled_duplicates() -> None:
+    """Trained without labels on planted duplicates (identifier links anchor the passes),
+    the model's ``m`` of the patient's names and date of birth is the share of each level
+    among the true duplicate pairs, within 0.05."""
+    pop = PlantedPopulation(7, 8000)
+    run = bulk.audit_in_memory(audit_rows(pop.records()), organization="ORG-A", trained_at="t")
+    assert run.model.training.sessions[0].name == "identifier links"
+    ids = run.encoded.ids
+    truth = true_pairs(ids, pop.entities())
+    same = np.array([tuple(sorted((ids[i], ids[j]))) in truth for i, j in run.pairs.tolist()])
+    for key in ("patient.dob", "patient.first_name", "patient.last_name"):
+        f = run.model.fields.index(key)
+        col = run.levels[same, f]
+        col = col[col != linkage.NULL]
+        for level, m in run.model.m[f].items():
+            assert m == pytest.approx(float(np.mean(col == level)), abs=0.05), (key, level)

@@ -24,11 +24,12 @@ from matcher.linkage import (
     SCHEMA,
     MatchModel,
     count_levels,
-    evidence,
     estimate_m,
     estimate_prior,
     estimate_u,
+    evidence,
     field_levels,
+    m_from_links,
     pair_levels,
     probability_of_weight,
 )
@@ -545,3 +546,31 @@ def test_level_vectors_of_the_wrong_length_are_refused() -> None:
     with pytest.raises(ValueError, match="level vector"):
         counts: Counter[tuple[int, ...]] = Counter({(NONE,): 1})
         estimate_u(counts, SPECS)
+
+
+def test_m_from_links_needs_enough_compared_pairs() -> None:
+    links: Counter[tuple[int, ...]] = Counter(
+        {(EXACT, EXACT, NULL, EXACT, NULL): 60, (NONE, EXACT, NULL, NONE, EXACT): 10}
+    )
+    m = m_from_links(links, SPECS, min_pairs=50)
+    assert m[2] is None and m[4] is None  # 0 and 10 pairs compare there
+    assert m[0] == pytest.approx({NONE: 11 / 73, PARTIAL: 1 / 73, EXACT: 61 / 73})
+    assert m[1] == pytest.approx({NONE: 1 / 72, EXACT: 71 / 72})
+
+
+def test_estimate_m_holds_fixed_fields() -> None:
+    rng = random.Random(7)
+    blocked = Counter(
+        _sample(rng, TRUE_M if rng.random() < 0.3 else TRUE_U, 0.1) for _ in range(5000)
+    )
+    held = {NONE: 0.5, EXACT: 0.5}
+    result = estimate_m(
+        blocked,
+        TRUE_U,
+        0.1,
+        SPECS,
+        m_start=[TRUE_M[0], held, TRUE_M[2], TRUE_M[3], TRUE_M[4]],
+        fixed=[False, True, False, False, False],
+    )
+    assert result.m[1] == held
+    assert result.m[0][EXACT] == pytest.approx(TRUE_M[0][EXACT], abs=0.05)
