@@ -71,6 +71,7 @@ from matcher.queries import (
     vocabulary_query,
 )
 from matcher.rank import (
+    Ranked,
     assign_sections,
     listable_test,
     new_info_cutoff,
@@ -383,6 +384,36 @@ def detect(
     if src.clinical_trial != ct:
         src = replace(src, clinical_trial=ct)
     cap = options.cap(clinical_trial=ct)
+    run = _start(engine, indices, source, src, profile, options)
+    _first_stage(run, ct, cap)
+    _fill(run, cap)
+
+    ranked = assign_sections(src, run.evaluations.values(), profile, cap=cap, today=options.on())
+    _fetch_records(run, [*ranked.id_matches, *ranked.subject_matches, *ranked.possible_matches])
+    took_ms = (time.perf_counter() - wall) * 1000
+    detection = to_detection(src, source, ranked, profile, options, took_ms=took_ms)
+    cpu_ms = (time.thread_time() - cpu0 - run.engine_cpu_s) * 1000
+    _log_run(run, source, ranked, cpu_ms)
+    return DetectionRun(
+        detection=detection,
+        retrieved_ids=run.retrieved,
+        round_trips=run.round_trips,
+        searches=run.searches,
+        matcher_cpu_ms=cpu_ms,
+        engine_ms=run.engine_ms,
+    )
+
+
+def _start(
+    engine: SearchEngine,
+    indices: HasIndexNames | Sequence[str] | str,
+    source: Record,
+    src: Facts,
+    profile: Profile,
+    options: DetectionOptions,
+) -> _Run:
+    """A detection's state: the scope filters (M1, M3/M4, M7, M9), the indices, the
+    profile's clauses and the name vocabulary, with the source's names expanded."""
     filters, must_not = scope_filter(
         src,
         exclude_ids=[x for x in (source.id, source.case_id) if x],
@@ -403,12 +434,18 @@ def detect(
         listable=listable_test(src, options.on()),
     )
     run.expand_names()
+    return run
 
-    # Stage 1: identifiers, subjects and the selective tiers.
+
+def _first_stage(run: _Run, ct: bool, cap: int) -> None:
+    """Stage 1: identifiers, subjects and the selective tiers, as separate searches in one
+    round trip (a union of them would read the same postings and, when its page is full -
+    most detections at 100k Cases - run again apart). Broad tiers wait for :func:`_fill`."""
+    src, profile = run.src, run.profile
     planned: list[tuple[_Tier | None, Query]] = []
     for body in (
-        id_query(src, filters, must_not, profile),
-        subject_query(src, filters, must_not, profile) if ct else None,
+        id_query(src, run.filters, run.must_not, profile),
+        subject_query(src, run.filters, run.must_not, profile) if ct else None,
     ):
         if body is not None:
             planned.append((None, body))
@@ -421,22 +458,15 @@ def detect(
         if body is not None:
             run.tiers[(category, level)] = tier
             planned.append((tier, body))
-    # Separate searches in one round trip (a union of them would read the same postings and,
-    # when its page is full - most detections at 100k Cases - run again apart).
     run.fetch([(tier, _with_source(body)) for tier, body in planned])
 
-    _fill(run, cap)
 
-    ranked = assign_sections(src, run.evaluations.values(), profile, cap=cap, today=options.on())
-    _fetch_records(run, [*ranked.id_matches, *ranked.subject_matches, *ranked.possible_matches])
-    took_ms = (time.perf_counter() - wall) * 1000
-    detection = to_detection(src, source, ranked, profile, options, took_ms=took_ms)
-    cpu_ms = (time.thread_time() - cpu0 - run.engine_cpu_s) * 1000
+def _log_run(run: _Run, source: Record, ranked: Ranked, cpu_ms: float) -> None:
     log.debug(
         "detection source_id=%s profile=%s round_trips=%d searches=%d retrieved=%d "
         "id=%d subject=%d possible=%d/%d engine_ms=%.1f matcher_cpu_ms=%.1f",
         source.id,
-        profile.name,
+        run.profile.name,
         run.round_trips,
         run.searches,
         len(run.retrieved),
@@ -446,14 +476,6 @@ def detect(
         ranked.possible_total,
         run.engine_ms,
         cpu_ms,
-    )
-    return DetectionRun(
-        detection=detection,
-        retrieved_ids=run.retrieved,
-        round_trips=run.round_trips,
-        searches=run.searches,
-        matcher_cpu_ms=cpu_ms,
-        engine_ms=run.engine_ms,
     )
 
 
