@@ -8,6 +8,7 @@ casematch audit --organization ORG-A --out audit-org-a --resume   # after an int
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -84,28 +85,9 @@ def audit(
         threshold=threshold,
         max_block=max_block,
     )
-    model = None
-    if model_file is not None:
-        try:
-            model = MatchModel.from_json(json.loads(model_file.read_text()))
-        except (OSError, ValueError) as exc:
-            err.print(f"casematch: --model {model_file}: {exc}", markup=False)
-            raise typer.Exit(1) from None
+    model = None if model_file is None else _model_file(model_file)
     settings = load_settings()
-    bar = Progress(
-        TextColumn("{task.description:<8}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-    )
-    tasks: dict[str, TaskID] = {}
-
-    def progress(phase: str, done: int, total: int | None) -> None:
-        if phase not in tasks:
-            tasks[phase] = bar.add_task(phase, total=total)
-        bar.update(tasks[phase], completed=done, total=total)
-
+    bar, progress = _progress_bar()
     with _stoppable(), _services(settings) as services, bar:
         if model is None and not retrain:
             from service.models import ModelStore
@@ -129,6 +111,38 @@ def audit(
         f"({summary.clustered_records:,} Cases); peak memory {summary.peak_rss_mb:,.0f} MiB"
     )
     console.print(f"outputs in {out}: pairs.csv, clusters.csv, report.md")
+
+
+def _model_file(path: Path) -> MatchModel:
+    """``--model``: a model JSON, or exit 1 with one line saying what is wrong with it."""
+    from service.cli import err
+
+    try:
+        return MatchModel.from_json(json.loads(path.read_text()))
+    except (OSError, ValueError) as exc:
+        err.print(f"casematch: --model {path}: {exc}", markup=False)
+        raise typer.Exit(1) from None
+
+
+def _progress_bar() -> tuple[Progress, Callable[[str, int, int | None], None]]:
+    """A progress bar on stderr, one row per phase, and the callback the audit reports to."""
+    from service.cli import err
+
+    bar = Progress(
+        TextColumn("{task.description:<8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def progress(phase: str, done: int, total: int | None) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(phase, total=total)
+        bar.update(tasks[phase], completed=done, total=total)
+
+    return bar, progress
 
 
 def register(app: typer.Typer) -> None:

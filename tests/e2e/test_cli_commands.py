@@ -125,3 +125,16 @@ def test_audit_writes_pairs_and_clusters_and_refuses_to_overwrite(
     assert again.returncode == 1 and "--resume" in again.stderr
     bad = run(loaded, "audit", "--organization", "ORG-A", "--out", str(out), "--from", "2025-13-01")
     assert bad.returncode == 2 and "--from" in bad.stderr
+    (tmp_path / "model.json").write_text('{"schema": "other/9"}')
+    other = tmp_path / "audit-b"
+    refused = run(
+        loaded,
+        "audit",
+        "--organization",
+        "ORG-A",
+        "--out",
+        str(other),
+        "--model",
+        str(tmp_path / "model.json"),
+    )
+    assert refused.returncode == 1 and "--model" in refused.stderr and "schema" in refused.stderr
