@@ -228,6 +228,87 @@ def _error_type(err: Any) -> str:
 # -- the osmem process ----------------------------------------------------------------
 
 
+def _osmem_binary(config: EngineConfig) -> str:
+    """The osmem-server binary to run, or ``EngineStartupError`` saying how to get one."""
+    from osmem_server import OsmemError, resolve_binary
+
+    try:
+        binary = resolve_binary(config.binary)
+    except OsmemError as exc:
+        raise EngineStartupError(
+            "the osmem engine binary (osmem-server) is not installed for this platform; "
+            "reinstall the osmem-server package, set OSMEM_SERVER_BIN, "
+            "or set CASEMATCH_OPENSEARCH_URL to use an OpenSearch cluster"
+        ) from exc
+    if not os.access(binary, os.X_OK):
+        raise EngineStartupError(
+            f"the osmem engine binary {binary} is missing or not executable; "
+            "reinstall the osmem-server package or set CASEMATCH_OPENSEARCH_URL"
+        )
+    return str(binary)
+
+
+class _ChildOutput:
+    """The osmem child's output, read by two daemon threads: its first JSON line with a
+    ``url`` (``ready``), and the last lines of stderr (for a failure's message)."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.ready: dict[str, Any] = {}
+        self.got_line = threading.Event()
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
+        assert proc.stdout is not None and proc.stderr is not None
+        self.readers = [
+            threading.Thread(target=self._read_stdout, args=(proc.stdout,), daemon=True),
+            threading.Thread(target=self._read_stderr, args=(proc.stderr,), daemon=True),
+        ]
+        for t in self.readers:
+            t.start()
+
+    def _read_stdout(self, stream: IO[str]) -> None:
+        with stream:
+            for line in stream:
+                if not self.ready:
+                    with contextlib.suppress(ValueError):
+                        msg = orjson.loads(line)
+                        if isinstance(msg, dict) and "url" in msg:
+                            self.ready.update(msg)
+                            self.got_line.set()
+        self.got_line.set()
+
+    def _read_stderr(self, stream: IO[str]) -> None:
+        with stream:
+            for line in stream:
+                self.stderr_tail.append(line.rstrip())
+
+    def failure(self, addr: str, timeout_s: float) -> EngineStartupError:
+        """Stop a child that never said it was ready; the error that says why."""
+        proc = self.proc
+        with contextlib.suppress(OSError):
+            if proc.stdin:
+                proc.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=2)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+            _join(self.readers)
+            return EngineStartupError(
+                f"the osmem engine did not start within {timeout_s:.0f} s; "
+                "check the machine's load or set CASEMATCH_OPENSEARCH_URL"
+            )
+        _join(self.readers)  # the readers reach EOF and hold the last stderr lines
+        detail = " ".join(self.stderr_tail)
+        if "address already in use" in detail:
+            return EngineStartupError(
+                f"the osmem engine could not listen on {addr}: the port is taken; "
+                "choose another address (CASEMATCH_EMBEDDED_ADDR, port 0 picks a free one)"
+            )
+        return EngineStartupError(
+            f"the osmem engine exited at start (code {proc.returncode}): {detail or 'no message'}"
+        )
+
+
 class _EmbeddedProcess:
     """osmem-server as a child process: started, watched, stopped, or killed."""
 
@@ -245,21 +326,9 @@ class _EmbeddedProcess:
 
     @classmethod
     def start(cls, config: EngineConfig, timeout_s: float = 30.0) -> _EmbeddedProcess:
-        from osmem_server import OsmemError, resolve_binary
-
-        try:
-            binary = resolve_binary(config.binary)
-        except OsmemError as exc:
-            raise EngineStartupError(
-                "the osmem engine binary (osmem-server) is not installed for this platform; "
-                "reinstall the osmem-server package, set OSMEM_SERVER_BIN, "
-                "or set CASEMATCH_OPENSEARCH_URL to use an OpenSearch cluster"
-            ) from exc
-        if not os.access(binary, os.X_OK):
-            raise EngineStartupError(
-                f"the osmem engine binary {binary} is missing or not executable; "
-                "reinstall the osmem-server package or set CASEMATCH_OPENSEARCH_URL"
-            )
+        """Run osmem-server and wait for the line with its URL; ``EngineStartupError``
+        with a message for the user when it cannot run, exits or stays silent."""
+        binary = _osmem_binary(config)
         args = [binary, "--addr", config.addr, "--no-ja", "--parent-pid", str(os.getpid())]
         try:
             proc = subprocess.Popen(
@@ -274,60 +343,11 @@ class _EmbeddedProcess:
                 f"the osmem engine binary {binary} could not be run ({exc.strerror}); "
                 "reinstall the osmem-server package or set CASEMATCH_OPENSEARCH_URL"
             ) from exc
-        stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
-        ready: dict[str, Any] = {}
-        got_line = threading.Event()
-
-        def read_stdout(stream: IO[str]) -> None:
-            with stream:
-                for line in stream:
-                    if not ready:
-                        with contextlib.suppress(ValueError):
-                            msg = orjson.loads(line)
-                            if isinstance(msg, dict) and "url" in msg:
-                                ready.update(msg)
-                                got_line.set()
-            got_line.set()
-
-        def read_stderr(stream: IO[str]) -> None:
-            with stream:
-                for line in stream:
-                    stderr_tail.append(line.rstrip())
-
-        assert proc.stdout is not None and proc.stderr is not None
-        readers = [
-            threading.Thread(target=read_stdout, args=(proc.stdout,), daemon=True),
-            threading.Thread(target=read_stderr, args=(proc.stderr,), daemon=True),
-        ]
-        for t in readers:
-            t.start()
-        got_line.wait(timeout_s)
-        if not ready:
-            with contextlib.suppress(OSError):
-                if proc.stdin:
-                    proc.stdin.close()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=2)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-                _join(readers)
-                raise EngineStartupError(
-                    f"the osmem engine did not start within {timeout_s:.0f} s; "
-                    "check the machine's load or set CASEMATCH_OPENSEARCH_URL"
-                )
-            _join(readers)  # the readers reach EOF and hold the last stderr lines
-            detail = " ".join(stderr_tail)
-            if "address already in use" in detail:
-                raise EngineStartupError(
-                    f"the osmem engine could not listen on {config.addr}: the port is taken; "
-                    "choose another address (CASEMATCH_EMBEDDED_ADDR, port 0 picks a free one)"
-                )
-            raise EngineStartupError(
-                f"the osmem engine exited at start (code {proc.returncode}): "
-                f"{detail or 'no message'}"
-            )
-        return cls(proc, str(ready["url"]), str(ready.get("version", "")), readers)
+        out = _ChildOutput(proc)
+        out.got_line.wait(timeout_s)
+        if not out.ready:
+            raise out.failure(config.addr, timeout_s)
+        return cls(proc, str(out.ready["url"]), str(out.ready.get("version", "")), out.readers)
 
     @property
     def alive(self) -> bool:
