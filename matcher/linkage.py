@@ -63,6 +63,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from indexer.dates import PartialDate
@@ -569,6 +571,18 @@ def m_from_links(
     return tuple(m if n >= min_pairs else None for m, n in zip(shares, compared, strict=True))
 
 
+def _log_table(
+    probabilities: Sequence[LevelProbabilities], levels: Sequence[tuple[int, ...]]
+) -> npt.NDArray[np.float64]:
+    """``log(p)`` per field and level as a (fields, levels) array; 0 where a field has no
+    such level (``NULL`` among them)."""
+    table = np.zeros((len(levels), len(LEVEL_NAMES)), dtype=np.float64)
+    for i, lv in enumerate(levels):
+        for level in lv:
+            table[i, level] = math.log(probabilities[i][level])
+    return table
+
+
 @dataclass(frozen=True, slots=True)
 class EMResult:
     """The EM's estimate of ``m`` and of the share of matches among the pairs it ran over."""
@@ -615,34 +629,30 @@ def estimate_m(
     _check(blocked_pair_levels, fields)
     if not blocked_pair_levels:
         raise ValueError("no blocked pairs to estimate m from")
-    vectors = list(blocked_pair_levels.items())
-    total = math.fsum(n for _, n in vectors)
+    vectors = np.array(list(blocked_pair_levels), dtype=np.intp).reshape(-1, len(fields))
+    counts = np.fromiter(blocked_pair_levels.values(), dtype=np.float64, count=len(vectors))
+    total = math.fsum(counts.tolist())
     levels = [field_levels(spec) for spec in fields]
+    log_u = _log_table(u, levels)
+    cols = np.arange(len(fields))[None, :]
     m = [dict(x) for x in (m_start or starting_m(fields))]
     share = min(max(prior, 1e-6), 1 - 1e-6)
     iterations = 0
     converged = False
     while iterations < max_iterations:
         iterations += 1
-        tallies: list[dict[int, float]] = [{} for _ in fields]
-        matched = 0.0
-        log_odds0 = math.log(share / (1 - share))
-        for vector, n in vectors:
-            log_odds = log_odds0
-            for i, level in enumerate(vector):
-                if level != NULL:
-                    log_odds += math.log(m[i][level] / u[i][level])
-            p = 1.0 / (1.0 + math.exp(-log_odds)) if log_odds > -700 else 0.0
-            w = p * n
-            matched += w
-            for i, level in enumerate(vector):
-                if level != NULL:
-                    tallies[i][level] = tallies[i].get(level, 0.0) + w
-        new_m = [
-            dict(old) if fixed is not None and fixed[i] else _distribution(t, lv, smoothing)
-            for i, (t, lv, old) in enumerate(zip(tallies, levels, m, strict=True))
-        ]
-        new_share = min(max(matched / total, 1e-9), 1 - 1e-9)
+        factors = _log_table(m, levels) - log_u  # log Bayes factors; 0 for NULL
+        log_odds = math.log(share / (1 - share)) + factors[cols, vectors].sum(axis=1)
+        p = np.where(log_odds > -700, 1.0 / (1.0 + np.exp(-np.maximum(log_odds, -700))), 0.0)
+        w = p * counts
+        new_m: list[LevelProbabilities] = []
+        for i, (lv, old) in enumerate(zip(levels, m, strict=True)):
+            if fixed is not None and fixed[i]:
+                new_m.append(dict(old))
+                continue
+            tally = np.bincount(vectors[:, i], weights=w, minlength=len(LEVEL_NAMES))
+            new_m.append(_distribution({level: float(tally[level]) for level in lv}, lv, smoothing))
+        new_share = min(max(float(w.sum()) / total, 1e-9), 1 - 1e-9)
         delta = max(
             abs(new_share - share),
             *(abs(a[k] - b[k]) for a, b in zip(new_m, m, strict=True) for k in a),
