@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
@@ -514,20 +514,36 @@ KEY_PRODUCERS: dict[str, Producer] = {
 }
 
 
-def _walk(path: str) -> Callable[[Any], Iterator[Any]]:
-    """What yields every value at ``path`` in a document, walking the lists on the way."""
-    parts = path.split(".")
+def _walk(path: str) -> Callable[[Any], list[Any]]:
+    """What lists every value at ``path`` in a document, walking the lists on the way
+    (depth first, in document order; a path ending at a missing key gives ``None``)."""
+    parts = tuple(path.split("."))
 
-    def walk(node: Any, at: int = 0) -> Iterator[Any]:
-        if isinstance(node, list):
-            for item in node:
-                yield from walk(item, at)
-        elif at == len(parts):
-            yield node
-        elif isinstance(node, dict):
-            yield from walk(node.get(parts[at]), at + 1)
+    def walk(node: Any) -> list[Any]:
+        level = _flat(node, []) if isinstance(node, list) else [node]
+        for part in parts:
+            found: list[Any] = []
+            for item in level:
+                if isinstance(item, dict):
+                    value = item.get(part)
+                    if isinstance(value, list):
+                        _flat(value, found)
+                    else:
+                        found.append(value)
+            level = found
+        return level
 
     return walk
+
+
+def _flat(items: list[Any], out: list[Any]) -> list[Any]:
+    """``out`` extended by ``items``, nested lists flattened in order."""
+    for item in items:
+        if isinstance(item, list):
+            _flat(item, out)
+        else:
+            out.append(item)
+    return out
 
 
 def unproduced_kinds(fields: tuple[FieldSpec, ...]) -> list[str]:
@@ -549,7 +565,7 @@ def unproduced_kinds(fields: tuple[FieldSpec, ...]) -> list[str]:
 
 #: One step of :func:`retrieval_keys`: a key kind, what walks an index document to its
 #: source values, what makes its key values of each, and whether a blinded record holds none.
-KeyStep = tuple[str, Callable[[Any], Iterator[Any]], Producer, bool]
+KeyStep = tuple[str, Callable[[Any], list[Any]], Producer, bool]
 
 
 def key_plan(fields: tuple[FieldSpec, ...]) -> tuple[KeyStep, ...]:
@@ -582,27 +598,28 @@ def retrieval_keys(doc: Document) -> list[str]:
     """
     if not doc["searchable"]:
         return []
-    out: set[str] = set()
+    out: dict[str, str] = {}  # key -> its kind (what ``key_kind`` reads of it)
     study = fold_key(doc["study_number"]) if doc["study_number"] else None
     blinded = doc["blinded"]
-    for kind, walk, produce, hidden in _KEY_PLAN:
+    for (kind, walk, produce, hidden), kind_of_key in zip(_KEY_PLAN, _PLAN_KEY_KINDS, strict=True):
         if hidden and blinded:  # M8: a blinded record is never found by its study product
             continue
         for source in walk(doc):
             for value in produce(source, study):
                 if value:
-                    out.add(f"{kind}:{value}")
+                    out[f"{kind}:{value}"] = kind_of_key
     for spec, value in zip(GENERIC_FIELDS, generic_values(doc["record"]), strict=True):
         if spec.identifying and spec.keys and isinstance(value, str) and value:
-            out.add(f"{spec.keys[0]}:{value}")
+            out[f"{spec.keys[0]}:{value}"] = key_kind(spec.keys[0])
     if study:
-        out.update([study_pair(key, study) for key in out if key_kind(key) in STUDY_PAIRED])
+        paired = [(key, kind) for key, kind in out.items() if kind in STUDY_PAIRED]
+        out.update((pair, key_kind(pair)) for pair in (study_pair(k, study) for k, _ in paired))
     scope = scope_prefix(doc["organization"], doc["clinical_trial"])
     # M5: below the Patient tier a record is found only from the same reporter country or
     # none, so those keys are also held under the record's country.
     in_country = country_prefix(scope, doc["reporter"]["country_key"])
     keys = [scope + key for key in out]
-    keys.extend(in_country + key for key in out if key_kind(key) in COUNTRY_SCOPED)
+    keys.extend(in_country + key for key, kind in out.items() if kind in COUNTRY_SCOPED)
     return sorted(keys)
 
 
@@ -610,3 +627,7 @@ def key_kind(key: str) -> str:
     """The kind of a retrieval key, scoped or not: ``patient_first_name`` for
     ``ORG-A|pm|@FR|patient_first_name:marie``."""
     return key.split(":", 1)[0].rsplit("|", 1)[-1]
+
+
+#: The kind ``key_kind`` reads of each step's keys (``{kind}:{value}``).
+_PLAN_KEY_KINDS = tuple(key_kind(step[0]) for step in _KEY_PLAN)

@@ -65,6 +65,12 @@ def fold(text: str) -> str:
     return unidecode(unicodedata.normalize("NFKC", text)).casefold()
 
 
+#: Distinct texts whose :func:`normalize_text` is kept (names, products, events repeat:
+#: a bulk run normalizes the same few thousand values again and again).
+TEXT_CACHE_SIZE = 1 << 17
+
+
+@lru_cache(maxsize=TEXT_CACHE_SIZE)
 def normalize_text(value: str | None) -> str | None:
     """N1: ASCII, case-folded, punctuation without identity removed, white space collapsed.
 

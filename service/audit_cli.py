@@ -72,6 +72,7 @@ def audit(
     from service.audit import AuditError, AuditParams, run_audit
     from service.cli import _services, _stoppable, err
     from service.cli import out as console
+    from service.runtime import tune_gc
     from service.settings import load_settings
 
     if not 0.0 < threshold < 1.0:
@@ -98,6 +99,7 @@ def audit(
                     f"scoring with {organization}'s stored model, version {model.version} "
                     "(casematch model train; --retrain to train one in this run)"
                 )
+        tune_gc()  # a batch of short-lived objects per Case (service.runtime)
         try:
             summary = run_audit(
                 services.store, params, out, resume=resume, model=model, progress=progress

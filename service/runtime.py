@@ -6,7 +6,9 @@ counting. CPython's default collector still counts them: every 700 net
 allocations it runs a collection, and every few of those walks the objects
 that live for the whole process (modules, settings, the app). Measured on
 4,000 match views (``matcher.facts.facts_from_view``): 15-53 µs each with the
-default thresholds, 16-17 µs after :func:`tune_gc`.
+default thresholds, 16-17 µs after :func:`tune_gc`. ``casematch audit`` makes the
+same kind of objects (a document and its ``Facts`` per Case, dying once encoded) by the
+million; the default collector cost it about a third of its time.
 """
 
 from __future__ import annotations
