@@ -54,10 +54,12 @@ def audit_rows(records: Iterable[Record]) -> Iterator[tuple[Facts, list[str]]]:
     """Records as the audit reads them from the store: each one's comparable values (its
     match view's, ``Facts`` without the stored record) and its retrieval keys. Built from
     the normalized document directly, without the JSON the engine needs; one at a time, so
-    that only the encoded arrays outlive a record (as the store scan's chunks do)."""
+    that only the encoded arrays outlive a record (as the store scan's chunks do). Only the
+    keys of the kinds the audit blocks on are made (``bulk.BLOCK_KINDS``; the encoder
+    skips the others)."""
     for record in records:
         doc = normalized_document(record)
-        yield view_facts(doc), retrieval_keys(doc)
+        yield view_facts(doc), retrieval_keys(doc, bulk.BLOCK_KINDS)
 
 
 def true_pairs(ids: Sequence[str], entity: dict[str, str]) -> set[tuple[str, str]]:

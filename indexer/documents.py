@@ -590,44 +590,73 @@ def key_plan(fields: tuple[FieldSpec, ...]) -> tuple[KeyStep, ...]:
 _KEY_PLAN = key_plan(FIELDS)
 
 
-def retrieval_keys(doc: Document) -> list[str]:
+def retrieval_keys(doc: Document, kinds: frozenset[str] | None = None) -> list[str]:
     """The scoped retrieval keys of an index document (empty when it is not searchable).
 
     Every key kind the registry's fields declare, its values made as ``KEY_VALUES``
-    says; each generic field's value under its first kind.
+    says; each generic field's value under its first kind. With ``kinds``, only the keys
+    of those kinds (``key_kind``): the same as filtering all of them, without making
+    the others (the audit blocks on a few kinds of a record's keys).
     """
     if not doc["searchable"]:
         return []
+    plan, generic, pairs_wanted = _key_plan_for(kinds)
     out: dict[str, str] = {}  # key -> its kind (what ``key_kind`` reads of it)
     study = fold_key(doc["study_number"]) if doc["study_number"] else None
     blinded = doc["blinded"]
-    for (kind, walk, produce, hidden), kind_of_key in zip(_KEY_PLAN, _PLAN_KEY_KINDS, strict=True):
+    for kind, walk, produce, hidden, kind_of_key in plan:
         if hidden and blinded:  # M8: a blinded record is never found by its study product
             continue
         for source in walk(doc):
             for value in produce(source, study):
                 if value:
                     out[f"{kind}:{value}"] = kind_of_key
-    for spec, value in zip(GENERIC_FIELDS, generic_values(doc["record"]), strict=True):
-        if spec.identifying and spec.keys and isinstance(value, str) and value:
-            out[f"{spec.keys[0]}:{value}"] = key_kind(spec.keys[0])
-    if study:
-        paired = [(key, kind) for key, kind in out.items() if kind in STUDY_PAIRED]
-        out.update((pair, key_kind(pair)) for pair in (study_pair(k, study) for k, _ in paired))
+    if generic:
+        for spec, value in zip(GENERIC_FIELDS, generic_values(doc["record"]), strict=True):
+            if spec.identifying and spec.keys and isinstance(value, str) and value:
+                out[f"{spec.keys[0]}:{value}"] = key_kind(spec.keys[0])
+    if study and pairs_wanted:
+        paired = [key for key, kind in out.items() if kind in STUDY_PAIRED]
+        out.update((pair, key_kind(pair)) for pair in (study_pair(k, study) for k in paired))
     scope = scope_prefix(doc["organization"], doc["clinical_trial"])
     # M5: below the Patient tier a record is found only from the same reporter country or
     # none, so those keys are also held under the record's country.
     in_country = country_prefix(scope, doc["reporter"]["country_key"])
-    keys = [scope + key for key in out]
-    keys.extend(in_country + key for key, kind in out.items() if kind in COUNTRY_SCOPED)
+    if kinds is None:
+        keys = [scope + key for key in out]
+        keys.extend(in_country + key for key, kind in out.items() if kind in COUNTRY_SCOPED)
+    else:
+        keys = [scope + key for key, kind in out.items() if kind in kinds]
+        keys.extend(
+            in_country + key
+            for key, kind in out.items()
+            if kind in COUNTRY_SCOPED and kind in kinds
+        )
     return sorted(keys)
+
+
+#: The steps of :func:`retrieval_keys` for some kinds: each step with the kind
+#: ``key_kind`` reads of its keys; whether generic fields' keys and study pairs are made.
+KeyPlan = tuple[tuple[tuple[str, Callable[[Any], list[Any]], Producer, bool, str], ...], bool, bool]
+
+
+@lru_cache(maxsize=64)
+def _key_plan_for(kinds: frozenset[str] | None) -> KeyPlan:
+    """The steps that make the keys of ``kinds`` (all: ``None``) and the keys study
+    pairs of those kinds are made of."""
+    steps = tuple((*step, key_kind(step[0])) for step in _KEY_PLAN)
+    if kinds is None:
+        return steps, True, True
+    pairs_wanted = any(key_kind(IN_STUDY + k) in kinds for k in STUDY_PAIRED)
+
+    def wanted(kind: str) -> bool:
+        return kind in kinds or (pairs_wanted and kind in STUDY_PAIRED)
+
+    generic = any(wanted(key_kind(spec.keys[0])) for spec in GENERIC_FIELDS if spec.keys)
+    return tuple(s for s in steps if wanted(s[4])), generic, pairs_wanted
 
 
 def key_kind(key: str) -> str:
     """The kind of a retrieval key, scoped or not: ``patient_first_name`` for
     ``ORG-A|pm|@FR|patient_first_name:marie``."""
     return key.split(":", 1)[0].rsplit("|", 1)[-1]
-
-
-#: The kind ``key_kind`` reads of each step's keys (``{kind}:{value}``).
-_PLAN_KEY_KINDS = tuple(key_kind(step[0]) for step in _KEY_PLAN)

@@ -269,6 +269,7 @@ class Encoder:
         dob_within = str(K.PATIENT_DOB_WITHIN)
         identifier = str(K.IDENTIFIER)
         initials = str(K.PATIENT_INITIALS)
+        kind_of: dict[str, str] = {}  # a key's scope and kind -> its kind
         for row, (facts, keys) in enumerate(records):
             ids.append(facts.record_id)
             named = bool(facts.first_name and facts.last_name)
@@ -288,7 +289,10 @@ class Encoder:
                 )
             blinded.append(facts.blinded)
             for key in keys:
-                kind = key_kind(key)
+                prefix = key.partition(":")[0]  # all ``key_kind`` reads
+                kind = kind_of.get(prefix)
+                if kind is None:
+                    kind = kind_of[prefix] = key_kind(key)
                 if kind not in BLOCK_KINDS:
                     continue
                 if kind == dob_within:  # joins the records whose date of birth is this value

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pytest
 
 from benchmarks.generator import Population, generate_queries
@@ -32,6 +33,8 @@ from indexer.documents import (
 )
 from indexer.normalize import normalize_text
 from indexer.records import Record
+from matcher.audit.common import BLOCK_KINDS
+from matcher.audit.encoding import Encoder
 from matcher.facts import facts_from_view, view_facts
 
 TODAY = date(2026, 1, 15)
@@ -145,3 +148,47 @@ def test_view_facts_equal_the_facts_read_from_the_match_view() -> None:
     for record in _records():
         doc = build_document(record)
         assert view_facts(normalized_document(record)) == facts_from_view(doc["match_view"])
+
+
+KIND_SETS = {
+    "audit-blocking": BLOCK_KINDS,
+    "none": frozenset(),
+    "one": frozenset({"patient_last_name"}),
+    "study-paired": frozenset({"in_study.reporter_last_name", "product_word"}),
+    "country-scoped": frozenset({"study_number", "event_key", "identifier"}),
+}
+
+
+@pytest.mark.parametrize("kinds", list(KIND_SETS.values()), ids=list(KIND_SETS))
+def test_retrieval_keys_of_some_kinds_equal_the_filtered_keys(kinds: frozenset[str]) -> None:
+    made = 0
+    for record in _records():
+        doc = normalized_document(record)
+        wanted = [k for k in retrieval_keys(doc) if key_kind(k) in kinds]
+        assert retrieval_keys(doc, kinds) == wanted, record.id
+        made += len(wanted)
+    assert made or not kinds  # the table's kinds occur in the generated records
+
+
+def test_encoding_the_blocking_keys_only_equals_encoding_every_key() -> None:
+    records = _records()
+    docs = [normalized_document(r) for r in records]
+    every = Encoder().encode((view_facts(d), retrieval_keys(d)) for d in docs)
+    some = Encoder().encode((view_facts(d), retrieval_keys(d, BLOCK_KINDS)) for d in docs)
+    assert len(every.key_rows) > 0
+    for name in ("codes", "key_rows", "key_hashes", "key_probe", "id_rows", "id_hashes"):
+        assert np.array_equal(getattr(every, name), getattr(some, name)), name
+
+
+KEYS = {
+    "scoped": "ORG-A|pm|patient_first_name:marie",
+    "in-country": "ORG-A|pm|@FR|reporter_last_name:dupont",
+    "study-pair": "ORG-A|ct|in_study.reporter_last_name:st-1|dupont",
+    "colon-in-value": "ORG-A|pm|identifier:urn:x:1",
+    "bare": "patient_dob:1980-06-01",
+}
+
+
+@pytest.mark.parametrize("key", list(KEYS.values()), ids=list(KEYS))
+def test_a_keys_kind_is_read_from_what_precedes_its_first_colon(key: str) -> None:
+    assert key_kind(key) == key_kind(key.partition(":")[0])  # what the encoder caches by
