@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from matcher.audit.common import MAX_BLOCK, IntArray
+from matcher.audit.common import MAX_BLOCK, IntArray, unique_sorted
 from matcher.audit.encoding import Encoded
 
 # --------------------------------------------------------------------------- blocking
@@ -46,7 +46,7 @@ def _pairs_in_groups(
     """Every pair within each group (rows already in group order) with a probing member,
     as ``lo * 2**32 + hi`` codes; groups of one size at a time, in numpy."""
     out: list[IntArray] = []
-    for size in np.unique(sizes):
+    for size in unique_sorted(sizes):
         if size < 2:
             continue
         s = starts[sizes == size]
@@ -95,7 +95,7 @@ def candidate_pairs(enc: Encoded, max_block: int = MAX_BLOCK) -> tuple[IntArray,
         parts.append(_pairs_in_groups(sub_rows, sub_probe, s2[ok], z2[ok]))
     codes = np.concatenate(parts)
     stats.pairs_before_dedupe = len(codes)
-    codes = np.unique(codes)
+    codes = unique_sorted(codes)
     stats.pairs = len(codes)
     return np.stack([codes >> 32, codes & 0xFFFFFFFF], axis=1), stats
 
@@ -106,7 +106,7 @@ def identifier_links(enc: Encoded, pairs: IntArray) -> npt.NDArray[np.bool_]:
         return np.zeros(len(pairs), dtype=bool)
     order, starts, sizes = _groups(enc.id_hashes)
     rows = enc.id_rows[order]
-    shared = np.unique(_pairs_in_groups(rows, np.ones(len(rows), dtype=bool), starts, sizes))
+    shared = unique_sorted(_pairs_in_groups(rows, np.ones(len(rows), dtype=bool), starts, sizes))
     codes = (pairs[:, 0] << 32) | pairs[:, 1]
     return np.isin(codes, shared)
 

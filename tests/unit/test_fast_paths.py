@@ -33,7 +33,7 @@ from indexer.documents import (
 )
 from indexer.normalize import normalize_text
 from indexer.records import Record
-from matcher.audit.common import BLOCK_KINDS
+from matcher.audit.common import BLOCK_KINDS, unique_sorted
 from matcher.audit.encoding import Encoder
 from matcher.facts import facts_from_view, view_facts
 
@@ -192,3 +192,19 @@ KEYS = {
 @pytest.mark.parametrize("key", list(KEYS.values()), ids=list(KEYS))
 def test_a_keys_kind_is_read_from_what_precedes_its_first_colon(key: str) -> None:
     assert key_kind(key) == key_kind(key.partition(":")[0])  # what the encoder caches by
+
+
+UNIQUE = {
+    "empty": [],
+    "one": [5],
+    "repeats": [3, 1, 3, 3, 2, 1],
+    "sorted": [1, 2, 2, 9],
+    "negative-and-large": [-(2**40), 2**50, 0, 2**50, -1],
+}
+
+
+@pytest.mark.parametrize("values", list(UNIQUE.values()), ids=list(UNIQUE))
+def test_unique_sorted_equals_numpy_unique(values: list[int]) -> None:
+    array = np.array(values, dtype=np.int64)
+    assert np.array_equal(unique_sorted(array), np.unique(array))
+    assert unique_sorted(array).dtype == np.int64
