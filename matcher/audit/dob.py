@@ -56,7 +56,8 @@ class DateTable:
             )
             if value.day is not None:
                 digits[k] = [int(c) for c in f"{value.year:04d}{value.month:02d}{value.day:02d}"]
-        return cls(known, *(parts[:, c].copy() for c in range(5)), digits)
+        year, month, day, first, last = (parts[:, c].copy() for c in range(5))
+        return cls(known, year, month, day, first, last, digits)
 
 
 def _one_typo(x: npt.NDArray[np.int8], y: npt.NDArray[np.int8]) -> BoolArray:
