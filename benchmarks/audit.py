@@ -196,6 +196,7 @@ def _store_side(seed: int, n: int, threshold: float) -> dict[str, Any]:
     try:
         with bench_store("audit") as (_, store):
             _, index_s = load(store, pop.records(), total=n, label=f"index {n:,}")
+            tune_gc()  # as ``casematch audit`` runs (service.runtime)
             started = time.perf_counter()
             summary = run_audit(store, AuditParams(ORGANIZATION, threshold=threshold), out)
             audit_s = time.perf_counter() - started
