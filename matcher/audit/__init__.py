@@ -1,7 +1,9 @@
 """The whole-database duplicate audit, in bulk: encode, block, compare, score, cluster (pure).
 
 A package of one module per step (``encoding``, ``blocking``, ``levels``, ``linking``,
-``run``; ``common`` holds what they share); this module re-exports their public names.
+``run``; ``common`` holds what they share; ``dob`` and ``names`` give the date-of-birth and
+name levels of many pairs in numpy, the comparators' rules restated for arrays and tested
+equal to them); this module re-exports their public names.
 
 ``casematch audit`` (``service/audit.py``) reads an organization's Cases from the store and
 runs them through here; the peer benchmark runs FEBRL rows through the same functions in
@@ -27,9 +29,10 @@ a million records cost arrays, not a million Python objects.
    counted (:class:`BlockStats`). Pairs are made per block size with numpy and deduplicated.
 3. :class:`BulkLevels` gives each pair the level vector :func:`matcher.linkage.pair_levels`
    gives (a test proves them equal): exact single-valued fields compare their codes in
-   numpy; the other fields (names, dates, products, events) compare each distinct pair of
-   codes once, through ``linkage.field_level`` on a record holding just those values, and
-   cache the result.
+   numpy, and so do dates of birth and names (``dob``, ``names``); the other fields
+   (MRNs with their ``close`` level, products, events) compare each distinct pair of codes
+   once, through ``linkage.field_level`` on a record holding just those values, and cache
+   the result.
 4. :func:`exclusions` drops the pairs the seeds exclude: M1, M3, M7 (not searchable) and
    M5 (another reporter country and no patient field matches: ``matcher.rank.country_excluded``).
    :func:`compare_records` runs steps 1-4.
