@@ -297,8 +297,9 @@ class Training:
     prior_source: str = "given"
     smoothing: float = 1.0
     seed: int | None = None
-    #: Each EM session (:class:`Session`): its name, the fields it estimated ``m`` for,
-    #: its pairs, iterations, whether it converged and its share of matches.
+    #: Each training step (``matcher.audit.train``: the identifier links, then each EM
+    #: pass): its name, the fields it estimated ``m`` for, its pairs, iterations, whether
+    #: it converged and its share of matches.
     sessions: tuple[SessionFacts, ...] = ()
 
 
