@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from indexer.fields import FieldSpec
 from matcher import linkage
@@ -31,6 +33,10 @@ class BulkLevels:
         self.cache: list[dict[int, int]] = [{} for _ in encoder.fields]
         self.stubs: list[dict[int, Facts]] = [{} for _ in encoder.fields]
         self.computed = 0
+        #: Per field, a table built from its code signatures (dates, names, which codes
+        #: hold a value) and the signature count it was built at: signatures only grow,
+        #: so the table serves every chunk and the random pairs until encoding adds codes.
+        self.tables: dict[int, tuple[int, Any]] = {}
         #: The other name field of the same person (patient, reporter), when both are scored.
         self.partner: dict[int, int] = {}
         keys = [f.key for f in encoder.fields]
@@ -64,13 +70,21 @@ class BulkLevels:
             if self.encoder.simple[i]:
                 out[:, i] = _equality_column(a, b)
             elif spec.comparator == "dob" and not spec.hidden_when_blinded:
-                dates = DateTable.of([sig[0] for sig in self.encoder.signatures[i]])  # type: ignore[index]
+                dates = self._table(i, lambda sigs: DateTable.of([s[0] for s in sigs]))
                 out[:, i] = dob_levels(dates, a, b, typos=spec.typos)
             elif partner is not None and not spec.hidden_when_blinded:
                 out[:, i], name_columns[partner] = self._name_columns(i, partner, a, b)
             else:
                 out[:, i] = self._coded_column(i, spec, a, b)
         return out
+
+    def _table(self, i: int, make: Callable[[list[Any]], Any]) -> Any:
+        """``make(field i's code signatures)``, built once per count of signatures."""
+        sigs = self.encoder.signatures[i]
+        built = self.tables.get(i)
+        if built is None or built[0] != len(sigs):
+            built = self.tables[i] = (len(sigs), make(sigs))
+        return built[1]
 
     def _name_columns(
         self, i: int, partner: int, a: IntArray, b: IntArray
@@ -81,7 +95,7 @@ class BulkLevels:
         lo, hi = np.minimum(a, b), np.maximum(a, b)
         keys, inverse = np.unique((lo << 32) | hi, return_inverse=True)
         first, last = (i, partner) if fields[i].key.endswith("first_name") else (partner, i)
-        names = NameTable.of(self.encoder.signatures[i])  # type: ignore[arg-type]
+        names = self._table(i, NameTable.of)
         typos = (fields[first].typos, fields[last].typos)
         levels = name_levels(names, keys >> 32, keys & 0xFFFFFFFF, typos=typos)
         cols = {first: levels[0][inverse], last: levels[1][inverse]}
@@ -93,12 +107,7 @@ class BulkLevels:
         n = len(a)
         rows: IntArray | None = None
         if spec.comparator != "name" and spec.normalizer is None and "." not in spec.fact:
-            sigs = self.encoder.signatures[i]
-            valued = np.fromiter(
-                (s[0] not in (None, "") for s in sigs),  # type: ignore[index]
-                dtype=np.bool_,
-                count=len(sigs),
-            )
+            valued = self._table(i, _valued)
             rows = np.flatnonzero(valued[a] & valued[b])
             a, b = a[rows], b[rows]
         lo, hi = np.minimum(a, b), np.maximum(a, b)
@@ -201,6 +210,13 @@ def _name_level(spec: FieldSpec, result: Result, a: Facts, b: Facts) -> int:
     if getattr(a, spec.fact) in (None, "") or getattr(b, spec.fact) in (None, ""):
         return linkage.NULL
     return linkage.CLOSE if spec.typos and linkage.is_close(spec, a, b) else linkage.NONE
+
+
+def _valued(signatures: Sequence[Any]) -> npt.NDArray[np.bool_]:
+    """Which codes of a single-valued field hold a value (its signature's first part)."""
+    return np.fromiter(
+        (s[0] not in (None, "") for s in signatures), dtype=np.bool_, count=len(signatures)
+    )
 
 
 def _equality_column(a: IntArray, b: IntArray) -> LevelArray:

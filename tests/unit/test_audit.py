@@ -155,6 +155,21 @@ def test_bulk_levels_equal_pair_levels() -> None:
     assert set(np.unique(levels).tolist()) == set(linkage.LEVEL_NAMES)
 
 
+def test_bulk_levels_stay_equal_when_encoding_adds_codes() -> None:
+    """The per-field tables ``BulkLevels`` builds from the code signatures are rebuilt when
+    a later chunk adds codes (the store path encodes chunk by chunk)."""
+    rows = _rows(_population())
+    encoder = bulk.Encoder()
+    first = encoder.encode(rows[:200])
+    comparer = bulk.BulkLevels(encoder)
+    comparer.levels(first, bulk.random_pairs(len(first), 500, seed=2))
+    enc = bulk.concat([first, encoder.encode(rows[200:])])
+    pairs = bulk.random_pairs(len(enc), 3000, seed=3)
+    facts = [f for f, _ in rows]
+    expected = [linkage.pair_levels(facts[i], facts[j]) for i, j in pairs.tolist()]
+    assert [tuple(row) for row in comparer.levels(enc, pairs).tolist()] == expected
+
+
 def test_bulk_levels_blinded_and_swapped_names() -> None:
     records = [
         blank(
