@@ -134,10 +134,7 @@ def run_splink(
     clustered = clusters_table.as_pandas_dataframe()
     finished = time.perf_counter()
 
-    groups: dict[str, list[str]] = {}
-    for rec_id, cluster_id in zip(clustered["rec_id"], clustered["cluster_id"], strict=True):
-        groups.setdefault(str(cluster_id), []).append(str(rec_id))
-    clusters = sorted((sorted(g) for g in groups.values()), key=lambda g: (-len(g), g[0]))
+    clusters = sorted(_cluster_members(clustered), key=lambda g: (-len(g), g[0]))
     return SplinkResult(
         threshold=threshold,
         use_soc_sec_id=use_soc_sec_id,
@@ -172,6 +169,14 @@ CASE_COLUMNS = (
 
 #: The share of true duplicate pairs the deterministic rules of :func:`run_splink_cases_at` find.
 CASES_LAMBDA_RECALL = 0.3
+
+
+def _cluster_members(clustered: Any) -> list[list[str]]:
+    """Splink's clusters frame (``rec_id``, ``cluster_id``) as each cluster's sorted ids."""
+    groups: dict[str, list[str]] = {}
+    for rec_id, cluster_id in zip(clustered["rec_id"], clustered["cluster_id"], strict=True):
+        groups.setdefault(str(cluster_id), []).append(str(rec_id))
+    return [sorted(g) for g in groups.values()]
 
 
 def _low(value: Any) -> str | None:
@@ -281,9 +286,6 @@ def run_splink_cases_at(records: Any, *, seed: int, thresholds: Any) -> list[Spl
         )
         clustered = clusters_table.as_pandas_dataframe()
         finished = time.perf_counter()
-        groups: dict[str, list[str]] = {}
-        for rec_id, cluster_id in zip(clustered["rec_id"], clustered["cluster_id"], strict=True):
-            groups.setdefault(str(cluster_id), []).append(str(rec_id))
         out.append(
             SplinkResult(
                 threshold=threshold,
@@ -292,7 +294,7 @@ def run_splink_cases_at(records: Any, *, seed: int, thresholds: Any) -> list[Spl
                 train_s=trained - started,
                 predict_s=finished - trained,
                 links=links,
-                clusters=[sorted(g) for g in groups.values() if len(g) > 1],
+                clusters=[g for g in _cluster_members(clustered) if len(g) > 1],
             )
         )
     return out

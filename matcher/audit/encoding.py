@@ -208,6 +208,15 @@ class Encoded:
         return len(self.ids)
 
 
+def _intern(table: dict[Hashable, int], signatures: list[Hashable], signature: Hashable) -> int:
+    """``signature``'s code in ``table``, a new one (its place in ``signatures``) if unseen."""
+    code = table.get(signature)
+    if code is None:
+        code = table[signature] = len(signatures)
+        signatures.append(signature)
+    return code
+
+
 class Encoder:
     """Codes per field value and blocking-key hashes, shared by every chunk of one audit."""
 
@@ -231,20 +240,10 @@ class Encoder:
         self.organizations: dict[str, int] = {}
 
     def _item_code(self, i: int, signature: Hashable) -> int:
-        table = self.item_tables[i]
-        code = table.get(signature)
-        if code is None:
-            code = table[signature] = len(self.item_signatures[i])
-            self.item_signatures[i].append(signature)
-        return code
+        return _intern(self.item_tables[i], self.item_signatures[i], signature)
 
     def _code(self, i: int, signature: Hashable) -> int:
-        table = self.tables[i]
-        code = table.get(signature)
-        if code is None:
-            code = table[signature] = len(self.signatures[i])
-            self.signatures[i].append(signature)
-        return code
+        return _intern(self.tables[i], self.signatures[i], signature)
 
     def encode(self, records: Iterable[tuple[Facts, Sequence[str]]]) -> Encoded:
         """Encode records given as (facts, stored retrieval keys)."""
